@@ -1,0 +1,90 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { AppContext, AppDeps } from './app-context';
+import { authPlugin } from './auth/plugin';
+import { createAuthServices } from './auth/services';
+import { systemClock } from './clock';
+import type { AppConfig } from './config';
+import { connectDatabase } from './db/database';
+import { ensureIndexes } from './db/indexes';
+import { emailPlugin } from './email/plugin';
+import { createEmailServices } from './email/services';
+import { findProfilesDir, loadDefinitions } from './fhir/definitions';
+import { fhirPlugin } from './fhir/plugin';
+import { healthPlugin } from './http/health';
+import { errorHandler, notFoundHandler } from './http/error-handler';
+import { loggerOptions } from './http/logger';
+import { invitePlugin } from './invite/plugin';
+
+const BODY_LIMIT = 1024 * 1024;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The app's dependencies, for tests and benchmarks that check the database directly. */
+    ctx: AppContext;
+  }
+}
+
+/** Builds the whole server (database connection, indexes, plugins). It never listens. */
+export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? loggerOptions(config),
+    bodyLimit: BODY_LIMIT,
+    requestIdHeader: 'x-request-id',
+    disableRequestLogging: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  const ownsDatabase = !deps.database;
+  if (!deps.database && !config.mongodbUri) {
+    throw new Error('buildApp needs config.mongodbUri or deps.database');
+  }
+  const database = deps.database ?? (await connectDatabase(config.mongodbUri as string, config.mongodbDatabase, false));
+  app.addHook('onClose', async () => {
+    if (ownsDatabase) {
+      await database.close();
+    }
+  });
+
+  try {
+    const definitions = loadDefinitions(findProfilesDir());
+    await ensureIndexes(database);
+    const base = { config, database, clock: deps.clock ?? systemClock, definitions, log: app.log };
+    const email = createEmailServices(base, deps.mailTransport);
+    const auth = await createAuthServices({ ...base, email });
+    const ctx: AppContext = { ...base, email, auth };
+    app.decorate('ctx', ctx);
+
+    app.setErrorHandler(errorHandler);
+    app.setNotFoundHandler(notFoundHandler);
+    app.addContentTypeParser(['application/fhir+json', 'application/json-patch+json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+      try {
+        done(null, body === '' ? undefined : JSON.parse(body as string));
+      } catch {
+        const err = Object.assign(new Error('invalid json'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 });
+        done(err, undefined);
+      }
+    });
+    await app.register(formbody, { bodyLimit: BODY_LIMIT });
+    await app.register(swagger, {
+      openapi: {
+        info: { title: 'fhir-invite-server', version: '0.1.0', description: 'FHIR R4 server with the Project/$invite operation' },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+
+    await app.register(healthPlugin, { ctx });
+    await app.register(authPlugin, { ctx });
+    await app.register(fhirPlugin, { ctx, prefix: '/fhir/R4' });
+    await app.register(invitePlugin, { ctx });
+    await app.register(emailPlugin, { ctx });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  return app;
+}

@@ -1,0 +1,95 @@
+import { MongoError, MongoNetworkError, type ClientSession } from 'mongodb';
+import type { Database } from './database';
+
+/** A unique index refused a write (E11000), either at write time or at commit. */
+export class DuplicateKeyError extends Error {
+  constructor(readonly keyPattern?: Record<string, unknown>) {
+    super('duplicate key');
+  }
+}
+
+/**
+ * The commit's outcome is unknown (the connection dropped during commit). The embedded engine
+ * does this on a unique-index clash found at commit time; callers re-read and decide.
+ */
+export class AmbiguousCommitError extends Error {
+  constructor() {
+    super('transaction commit outcome unknown');
+  }
+}
+
+const MAX_ATTEMPTS = 5;
+
+export function isDuplicateKey(err: unknown): boolean {
+  return err instanceof DuplicateKeyError || (err instanceof MongoError && (err.code === 11000 || err.code === 11001));
+}
+
+function isTransient(err: unknown): boolean {
+  return err instanceof MongoError && (err.hasErrorLabel('TransientTransactionError') || err.code === 112);
+}
+
+function toDomainError(err: unknown): unknown {
+  if (err instanceof MongoError && (err.code === 11000 || err.code === 11001)) {
+    return new DuplicateKeyError((err as MongoError & { keyPattern?: Record<string, unknown> }).keyPattern);
+  }
+  return err;
+}
+
+/**
+ * Runs fn in one multi-document transaction and commits it. fn may run more than once when the
+ * server reports a transient conflict, so it must do its reads inside the transaction.
+ * Duplicate keys become DuplicateKeyError; a dropped connection at commit AmbiguousCommitError.
+ */
+export async function withTransaction<T>(database: Database, fn: (session: ClientSession) => Promise<T>): Promise<T> {
+  const session = database.client.startSession();
+  try {
+    for (let attempt = 1; ; attempt++) {
+      session.startTransaction({ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
+      let result: T;
+      try {
+        result = await fn(session);
+      } catch (err) {
+        await abortQuietly(session);
+        if (isTransient(err) && attempt < MAX_ATTEMPTS) {
+          continue;
+        }
+        throw toDomainError(err);
+      }
+      try {
+        await commitWithRetry(session);
+        return result;
+      } catch (err) {
+        await abortQuietly(session);
+        if (isTransient(err) && attempt < MAX_ATTEMPTS) {
+          continue;
+        }
+        if (err instanceof MongoNetworkError) {
+          throw new AmbiguousCommitError();
+        }
+        throw toDomainError(err);
+      }
+    }
+  } finally {
+    await session.endSession().catch(() => undefined);
+  }
+}
+
+async function commitWithRetry(session: ClientSession): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await session.commitTransaction();
+      return;
+    } catch (err) {
+      if (err instanceof MongoError && err.hasErrorLabel('UnknownTransactionCommitResult') && !(err instanceof MongoNetworkError) && attempt < 3) {
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+async function abortQuietly(session: ClientSession): Promise<void> {
+  if (session.inTransaction()) {
+    await session.abortTransaction().catch(() => undefined);
+  }
+}

@@ -1,0 +1,5 @@
+import type { IndexSpecs } from '../db/indexes';
+
+export function emailIndexes(): IndexSpecs {
+  return {};
+}

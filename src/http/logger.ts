@@ -1,0 +1,37 @@
+import type { AppConfig } from '../config';
+
+/** Paths that may carry secrets; pino replaces them before anything is written. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'password',
+  'secret',
+  'passwordHash',
+  'mfaSecret',
+  'clientSecret',
+  '*.password',
+  '*.secret',
+  '*.passwordHash',
+  '*.mfaSecret',
+  '*.clientSecret',
+  '*.client_secret',
+  '*.code_verifier',
+  '*.refresh_token',
+  '*.access_token',
+];
+
+/** A URL safe to log: no query string, no activation secret in /setpassword/{id}/{secret}. */
+export function safeUrl(url: string): string {
+  return url.split('?')[0].replace(/(\/setpassword\/[^/]+\/)[^/]+/, '$1[redacted]');
+}
+
+export function loggerOptions(config: AppConfig): object {
+  return {
+    level: config.logLevel,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: {
+      // Never log query strings: activation links and codes travel there.
+      req: (req: { method: string; url: string; id: string; ip?: string }) => ({ id: req.id, method: req.method, url: safeUrl(req.url), ip: req.ip }),
+    },
+  };
+}

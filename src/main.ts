@@ -1,0 +1,67 @@
+import { mkdirSync } from 'node:fs';
+import { buildApp } from './app';
+import { ConfigError, loadConfig, type AppConfig } from './config';
+import { startEmbeddedEngine, type EmbeddedEngine } from './db/embedded-engine';
+
+/** Process entry: config, database (embedded when MONGODB_URI is unset), app, listen, shutdown. */
+async function main(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+
+  let engine: EmbeddedEngine | undefined;
+  if (!config.mongodbUri) {
+    try {
+      engine = await startEmbeddedEngine();
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    config = { ...config, mongodbUri: engine.uri };
+  }
+
+  const app = await buildApp(config);
+  if (engine) {
+    app.log.warn(
+      { engine: engine.kind },
+      `Running on the embedded in-memory ${engine.kind} engine: data is NOT kept when the server stops. ` +
+        'It is for development and tests; set MONGODB_URI to a MongoDB replica set for real use.',
+    );
+  }
+
+  let closing = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (closing) {
+      return;
+    }
+    closing = true;
+    app.log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    try {
+      await app.close();
+      await engine?.stop();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('uncaughtException', (err) => {
+    app.log.fatal({ err }, 'uncaught exception');
+    void engine?.stop().finally(() => process.exit(1));
+  });
+
+  await app.listen({ port: config.port, host: config.host });
+  app.log.info(`FHIR base ${config.baseUrl}fhir/R4 (API docs at ${config.baseUrl}docs)`);
+}
+
+void main();

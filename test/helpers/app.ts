@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { AppDeps } from '../../src/app-context';
+import { buildApp } from '../../src/app';
+import type { Clock } from '../../src/clock';
+import { loadConfig, type AppConfig } from '../../src/config';
+
+export const ADMIN_EMAIL = 'admin@example.com';
+export const ADMIN_PASSWORD = 'correct-horse-battery-staple';
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: AppConfig;
+  close(): Promise<void>;
+}
+
+/** A clock tests can move. */
+export class TestClock implements Clock {
+  constructor(private current = new Date('2026-01-15T12:00:00.000Z')) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+  set(date: Date): void {
+    this.current = new Date(date);
+  }
+}
+
+export interface TestAppOptions extends Omit<AppDeps, 'database'> {
+  /** Extra environment variables for loadConfig (e.g. SMTP_URL). */
+  env?: Record<string, string>;
+}
+
+/** Builds an app on its own fresh database of the shared test engine. */
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const uri = process.env.TEST_MONGODB_URI;
+  if (!uri) {
+    throw new Error('TEST_MONGODB_URI is not set: run through jest (global setup starts the engine)');
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'fis-test-'));
+  const config = loadConfig({
+    MONGODB_URI: uri,
+    MONGODB_DATABASE: `t_${randomBytes(6).toString('hex')}`,
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    DATA_DIR: dataDir,
+    BASE_URL: 'http://localhost:8103/',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    OUTBOX_POLL_MS: '50',
+    RATE_LIMIT: 'off',
+    ...options.env,
+  });
+  const app = await buildApp(config, { logger: options.logger, clock: options.clock, mailTransport: options.mailTransport });
+  await app.ready();
+  return { app, config, close: () => app.close() };
+}
+
+/** Everything in the app's database: for "nothing was written" assertions. */
+export async function snapshotDatabase(app: FastifyInstance): Promise<Record<string, unknown[]>> {
+  const db = app.ctx.database.db;
+  const result: Record<string, unknown[]> = {};
+  const collections = await db.listCollections().toArray();
+  for (const { name } of collections.sort((a, b) => a.name.localeCompare(b.name))) {
+    result[name] = await db.collection(name).find({}).sort({ _id: 1 }).toArray();
+  }
+  return result;
+}

@@ -1,0 +1,40 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { ADMIN_EMAIL, ADMIN_PASSWORD } from './app';
+
+export interface SignedIn {
+  accessToken: string;
+  refreshToken?: string;
+  project?: { reference?: string };
+  profile?: { reference?: string };
+  headers: { authorization: string };
+}
+
+/** Signs in the way MedplumClient does: /auth/login with PKCE, then /oauth2/token. */
+export async function signIn(app: FastifyInstance, email = ADMIN_EMAIL, password = ADMIN_PASSWORD, projectId?: string): Promise<SignedIn> {
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const login = await app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    payload: { email, password, projectId, codeChallenge: challenge, codeChallengeMethod: 'S256', scope: 'openid' },
+  });
+  if (login.statusCode !== 200) {
+    throw new Error(`login failed: ${login.statusCode} ${login.body}`);
+  }
+  const { code } = login.json() as { code?: string };
+  if (!code) {
+    throw new Error(`login did not answer a code: ${login.body}`);
+  }
+  const token = await app.inject({
+    method: 'POST',
+    url: '/oauth2/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier }).toString(),
+  });
+  if (token.statusCode !== 200) {
+    throw new Error(`token failed: ${token.statusCode} ${token.body}`);
+  }
+  const body = token.json() as { access_token: string; refresh_token?: string; project?: { reference?: string }; profile?: { reference?: string } };
+  return { accessToken: body.access_token, refreshToken: body.refresh_token, project: body.project, profile: body.profile, headers: { authorization: `Bearer ${body.access_token}` } };
+}
