@@ -25,6 +25,8 @@ export interface AppDeps {
   /** Use this database instead of connecting to config.mongodbUri; the app will not close it. */
   database?: Database;
   clock?: Clock;
+  /** The database is the embedded development engine (reported by /healthcheck). */
+  embedded?: boolean;
   /** Overrides how mail leaves the server (default: SMTP_URL or .eml files). */
   mailTransport?: import('./email/services').MailTransport;
   /** A pino-compatible logger configuration or `false`. */

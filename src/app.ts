@@ -33,7 +33,6 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     logger: deps.logger ?? loggerOptions(config),
     bodyLimit: BODY_LIMIT,
     requestIdHeader: 'x-request-id',
-    disableRequestLogging: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
     routerOptions: { ignoreTrailingSlash: true },
   });
@@ -42,7 +41,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
   if (!deps.database && !config.mongodbUri) {
     throw new Error('buildApp needs config.mongodbUri or deps.database');
   }
-  const database = deps.database ?? (await connectDatabase(config.mongodbUri as string, config.mongodbDatabase, false));
+  const database = deps.database ?? (await connectDatabase(config.mongodbUri as string, config.mongodbDatabase, deps.embedded ?? false));
   app.addHook('onClose', async () => {
     if (ownsDatabase) {
       await database.close();

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     config = { ...config, mongodbUri: engine.uri };
   }
 
-  const app = await buildApp(config);
+  const app = await buildApp(config, { embedded: engine !== undefined });
   if (engine) {
     app.log.warn(
       { engine: engine.kind },

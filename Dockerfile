@@ -1,0 +1,26 @@
+# Build stage: compile TypeScript with the dev dependencies.
+FROM node:22-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY fhir-profiles ./fhir-profiles
+RUN npm run build && npm prune --omit=dev
+
+# Runtime stage: production dependencies and compiled code only, as a non-root user.
+FROM node:22-slim
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8103 \
+    DATA_DIR=/data
+WORKDIR /app
+COPY --from=build /app/package.json /app/package-lock.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/fhir-profiles ./fhir-profiles
+RUN groupadd -r fhir && useradd -r -g fhir fhir && mkdir -p /data && chown -R fhir:fhir /data
+USER fhir
+EXPOSE 8103
+# Without MONGODB_URI the in-memory development engine starts; set it for real use.
+CMD ["node", "dist/src/main.js"]
