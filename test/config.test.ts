@@ -1,0 +1,33 @@
+import { ConfigError, loadConfig } from '../src/config';
+
+describe('loadConfig', () => {
+  test('defaults follow the contract', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(8103);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.baseUrl).toBe('http://localhost:8103/');
+    expect(config.mongodbUri).toBeUndefined();
+    expect(config.smtpUrl).toBeUndefined();
+    expect(config.emailFrom).toBe('no-reply@localhost');
+    expect(config.adminEmail).toBe('admin@example.com');
+    expect(config.adminPassword).toBeUndefined();
+    expect(config.dataDir).toMatch(/data$/);
+  });
+
+  test('BASE_URL gets a trailing slash and PORT changes the default base', () => {
+    expect(loadConfig({ BASE_URL: 'https://fhir.example.org/api' }).baseUrl).toBe('https://fhir.example.org/api/');
+    expect(loadConfig({ PORT: '9000' }).baseUrl).toBe('http://localhost:9000/');
+  });
+
+  test.each([
+    [{ PORT: 'eighty' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ MONGODB_URI: 'http://x' }, /MONGODB_URI/],
+    [{ SMTP_URL: 'not a url' }, /SMTP_URL/],
+    [{ ADMIN_EMAIL: 'nobody' }, /ADMIN_EMAIL/],
+    [{ ADMIN_PASSWORD: 'short' }, /ADMIN_PASSWORD/],
+  ])('rejects %p', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
