@@ -1,26 +1,42 @@
 import type { SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { AuthContext } from '../auth/auth-context';
-import { ADMIN_TYPES, CLINICAL_TYPES } from '../fhir/resource-types';
+import { CLINICAL_TYPES, STORED_TYPES } from '../fhir/resource-types';
 
 /** The FHIR interactions a policy can grant. */
 export type Interaction = 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'delete';
 export const READ_INTERACTIONS: Interaction[] = ['read', 'vread', 'search', 'history'];
 export const ALL_INTERACTIONS: Interaction[] = [...READ_INTERACTIONS, 'create', 'update', 'delete'];
 
+/**
+ * One grant for one type: an AccessPolicy `resource[]` entry after parameter substitution
+ * (or a built-in grant such as the project administrator's).
+ */
+export interface AccessRule {
+  interactions: Set<Interaction>;
+  /** The search a resource must match for this rule to apply; undefined means every resource. */
+  criteria?: SearchRequest;
+  hiddenFields: string[];
+  readonlyFields: string[];
+}
+
 /** What the caller may do with one resource type. */
 export interface ResourceAccess {
   resourceType: string;
+  /** Every interaction some rule grants on this type (the shallow check). */
   interactions: Set<Interaction>;
   /**
-   * Any-of search criteria a resource must match (named parameters and %profile / %patient
-   * already substituted); undefined means every resource of the type in the caller's projects.
+   * Any-of search criteria a resource must match to be found by a search (named parameters and
+   * %profile / %patient already substituted); undefined means every resource of the type in the
+   * caller's projects.
    */
   criteria?: SearchRequest[];
-  /** Element paths removed from every resource returned (e.g. 'birthDate', 'name.family'). */
+  /** Element paths hidden by any rule (e.g. 'birthDate', 'name.family'); `redact` is more precise. */
   hiddenFields: string[];
-  /** Element paths a write may not change. */
+  /** Element paths made read-only by any rule; `checkWrite` is more precise. */
   readonlyFields: string[];
+  /** The rules behind this summary; absent means one rule made of the fields above. */
+  rules?: AccessRule[];
 }
 
 /** The caller's whole access, resolved once per request. */
@@ -30,24 +46,118 @@ export interface AccessScope {
   projects?: string[];
   /** Access to a type, or undefined when the type is not accessible at all. */
   forType(resourceType: string): ResourceAccess | undefined;
+  /** The caller is the server's super administrator. */
+  superAdmin?: boolean;
+  /** The caller administers its project (ProjectMembership.admin, as stored now). */
+  projectAdmin?: boolean;
 }
 
-function fullAccess(resourceType: string): ResourceAccess {
-  return { resourceType, interactions: new Set(ALL_INTERACTIONS), hiddenFields: [], readonlyFields: [] };
+/**
+ * Fields that hold secrets on resources the server stores. Secrets live in the `credentials`
+ * collection, never in these resources; hiding them anyway is a second line of defence, for
+ * every caller including the super administrator.
+ */
+export const SECRET_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  User: ['passwordHash', 'mfaSecret'],
+  ClientApplication: ['secret'],
+};
+
+export function fullRule(): AccessRule {
+  return { interactions: new Set(ALL_INTERACTIONS), hiddenFields: [], readonlyFields: [] };
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+/** The summary of a type's rules (the rules are kept for the precise checks). */
+export function buildResourceAccess(resourceType: string, rules: AccessRule[]): ResourceAccess {
+  const interactions = new Set<Interaction>(rules.flatMap((r) => [...r.interactions]));
+  const searchRules = rules.filter((r) => r.interactions.has('search'));
+  const findRules = searchRules.length > 0 ? searchRules : rules.filter((r) => READ_INTERACTIONS.some((i) => r.interactions.has(i)));
+  const unrestricted = findRules.length === 0 || findRules.some((r) => !r.criteria);
+  return {
+    resourceType,
+    interactions,
+    criteria: unrestricted ? undefined : findRules.map((r) => r.criteria as SearchRequest),
+    hiddenFields: unique([...(SECRET_FIELDS[resourceType] ?? []), ...rules.flatMap((r) => r.hiddenFields)]),
+    readonlyFields: unique(rules.flatMap((r) => r.readonlyFields)),
+    rules,
+  };
+}
+
+/** The rules of an access summary (one synthetic rule when it was built without any). */
+export function rulesOf(access: ResourceAccess): AccessRule[] {
+  if (access.rules) {
+    return access.rules;
+  }
+  return (access.criteria ?? [undefined]).map((criteria) => ({
+    interactions: access.interactions,
+    criteria,
+    hiddenFields: access.hiddenFields,
+    readonlyFields: access.readonlyFields,
+  }));
+}
+
+/** A scope from rules per type; types without rules are not accessible. */
+export function scopeFromRules(auth: AuthContext, table: Map<string, AccessRule[]>, options: { projects?: string[]; projectAdmin: boolean; superAdmin: boolean }): AccessScope {
+  const access = new Map<string, ResourceAccess>();
+  for (const [type, rules] of table) {
+    if (rules.length > 0) {
+      access.set(type, buildResourceAccess(type, rules));
+    }
+  }
+  return {
+    auth,
+    projects: options.projects,
+    forType: (resourceType) => access.get(resourceType),
+    superAdmin: options.superAdmin,
+    projectAdmin: options.projectAdmin,
+  };
+}
+
+/** The super administrator: every type, every interaction, every project (secrets still hidden). */
+export function superAdminScope(auth: AuthContext): AccessScope {
+  const table = new Map(STORED_TYPES.map((t) => [t, [fullRule()]]));
+  return scopeFromRules(auth, table, { projects: undefined, projectAdmin: true, superAdmin: true });
 }
 
 /**
  * Project confinement without a policy: the super administrator sees everything; a project
- * administrator has every type in the project; other members the clinical types only.
+ * administrator has every type in the project (administrative ones under the administrator
+ * rules); other members the clinical types only.
  */
 export function defaultScope(auth: AuthContext): AccessScope {
-  const types: string[] = auth.superAdmin || auth.projectAdmin ? [...ADMIN_TYPES, ...CLINICAL_TYPES] : [...CLINICAL_TYPES];
-  const table = new Map(types.map((t) => [t, fullAccess(t)]));
-  return {
-    auth,
-    projects: auth.superAdmin ? undefined : [auth.projectId],
-    forType: (resourceType) => table.get(resourceType),
-  };
+  if (auth.superAdmin) {
+    return superAdminScope(auth);
+  }
+  const table = new Map<string, AccessRule[]>(CLINICAL_TYPES.map((t) => [t, [fullRule()]]));
+  if (auth.projectAdmin) {
+    for (const [type, rules] of projectAdminRules()) {
+      table.set(type, rules);
+    }
+  }
+  return scopeFromRules(auth, table, { projects: [auth.projectId], projectAdmin: auth.projectAdmin, superAdmin: false });
+}
+
+/**
+ * What a project administrator may do with the administrative types, always within the
+ * project (project confinement applies on top): read and update the project itself, manage
+ * memberships, client applications and access policies, read the project's users and update
+ * the project-scoped ones. Never: create or delete the project, move a membership to another
+ * user or project, change a user's email or sign-in state, raise the project to super admin.
+ */
+export function projectAdminRules(): Map<string, AccessRule[]> {
+  const rule = (interactions: Interaction[], hiddenFields: string[] = [], readonlyFields: string[] = []): AccessRule[] => [
+    { interactions: new Set(interactions), hiddenFields, readonlyFields },
+  ];
+  return new Map([
+    ['Project', rule([...READ_INTERACTIONS, 'update'], ['superAdmin', 'systemSecret', 'strictMode'], ['superAdmin', 'systemSecret', 'strictMode', 'features', 'link', 'systemSetting'])],
+    ['ProjectMembership', rule(ALL_INTERACTIONS, [], ['project', 'user'])],
+    ['User', rule([...READ_INTERACTIONS, 'update', 'delete'], ['passwordHash', 'mfaSecret'], ['email', 'emailVerified', 'mfaEnrolled', 'project'])],
+    ['ClientApplication', rule(ALL_INTERACTIONS, ['secret'], ['secret'])],
+    ['AccessPolicy', rule(ALL_INTERACTIONS)],
+  ]);
 }
 
 /** Whether a resource lies in the caller's projects. */

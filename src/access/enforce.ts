@@ -1,6 +1,8 @@
+import { matchesSearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import { forbidden } from '../errors';
-import { inProjects, type AccessScope, type Interaction, type ResourceAccess } from './access-scope';
+import { badRequest, FhirError, forbidden } from '../errors';
+import { inProjects, READ_INTERACTIONS, rulesOf, SECRET_FIELDS, type AccessRule, type AccessScope, type Interaction, type ResourceAccess } from './access-scope';
+import { hasPath, jsonEqual, removePath, sameAt, topLevel } from './field-paths';
 
 /** The access to a type for an interaction, or 403. */
 export function requireInteraction(scope: AccessScope, resourceType: string, interaction: Interaction): ResourceAccess {
@@ -11,20 +13,148 @@ export function requireInteraction(scope: AccessScope, resourceType: string, int
   return access;
 }
 
-/** Whether the caller may see this resource (project and policy criteria). */
-export function canSee(scope: AccessScope, resource: Resource): boolean {
-  return inProjects(scope, resource);
+function grants(rule: AccessRule, interaction?: Interaction): boolean {
+  return interaction ? rule.interactions.has(interaction) : READ_INTERACTIONS.some((i) => rule.interactions.has(i));
 }
 
-/** Removes hidden fields before a resource leaves the server. */
-export function redact<T extends Resource>(_access: ResourceAccess, resource: T): T {
-  return resource;
-}
-
-/** Throws 403 when a write would create or change something the caller may not. */
-export function checkWrite(scope: AccessScope, access: ResourceAccess, resource: Resource, _existing?: Resource): void {
-  if (!inProjects(scope, resource)) {
-    throw forbidden(`You may not write ${resource.resourceType} outside your project`);
+function matches(rule: AccessRule, resource: Resource): boolean {
+  if (!rule.criteria) {
+    return true;
   }
-  void access;
+  try {
+    return matchesSearchRequest(resource, rule.criteria);
+  } catch {
+    return false;
+  }
+}
+
+/** The rules granting an interaction (any read one when not given) that apply to this resource. */
+export function applicableRules(access: ResourceAccess, resource: Resource, interaction?: Interaction): AccessRule[] {
+  return rulesOf(access).filter((r) => grants(r, interaction) && matches(r, resource));
+}
+
+/**
+ * Whether the caller may see this resource: it lies in the caller's projects and a rule granting
+ * `interaction` (by default any read interaction) has criteria it matches. For User resources
+ * the routes call `canSeeUser` instead (a member of the project may be a server-scoped user).
+ */
+export function canSee(scope: AccessScope, resource: Resource, interaction?: Interaction): boolean {
+  if (!inProjects(scope, resource)) {
+    return false;
+  }
+  const access = scope.forType(resource.resourceType);
+  return access !== undefined && applicableRules(access, resource, interaction).length > 0;
+}
+
+function intersection(lists: string[][]): string[] {
+  const [first, ...rest] = lists;
+  return (first ?? []).filter((f) => rest.every((l) => l.includes(f)));
+}
+
+/**
+ * The fields hidden from the caller on this resource: those every applicable read rule hides
+ * (policies add up: a field one of them shows is shown), all of the type's hidden fields when
+ * no rule applies, and always the secret fields.
+ */
+export function hiddenFieldsFor(access: ResourceAccess, resource: Resource): string[] {
+  const rules = applicableRules(access, resource);
+  const hidden = rules.length > 0 ? intersection(rules.map((r) => r.hiddenFields)) : rulesOf(access).flatMap((r) => r.hiddenFields);
+  return [...new Set([...(SECRET_FIELDS[resource.resourceType] ?? []), ...hidden])];
+}
+
+/** A copy of the resource without the fields hidden from the caller; the input is not changed. */
+export function redact<T extends Resource>(access: ResourceAccess, resource: T): T {
+  let result = resource;
+  for (const path of hiddenFieldsFor(access, resource)) {
+    result = removePath(result, path);
+  }
+  return result;
+}
+
+/**
+ * Before a write: the caller cannot see hidden fields, so an update must not erase or set them.
+ * Returns a copy of the incoming resource whose hidden fields hold the existing values (none on
+ * a create). For a nested path ('name.family') the existing element is kept when the caller left
+ * the rest of it unchanged; otherwise the hidden part is dropped. Call before `checkWrite`.
+ */
+export function restoreHiddenFields<T extends Resource>(access: ResourceAccess, resource: T, existing?: Resource): T {
+  const hidden = hiddenFieldsFor(access, existing ?? resource).filter((f) => !(SECRET_FIELDS[resource.resourceType] ?? []).includes(f));
+  let result = { ...resource } as Record<string, unknown>;
+  const previous = (existing ?? {}) as Record<string, unknown>;
+  for (const path of hidden) {
+    const top = topLevel(path);
+    if (path === top) {
+      delete result[top];
+      if (previous[top] !== undefined) {
+        result[top] = previous[top];
+      }
+      continue;
+    }
+    const stripped = removePath(result, path);
+    if (previous[top] !== undefined && jsonEqual(stripped[top], removePath(previous, path)[top])) {
+      result[top] = previous[top];
+    } else {
+      result = stripped;
+    }
+  }
+  return result as T;
+}
+
+function label(resource: Resource): string {
+  return resource.id ? `${resource.resourceType}/${resource.id}` : `this ${resource.resourceType}`;
+}
+
+function readonlyError(type: string, field: string, creating: boolean): FhirError {
+  const expression = `${type}.${field}`;
+  const message = creating ? `${expression} cannot be set by you; leave it out` : `${expression} is read-only for you; send it unchanged`;
+  return new FhirError('FST_FORBIDDEN', message, expression);
+}
+
+/** Secret fields are never written through the FHIR API, by anyone. */
+function checkSecrets(resource: Resource, existing: Resource | undefined): void {
+  for (const field of SECRET_FIELDS[resource.resourceType] ?? []) {
+    if (!sameAt(resource, existing ?? {}, field)) {
+      throw badRequest(`${resource.resourceType}.${field} cannot be written here; secrets are managed through the sign-in endpoints`, `${resource.resourceType}.${field}`);
+    }
+  }
+}
+
+/**
+ * Throws 403 when a write would create or change something the caller may not: outside the
+ * caller's projects; no rule granting the interaction; for an update or delete, the existing
+ * resource outside every rule's criteria; the written resource outside every rule's criteria;
+ * a read-only field changed (set, on a create). `interaction` defaults to 'update' when
+ * `existing` is given, else 'create'; for a delete pass the existing resource as both.
+ */
+export function checkWrite(scope: AccessScope, access: ResourceAccess, resource: Resource, existing?: Resource, interaction?: Interaction): void {
+  const type = resource.resourceType;
+  const action: Interaction = interaction ?? (existing ? 'update' : 'create');
+  if (!inProjects(scope, resource) || (existing && !inProjects(scope, existing))) {
+    throw forbidden(`You may not write ${type} outside your project`);
+  }
+  const granting = rulesOf(access).filter((r) => r.interactions.has(action));
+  if (granting.length === 0) {
+    throw forbidden(`You may not ${action} ${type} resources`);
+  }
+  const before = existing ? granting.filter((r) => matches(r, existing)) : granting;
+  if (before.length === 0) {
+    throw forbidden(`You may not ${action} ${label(existing as Resource)}: your access policy does not cover it`);
+  }
+  if (action === 'delete') {
+    return;
+  }
+  if (!granting.some((r) => matches(r, resource))) {
+    throw forbidden(`You may not ${action} ${label(resource)} like this: the result would be outside what your access policy allows`);
+  }
+  checkSecrets(resource, existing);
+  const hidden = hiddenFieldsFor(access, existing ?? resource);
+  const rules = existing ? before : granting.filter((r) => matches(r, resource));
+  for (const field of intersection(rules.map((r) => r.readonlyFields))) {
+    if (hidden.includes(field) && !hasPath(resource, field)) {
+      continue;
+    }
+    if (!sameAt(resource, existing ?? {}, field)) {
+      throw readonlyError(type, field, !existing);
+    }
+  }
 }

@@ -1,11 +1,138 @@
+import type { AccessPolicy, ProjectMembership, RelatedPerson } from '@medplum/fhirtypes';
 import type { AppContext } from '../app-context';
 import type { AuthContext } from '../auth/auth-context';
-import { defaultScope, type AccessScope } from './access-scope';
+import { forbidden, unauthorized } from '../errors';
+import type { StoredResource } from '../fhir/repository';
+import { CLINICAL_TYPES, currentCollection } from '../fhir/resource-types';
+import { fullRule, projectAdminRules, scopeFromRules, superAdminScope, type AccessRule, type AccessScope } from './access-scope';
+import { mentions, mergeRules, referenceParameter, rulesFromPolicy, stringParameter, withoutAdminTypes, type ParameterValue, type PolicyProblem } from './policy-rules';
+
+type ResolveContext = Pick<AppContext, 'database' | 'log'>;
+
+/** One policy a membership applies, with its own parameters. */
+interface PolicyUse {
+  policyId: string;
+  parameters: Map<string, ParameterValue>;
+}
+
+const POLICY_BROKEN = 'Your access policy could not be loaded; ask a project administrator to check your project membership';
+
+function idOf(reference: string | undefined, type: string): string | undefined {
+  const prefix = `${type}/`;
+  return reference?.startsWith(prefix) && reference.length > prefix.length ? reference.slice(prefix.length) : undefined;
+}
+
+function policyUses(membership: ProjectMembership): PolicyUse[] {
+  const uses: PolicyUse[] = [];
+  const add = (reference: string | undefined, parameters: Map<string, ParameterValue>): void => {
+    const policyId = idOf(reference, 'AccessPolicy');
+    if (!policyId) {
+      throw forbidden(POLICY_BROKEN);
+    }
+    uses.push({ policyId, parameters });
+  };
+  if (membership.accessPolicy) {
+    add(membership.accessPolicy.reference, new Map());
+  }
+  for (const access of membership.access ?? []) {
+    const parameters = new Map<string, ParameterValue>();
+    for (const p of access.parameter ?? []) {
+      if (p.valueReference?.reference) {
+        parameters.set(p.name, referenceParameter(p.valueReference.reference));
+      } else if (p.valueString !== undefined) {
+        parameters.set(p.name, stringParameter(p.valueString));
+      }
+    }
+    add(access.policy?.reference, parameters);
+  }
+  return uses;
+}
+
+async function loadMembership(ctx: ResolveContext, auth: AuthContext): Promise<ProjectMembership> {
+  const doc = await ctx.database.db.collection<StoredResource<ProjectMembership>>(currentCollection('ProjectMembership')).findOne({ _id: auth.membershipId });
+  const membership = doc?.resource;
+  if (!doc || doc.deleted || !membership || membership.project?.reference !== `Project/${auth.projectId}`) {
+    throw unauthorized('Your project membership no longer exists; sign in again');
+  }
+  if (membership.active === false) {
+    throw unauthorized('Your project membership is not active; ask a project administrator');
+  }
+  return membership;
+}
+
+/** The policies by id, each in the caller's project; any missing one is a 403 (fail closed). */
+async function loadPolicies(ctx: ResolveContext, projectId: string, ids: string[]): Promise<Map<string, AccessPolicy>> {
+  const docs = await ctx.database.db
+    .collection<StoredResource<AccessPolicy>>(currentCollection('AccessPolicy'))
+    .find({ _id: { $in: [...new Set(ids)] } })
+    .toArray();
+  const found = new Map(docs.filter((d) => !d.deleted && d.project === projectId).map((d) => [d._id, d.resource]));
+  if (ids.some((id) => !found.has(id))) {
+    throw forbidden(POLICY_BROKEN);
+  }
+  return found;
+}
+
+/** `%patient`: the profile when it is a Patient; for a RelatedPerson, the patient it relates to. */
+async function patientOf(ctx: ResolveContext, profile: string | undefined): Promise<string | undefined> {
+  if (idOf(profile, 'Patient')) {
+    return profile;
+  }
+  const relatedId = idOf(profile, 'RelatedPerson');
+  if (!relatedId) {
+    return undefined;
+  }
+  const doc = await ctx.database.db.collection<StoredResource<RelatedPerson>>(currentCollection('RelatedPerson')).findOne({ _id: relatedId });
+  return doc && !doc.deleted ? doc.resource.patient?.reference : undefined;
+}
+
+function needsPatient(uses: PolicyUse[], policies: Map<string, AccessPolicy>): boolean {
+  return uses.some((u) => !u.parameters.has('patient') && (policies.get(u.policyId)?.resource ?? []).some((r) => mentions(r.criteria, 'patient')));
+}
 
 /**
- * The caller's access for this request: project confinement plus the membership's
- * AccessPolicy. INTERIM: project confinement only, until policies are evaluated.
+ * The caller's access for this request: project confinement plus the membership's access
+ * policies (`accessPolicy` and every `access[]` entry with its parameters), combined as a union.
+ * The super administrator has everything. A member without any policy has the clinical types;
+ * a project administrator also the administrative types of the project (under the administrator
+ * rules, whatever the policies say about them). At most three reads: the membership, its
+ * policies, and the RelatedPerson behind `%patient` when a policy needs it.
  */
-export async function resolveAccessScope(_ctx: AppContext, auth: AuthContext): Promise<AccessScope> {
-  return defaultScope(auth);
+export async function resolveAccessScope(ctx: ResolveContext, auth: AuthContext): Promise<AccessScope> {
+  if (auth.superAdmin) {
+    return superAdminScope(auth);
+  }
+  const membership = await loadMembership(ctx, auth);
+  const projectAdmin = membership.admin === true;
+  const uses = policyUses(membership);
+  const profile = membership.profile?.reference ?? auth.profile.reference;
+
+  let table = new Map<string, AccessRule[]>();
+  if (uses.length === 0) {
+    table = new Map(CLINICAL_TYPES.map((t) => [t, [fullRule()]]));
+  } else {
+    const policies = await loadPolicies(ctx, auth.projectId, uses.map((u) => u.policyId));
+    const patient = needsPatient(uses, policies) ? await patientOf(ctx, profile) : undefined;
+    const problems: PolicyProblem[] = [];
+    for (const use of uses) {
+      const parameters = new Map(use.parameters);
+      if (profile) {
+        parameters.set('profile', referenceParameter(profile));
+      }
+      if (patient && !parameters.has('patient')) {
+        parameters.set('patient', referenceParameter(patient));
+      }
+      mergeRules(table, rulesFromPolicy(policies.get(use.policyId) as AccessPolicy, parameters, problems));
+    }
+    if (problems.length > 0) {
+      ctx.log.warn({ membership: auth.membershipId, problems }, 'access policy entries ignored (they grant nothing)');
+    }
+    table = withoutAdminTypes(table);
+  }
+  if (projectAdmin) {
+    for (const [type, rules] of projectAdminRules()) {
+      table.set(type, rules);
+    }
+  }
+  return scopeFromRules(auth, table, { projects: [auth.projectId], projectAdmin, superAdmin: false });
 }

@@ -1,0 +1,85 @@
+import type { AccessPolicy, AccessPolicyResource, ProjectMembership, ProjectMembershipAccess, Resource } from '@medplum/fhirtypes';
+import type { FastifyInstance } from 'fastify';
+import type { AuthContext } from '../../src/auth/auth-context';
+import { createResource, type RepoContext } from '../../src/fhir/repository';
+
+export function repoOf(app: FastifyInstance): RepoContext {
+  return { database: app.ctx.database, clock: app.ctx.clock };
+}
+
+/** Creates a resource owned by a project (Projects own themselves). */
+export async function make<T extends Resource>(app: FastifyInstance, resource: T, project?: string): Promise<T & { id: string }> {
+  const created = await createResource(repoOf(app), resource, { project });
+  return created as T & { id: string };
+}
+
+export async function makeProject(app: FastifyInstance, name: string): Promise<string> {
+  const project = await make(app, { resourceType: 'Project', name });
+  return project.id;
+}
+
+export async function makePolicy(app: FastifyInstance, project: string, name: string, resource: AccessPolicyResource[]): Promise<string> {
+  const policy = await make<AccessPolicy>(app, { resourceType: 'AccessPolicy', name, resource }, project);
+  return policy.id;
+}
+
+export interface MembershipSpec {
+  profile: string;
+  user?: string;
+  admin?: boolean;
+  accessPolicy?: string;
+  access?: ProjectMembershipAccess[];
+  active?: boolean;
+}
+
+let counter = 0;
+
+/** A membership in a project plus the AuthContext a verified token for it would carry. */
+export async function makeMember(app: FastifyInstance, project: string, spec: MembershipSpec): Promise<{ membership: ProjectMembership & { id: string }; auth: AuthContext }> {
+  counter += 1;
+  const user = spec.user ?? `User/u-${counter}`;
+  const membership = await make<ProjectMembership>(
+    app,
+    {
+      resourceType: 'ProjectMembership',
+      project: { reference: `Project/${project}` },
+      user: { reference: user },
+      profile: { reference: spec.profile },
+      admin: spec.admin,
+      active: spec.active,
+      accessPolicy: spec.accessPolicy ? { reference: `AccessPolicy/${spec.accessPolicy}` } : undefined,
+      access: spec.access,
+    } as ProjectMembership,
+    project,
+  );
+  const auth: AuthContext = {
+    userId: user.split('/')[1],
+    userType: 'User',
+    loginId: `login-${counter}`,
+    projectId: project,
+    membershipId: membership.id,
+    profile: { reference: spec.profile },
+    projectAdmin: spec.admin === true,
+    superAdmin: false,
+  };
+  return { membership, auth };
+}
+
+/** Catches the error a call throws (undefined when it does not throw). */
+export function thrown(fn: () => unknown): (Error & { statusCode?: number; issues?: { expression?: string[] }[] }) | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error & { statusCode?: number };
+  }
+  return undefined;
+}
+
+export async function rejection(promise: Promise<unknown>): Promise<(Error & { statusCode?: number }) | undefined> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error & { statusCode?: number };
+  }
+  return undefined;
+}
