@@ -7,6 +7,7 @@ import type { AppDeps } from '../../src/app-context';
 import { buildApp } from '../../src/app';
 import type { Clock } from '../../src/clock';
 import { loadConfig, type AppConfig } from '../../src/config';
+import { historyCollection, STORED_TYPES } from '../../src/fhir/resource-types';
 
 export const ADMIN_EMAIL = 'admin@example.com';
 export const ADMIN_PASSWORD = 'correct-horse-battery-staple';
@@ -60,12 +61,19 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   return { app, config, close: () => app.close() };
 }
 
-/** Everything in the app's database: for "nothing was written" assertions. */
+/** Collections the server writes besides the resource collections. */
+export const INTERNAL_COLLECTIONS = ['activations', 'bootstrap', 'credentials', 'idempotency', 'keys', 'logins', 'outbox', 'outbox_dispatch'];
+
+/**
+ * Everything in the app's database: for "nothing was written" assertions. The embedded engine
+ * cannot list collections, so the list is explicit: every resource and history collection and
+ * the internal ones above.
+ */
 export async function snapshotDatabase(app: FastifyInstance): Promise<Record<string, unknown[]>> {
   const db = app.ctx.database.db;
+  const names = [...STORED_TYPES, ...STORED_TYPES.map(historyCollection), ...INTERNAL_COLLECTIONS].sort();
   const result: Record<string, unknown[]> = {};
-  const collections = await db.listCollections().toArray();
-  for (const { name } of collections.sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const name of names) {
     result[name] = await db.collection(name).find({}).sort({ _id: 1 }).toArray();
   }
   return result;
