@@ -41,6 +41,13 @@ function toDomainError(err: unknown): unknown {
  * Duplicate keys become DuplicateKeyError; a dropped connection at commit AmbiguousCommitError.
  */
 export async function withTransaction<T>(database: Database, fn: (session: ClientSession) => Promise<T>): Promise<T> {
+  if (database.embedded && !database.inTransaction.getStore()) {
+    return database.transactionLock.run('tx', () => database.inTransaction.run(true, () => runTransaction(database, fn)));
+  }
+  return runTransaction(database, fn);
+}
+
+async function runTransaction<T>(database: Database, fn: (session: ClientSession) => Promise<T>): Promise<T> {
   const session = database.client.startSession();
   try {
     for (let attempt = 1; ; attempt++) {

@@ -56,7 +56,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     RATE_LIMIT: 'off',
     ...options.env,
   });
-  const app = await buildApp(config, { logger: options.logger, clock: options.clock, mailTransport: options.mailTransport });
+  const embedded = !process.env.MONGODB_URI;
+  const app = await buildApp(config, { logger: options.logger, clock: options.clock, mailTransport: options.mailTransport, embedded });
   await app.ready();
   return { app, config, close: () => app.close() };
 }
