@@ -1,0 +1,50 @@
+import { dispatchCollection } from '../../src/email/dispatch-state';
+import { createSmtpTransport } from '../../src/email/smtp-transport';
+import { createTestApp, TestClock, type TestApp } from '../helpers/app';
+import { closedPort, enqueue, mail, startSilentServer } from './helpers';
+
+describe('SMTP outage', () => {
+  let t: TestApp;
+  const clock = new TestClock();
+
+  beforeAll(async () => {
+    // Nothing listens on SMTP_URL, and the dispatcher's timer is running (as in production).
+    t = await createTestApp({ clock, env: { SMTP_URL: `smtp://127.0.0.1:${await closedPort()}`, OUTBOX_POLL_MS: '10' } });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  test('a server that is down neither fails nor slows enqueue; the mail waits for a retry', async () => {
+    const started = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(await enqueue(t.app, mail()));
+    }
+    expect(Date.now() - started).toBeLessThan(2_000);
+
+    await t.app.ctx.email.dispatcher.runOnce();
+    const docs = await dispatchCollection(t.app.ctx.database).find({}).toArray();
+    expect(docs).toHaveLength(5);
+    for (const doc of docs) {
+      expect(doc.status).toBe('pending');
+      expect(doc.attempts).toBe(1); // the frozen clock keeps them waiting for their backoff
+      expect(doc.lastError).toMatch(/ECONNREFUSED|ECONNECTION|ESOCKET/);
+      expect(doc.nextAttemptAt.getTime()).toBe(clock.now().getTime() + 5_000);
+    }
+  });
+
+  test('a hung server (accepts, never greets) fails a send within the greeting timeout', async () => {
+    const silent = await startSilentServer();
+    const transport = createSmtpTransport(`smtp://127.0.0.1:${silent.port}`, { connectionTimeout: 300, greetingTimeout: 300, socketTimeout: 500, dnsTimeout: 300 });
+    try {
+      const started = Date.now();
+      const send = transport.send({ ...mail(), from: 'no-reply@localhost', messageId: '<x@localhost>', outboxId: 'x', createdAt: new Date() });
+      await expect(send).rejects.toMatchObject({ code: expect.stringMatching(/ETIMEDOUT|ECONNECTION|ESOCKET/) });
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      await transport.close?.();
+      await silent.stop();
+    }
+  });
+});
