@@ -1,5 +1,16 @@
 import type { IndexSpecs } from '../db/indexes';
+import { LOGINS } from './login-store';
 
 export function authIndexes(): IndexSpecs {
-  return {};
+  return {
+    [LOGINS]: [
+      // Finding a login by its authorization code; the code is stored hashed.
+      { key: { codeHash: 1 }, name: 'code_hash', unique: true, partialFilterExpression: { codeHash: { $exists: true } } },
+      { key: { userId: 1, createdAt: -1 } },
+      // Ended sessions are purged by MongoDB (the embedded engine may ignore TTL; harmless).
+      { key: { expiresAt: 1 }, name: 'expires_at_ttl', expireAfterSeconds: 7 * 86400 },
+    ],
+    // Memberships of a user or client at sign-in.
+    ProjectMembership: [{ key: { 'resource.user.reference': 1 }, name: 'auth_membership_user' }],
+  };
 }

@@ -1,25 +1,158 @@
 import type { FastifyRequest } from 'fastify';
+import type { JWK } from 'jose';
 import type { AppContext } from '../app-context';
-import { unauthorized } from '../errors';
+import { FhirError } from '../errors';
 import type { AuthContext } from './auth-context';
+import { authenticateClient, ClientAuthError, parseBasic } from './basic-auth';
+import { ensureSuperAdmin } from './bootstrap';
+import { readLogin, updateLogin } from './login-store';
+import { hashPassword } from './password-hash';
+import { randomSecret, sha256Hex } from './secrets';
+import { loadOrCreateSigningKey } from './signing-keys';
+import { createTokenSigner, TokenError, type AccessTokenClaims, type TokenSigner } from './tokens';
+import { TtlCache } from './ttl-cache';
+
+/**
+ * How long an instance trusts what it learnt about a login (active or ended) and a verified
+ * HTTP Basic client. Trade-off: a logout on THIS instance takes effect at once (the cache is
+ * updated); a logout on ANOTHER instance, or a deleted client, takes effect here within this time.
+ * In exchange, a busy caller costs one database read per login per TTL, not one per request.
+ */
+const SESSION_CACHE_TTL_MS = 5_000;
 
 /** What the auth domain offers the rest of the server. */
 export interface AuthServices {
   /** Verifies a bearer access token (signature, expiry, revocation) into an AuthContext; 401 otherwise. */
   verifyAccessToken(token: string): Promise<AuthContext>;
-  /** A Fastify preHandler: sets request.auth from the Authorization header or throws 401. */
+  /**
+   * A Fastify hook (onRequest or preHandler): sets request.auth from `Authorization: Bearer`
+   * (an access token) or `Authorization: Basic` (a ClientApplication id and secret), or throws 401.
+   */
   authenticate(request: FastifyRequest): Promise<void>;
+  /** Ends a sign-in session: every token issued from it stops working (401). */
+  revokeLogin(loginId: string): Promise<void>;
+  /** Signs and verifies this server's tokens. */
+  signer: TokenSigner;
+  /** The public signing keys, as published at /.well-known/jwks.json. */
+  jwks(): { keys: JWK[] };
+  /** An argon2 hash of nothing anyone knows: verified against when an email is unknown, so timing is the same. */
+  dummyPasswordHash(): Promise<string>;
 }
 
-/** PLACEHOLDER until the auth domain lands: nothing authenticates. */
-export async function createAuthServices(_ctx: Omit<AppContext, 'auth'>): Promise<AuthServices> {
-  const verifyAccessToken = async (): Promise<AuthContext> => {
-    throw unauthorized();
-  };
+/** A 401 the caller can act on, with the WWW-Authenticate challenge. */
+export function unauthenticated(message: string): FhirError {
+  const err = new FhirError('FST_UNAUTHENTICATED', message);
+  err.headers = { 'www-authenticate': 'Bearer realm="fhir-invite-server"' };
+  return err;
+}
+
+function toAuthContext(claims: AccessTokenClaims): AuthContext {
   return {
+    userId: claims.sub,
+    userType: claims.user_type === 'ClientApplication' ? 'ClientApplication' : 'User',
+    loginId: claims.login_id,
+    projectId: claims.project_id,
+    membershipId: claims.membership_id,
+    profile: { reference: claims.profile },
+    projectAdmin: claims.project_admin === true,
+    superAdmin: claims.super_admin === true,
+  };
+}
+
+/**
+ * Builds the auth services of one app: loads (or creates, on the very first start) the signing
+ * key shared by every instance, and creates the super administrator when there is no user yet.
+ */
+export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise<AuthServices> {
+  const key = await loadOrCreateSigningKey(ctx.database, ctx.clock);
+  const signer = createTokenSigner({
+    key,
+    issuer: ctx.config.baseUrl,
+    clock: ctx.clock,
+    accessTtlSeconds: ctx.config.accessTokenTtlSeconds,
+    refreshTtlSeconds: ctx.config.refreshTokenTtlSeconds,
+  });
+  const sessions = new TtlCache<boolean>(ctx.clock, SESSION_CACHE_TTL_MS);
+  const clients = new TtlCache<AuthContext>(ctx.clock, SESSION_CACHE_TTL_MS);
+  let dummyHash: Promise<string> | undefined;
+
+  await ensureSuperAdmin(ctx);
+
+  const loginActive = async (loginId: string): Promise<boolean> => {
+    const cached = sessions.get(loginId);
+    if (cached !== undefined) {
+      return cached;
+    }
+    const login = await readLogin(ctx.database, loginId);
+    const active = !!login && !login.revoked && login.expiresAt.getTime() > ctx.clock.now().getTime();
+    sessions.set(loginId, active);
+    return active;
+  };
+
+  const verifyAccessToken = async (token: string): Promise<AuthContext> => {
+    let claims: AccessTokenClaims;
+    try {
+      claims = await signer.verifyAccess(token);
+    } catch (err) {
+      if (err instanceof TokenError && err.reason === 'expired') {
+        throw unauthenticated('The access token has expired: refresh it or sign in again');
+      }
+      throw unauthenticated('The access token is not valid: sign in again');
+    }
+    if (!(await loginActive(claims.login_id))) {
+      throw unauthenticated('This sign-in session has ended (signed out or revoked): sign in again');
+    }
+    return toAuthContext(claims);
+  };
+
+  const verifyBasic = async (value: string): Promise<AuthContext> => {
+    const cacheKey = sha256Hex(value);
+    const cached = clients.get(cacheKey);
+    if (cached) {
+      return cached;
+    }
+    const credentials = parseBasic(value);
+    if (!credentials) {
+      throw unauthenticated('Malformed Basic credentials: send base64("clientId:clientSecret")');
+    }
+    try {
+      const { auth } = await authenticateClient(ctx, credentials);
+      const result: AuthContext = { ...auth, loginId: `basic:${credentials.clientId}` };
+      clients.set(cacheKey, result);
+      return result;
+    } catch (err) {
+      if (err instanceof ClientAuthError) {
+        throw unauthenticated('The client id or secret is not valid');
+      }
+      throw err;
+    }
+  };
+
+  return {
+    signer,
     verifyAccessToken,
-    authenticate: async () => {
-      throw unauthorized();
+    authenticate: async (request) => {
+      const header = request.headers.authorization;
+      if (!header) {
+        throw unauthenticated('Sign in required: send Authorization: Bearer <access token>');
+      }
+      const space = header.indexOf(' ');
+      const scheme = (space > 0 ? header.slice(0, space) : header).toLowerCase();
+      const value = space > 0 ? header.slice(space + 1).trim() : '';
+      if (scheme === 'bearer' && value) {
+        request.auth = await verifyAccessToken(value);
+      } else if (scheme === 'basic' && value) {
+        request.auth = await verifyBasic(value);
+      } else {
+        throw unauthenticated('Unsupported Authorization header: send Bearer <access token> or Basic <client credentials>');
+      }
     },
+    revokeLogin: async (loginId) => {
+      const now = ctx.clock.now();
+      await updateLogin(ctx.database, loginId, { set: { revoked: true, revokedAt: now }, filter: { revoked: false }, now });
+      sessions.set(loginId, false);
+    },
+    jwks: () => ({ keys: [key.publicJwk] }),
+    dummyPasswordHash: () => (dummyHash ??= hashPassword(randomSecret(16))),
   };
 }

@@ -1,0 +1,252 @@
+import type { ClientApplication, ProjectMembership, Reference, User } from '@medplum/fhirtypes';
+import type { AppContext } from '../app-context';
+import { newId } from '../clock';
+import { badRequest } from '../errors';
+import { defaultUniqueKey } from '../fhir/unique-keys';
+import { readCredentials } from './credentials';
+import { insertLogin, readLogin, updateLogin, type LoginDoc } from './login-store';
+import { membershipsOf, projectOf, readCurrent } from './memberships';
+import { mfaGate } from './mfa-gate';
+import { verifyPassword } from './password-hash';
+import { randomSecret, sha256Hex } from './secrets';
+
+/** An authorization code works once and only this long. */
+export const CODE_TTL_MS = 60_000;
+/** A sign-in must reach its code (MFA, profile choice) within this time. */
+export const PENDING_LOGIN_TTL_MS = 15 * 60_000;
+
+const INVALID_CREDENTIALS = 'Email or password is invalid';
+
+export interface PasswordLoginInput {
+  email: string;
+  password: string;
+  projectId?: string;
+  clientId?: string;
+  resourceType?: string;
+  scope?: string;
+  nonce?: string;
+  codeChallenge?: string;
+  codeChallengeMethod?: string;
+  remoteAddress?: string;
+  userAgent?: string;
+}
+
+/** `{ login, code }` once a membership is set, or `{ login, memberships }` to choose from. */
+export type LoginResponse = { login: string; code: string } | { login: string; memberships: MembershipChoice[] };
+
+export interface MembershipChoice {
+  id: string;
+  project: Reference;
+  profile?: Reference;
+  identifier?: ProjectMembership['identifier'];
+}
+
+function checkPkce(input: PasswordLoginInput): LoginDoc['codeChallengeMethod'] {
+  const { codeChallenge, codeChallengeMethod } = input;
+  if (!codeChallenge && codeChallengeMethod) {
+    throw badRequest('codeChallengeMethod was sent without a codeChallenge', 'codeChallenge');
+  }
+  if (codeChallenge && !codeChallengeMethod) {
+    throw badRequest('codeChallenge needs a codeChallengeMethod ("S256" or "plain")', 'codeChallengeMethod');
+  }
+  if (codeChallengeMethod !== undefined && codeChallengeMethod !== 'S256' && codeChallengeMethod !== 'plain') {
+    throw badRequest('codeChallengeMethod must be "S256" or "plain"', 'codeChallengeMethod');
+  }
+  return codeChallengeMethod;
+}
+
+/** The project a sign-in is for: the one asked for, or the OAuth client's (they must agree). */
+async function resolveProject(ctx: AppContext, input: PasswordLoginInput): Promise<string | undefined> {
+  if (!input.clientId) {
+    return input.projectId || undefined;
+  }
+  const client = await readCurrent<ClientApplication>(ctx, 'ClientApplication', input.clientId);
+  const clientProject = client?.meta?.project;
+  if (!client || !clientProject) {
+    throw badRequest('Unknown clientId: no such ClientApplication', 'clientId');
+  }
+  if (input.projectId && input.projectId !== clientProject) {
+    throw badRequest('projectId does not match the project of clientId', 'projectId');
+  }
+  return clientProject;
+}
+
+async function findUserByKey(ctx: AppContext, key: string | undefined): Promise<User | undefined> {
+  if (!key) {
+    return undefined;
+  }
+  const doc = await ctx.database.db.collection<{ _id: string; resource: User; deleted: boolean }>('User').findOne({ uk: key, deleted: false });
+  return doc?.resource;
+}
+
+/**
+ * The account an email signs in to: a user scoped to the given project first, else a
+ * server-scoped user. Without a project, only server-scoped users.
+ */
+export async function findUserForLogin(ctx: AppContext, email: string, projectId: string | undefined): Promise<User | undefined> {
+  const normalized = email.trim().toLowerCase();
+  if (projectId) {
+    const scoped = await findUserByKey(ctx, defaultUniqueKey({ resourceType: 'User', email: normalized, project: { reference: `Project/${projectId}` } } as User));
+    if (scoped) {
+      return scoped;
+    }
+  }
+  return findUserByKey(ctx, defaultUniqueKey({ resourceType: 'User', email: normalized } as User));
+}
+
+function membershipQuery(login: Pick<LoginDoc, 'projectId' | 'profileType'>): { projectId?: string; profileType?: string } {
+  return { projectId: login.projectId, profileType: login.profileType };
+}
+
+/**
+ * POST /auth/login: checks the password (an unknown email and a wrong password are refused
+ * alike), stores a login session, runs the MFA gate, then continues to the code or the choice
+ * of membership. Nothing is written when the request is refused.
+ */
+export async function passwordLogin(ctx: AppContext, input: PasswordLoginInput): Promise<Record<string, unknown>> {
+  const codeChallengeMethod = checkPkce(input);
+  const projectId = await resolveProject(ctx, input);
+  const user = await findUserForLogin(ctx, input.email, projectId);
+  const credentials = user ? await readCredentials(ctx.database, user.id as string) : undefined;
+  const passwordHash = credentials?.passwordHash;
+  const ok = await verifyPassword(passwordHash ?? (await ctx.auth.dummyPasswordHash()), input.password);
+  if (!user || !passwordHash || !ok) {
+    throw badRequest(INVALID_CREDENTIALS);
+  }
+
+  const pending = { projectId, profileType: input.resourceType || undefined };
+  const memberships = await membershipsOf(ctx, `User/${user.id}`, membershipQuery(pending));
+  if (memberships.length === 0) {
+    throw badRequest(projectId ? 'This account is not a member of that project' : 'This account is not a member of any project', projectId ? 'projectId' : undefined);
+  }
+
+  const now = ctx.clock.now();
+  const login: LoginDoc = {
+    _id: newId(),
+    userId: user.id as string,
+    userType: 'User',
+    authMethod: 'password',
+    ...(projectId ? { projectId } : {}),
+    ...(pending.profileType ? { profileType: pending.profileType } : {}),
+    ...(input.clientId ? { clientId: input.clientId } : {}),
+    scope: input.scope || 'openid',
+    nonce: input.nonce || newId(),
+    ...(input.codeChallenge ? { codeChallenge: input.codeChallenge, codeChallengeMethod } : {}),
+    granted: false,
+    mfaRequired: false,
+    mfaVerified: false,
+    mfaFailures: 0,
+    revoked: false,
+    authTime: now,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: new Date(now.getTime() + ctx.config.refreshTokenTtlSeconds * 1000),
+    ...(input.remoteAddress ? { remoteAddress: input.remoteAddress } : {}),
+    ...(input.userAgent ? { userAgent: input.userAgent.slice(0, 512) } : {}),
+  };
+  await insertLogin(ctx.database, login);
+
+  const step = await mfaGate(ctx, login, user);
+  if (step) {
+    await updateLogin(ctx.database, login._id, { set: { mfaRequired: true }, now: ctx.clock.now() });
+    return step;
+  }
+  return continueLogin(ctx, login._id);
+}
+
+/** Reads a login that may still receive a code; 400 with a clear message otherwise. */
+async function readPendingLogin(ctx: AppContext, loginId: string): Promise<LoginDoc> {
+  const login = await readLogin(ctx.database, loginId);
+  if (!login || login.userType !== 'User') {
+    throw badRequest('Login not found: sign in again', 'login');
+  }
+  if (login.revoked) {
+    throw badRequest('Login revoked: sign in again', 'login');
+  }
+  if (login.granted || login.codeHash) {
+    throw badRequest('Login already completed: sign in again', 'login');
+  }
+  if (ctx.clock.now().getTime() - login.createdAt.getTime() > PENDING_LOGIN_TTL_MS) {
+    throw badRequest('This sign-in has expired: sign in again', 'login');
+  }
+  if (login.mfaRequired && !login.mfaVerified) {
+    throw badRequest('Finish the MFA step of this sign-in first', 'login');
+  }
+  return login;
+}
+
+async function describeMemberships(ctx: AppContext, memberships: ProjectMembership[]): Promise<MembershipChoice[]> {
+  const names = new Map<string, string | undefined>();
+  for (const m of memberships) {
+    const ref = m.project.reference as string;
+    if (!names.has(ref)) {
+      names.set(ref, (await projectOf(ctx, m))?.name);
+    }
+  }
+  return memberships.map((m) => {
+    const name = names.get(m.project.reference as string);
+    const choice: MembershipChoice = { id: m.id as string, project: name ? { reference: m.project.reference, display: name } : m.project };
+    if (m.profile) {
+      choice.profile = m.profile;
+    }
+    if (m.identifier) {
+      choice.identifier = m.identifier;
+    }
+    return choice;
+  });
+}
+
+/** Sets the membership of a pending login and issues its single-use authorization code. */
+async function issueCode(ctx: AppContext, login: LoginDoc, membership: ProjectMembership): Promise<{ login: string; code: string }> {
+  const project = await projectOf(ctx, membership);
+  if (!project) {
+    throw badRequest('The project of this membership no longer exists', 'profile');
+  }
+  const code = randomSecret(32);
+  const now = ctx.clock.now();
+  const updated = await updateLogin(ctx.database, login._id, {
+    set: {
+      projectId: project.id as string,
+      membershipId: membership.id as string,
+      profile: membership.profile,
+      projectAdmin: membership.admin === true,
+      superAdmin: project.superAdmin === true,
+      codeHash: sha256Hex(code),
+      codeExpiresAt: new Date(now.getTime() + CODE_TTL_MS),
+    },
+    filter: { revoked: false, granted: false, codeHash: { $exists: false } },
+    now,
+  });
+  if (!updated) {
+    throw badRequest('Login already completed: sign in again', 'login');
+  }
+  return { login: login._id, code };
+}
+
+/**
+ * Continues a sign-in whose password (and MFA step, if any) is done: one membership gives
+ * `{ login, code }`, several give `{ login, memberships }` to choose from with /auth/profile.
+ * The MFA endpoints call this after a correct TOTP code (with `mfaVerified` set on the login).
+ */
+export async function continueLogin(ctx: AppContext, loginId: string): Promise<LoginResponse> {
+  const login = await readPendingLogin(ctx, loginId);
+  const memberships = await membershipsOf(ctx, `User/${login.userId}`, membershipQuery(login));
+  if (memberships.length === 0) {
+    throw badRequest('This account is no longer a member of any matching project', 'login');
+  }
+  if (memberships.length === 1) {
+    return issueCode(ctx, login, memberships[0]);
+  }
+  return { login: login._id, memberships: await describeMemberships(ctx, memberships) };
+}
+
+/** POST /auth/profile: picks one of the login's memberships (by id) and answers `{ login, code }`. */
+export async function chooseProfile(ctx: AppContext, loginId: string, membershipId: string): Promise<{ login: string; code: string }> {
+  const login = await readPendingLogin(ctx, loginId);
+  const memberships = await membershipsOf(ctx, `User/${login.userId}`, membershipQuery(login));
+  const membership = memberships.find((m) => m.id === membershipId);
+  if (!membership) {
+    throw badRequest('Profile not found: choose one of the memberships the login answered', 'profile');
+  }
+  return issueCode(ctx, login, membership);
+}

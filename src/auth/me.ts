@@ -1,0 +1,71 @@
+import type { AccessPolicy, Project, ProjectMembership, Resource, User, UserConfiguration } from '@medplum/fhirtypes';
+import type { AppContext } from '../app-context';
+import type { AuthContext } from './auth-context';
+import { unauthenticated } from './services';
+import { idOf, readCurrent } from './memberships';
+
+/** The session details MedplumClient reads from GET /auth/me (its `SessionDetails`). */
+export interface SessionDetails {
+  user?: Pick<User, 'resourceType' | 'id' | 'email' | 'identifier'>;
+  project: Pick<Project, 'resourceType' | 'id' | 'name' | 'description' | 'strictMode' | 'superAdmin'>;
+  membership: Pick<ProjectMembership, 'resourceType' | 'id' | 'identifier' | 'user' | 'profile' | 'admin' | 'accessPolicy'>;
+  profile: Resource;
+  config: UserConfiguration;
+  accessPolicy?: AccessPolicy;
+}
+
+function userConfiguration(project: Project, membership: ProjectMembership): UserConfiguration {
+  const menu: NonNullable<UserConfiguration['menu']> = [
+    { title: 'Favorites', link: ['Patient', 'Practitioner', 'RelatedPerson'].map((name) => ({ name, target: `/${name}` })) },
+  ];
+  if (membership.admin) {
+    menu.push({ title: 'Admin', link: [{ name: 'Project', target: '/admin/project' }, { name: 'AccessPolicy', target: '/AccessPolicy' }] });
+  }
+  if (project.superAdmin) {
+    menu.push({ title: 'Super Admin', link: [{ name: 'Projects', target: '/Project' }] });
+  }
+  return { resourceType: 'UserConfiguration', menu };
+}
+
+/**
+ * GET /auth/me: who the caller is, built field by field from an allow-list (so nothing secret
+ * can slip through even if it were ever stored on a resource).
+ */
+export async function sessionDetails(ctx: AppContext, auth: AuthContext): Promise<SessionDetails> {
+  const membership = await readCurrent<ProjectMembership>(ctx, 'ProjectMembership', auth.membershipId);
+  const project = await readCurrent<Project>(ctx, 'Project', auth.projectId);
+  if (!membership || !project) {
+    throw unauthenticated('The membership of this session no longer exists: sign in again');
+  }
+  const profileRef = membership.profile?.reference ?? auth.profile.reference ?? '';
+  const [profileType, profileId] = profileRef.split('/');
+  const profile = await readCurrent<Resource>(ctx, profileType, profileId);
+  if (!profile) {
+    throw unauthenticated('The profile of this session no longer exists: sign in again');
+  }
+
+  const result: SessionDetails = {
+    project: { resourceType: 'Project', id: project.id, name: project.name, description: project.description, strictMode: project.strictMode, superAdmin: project.superAdmin },
+    membership: {
+      resourceType: 'ProjectMembership',
+      id: membership.id,
+      identifier: membership.identifier,
+      user: membership.user,
+      profile: membership.profile,
+      admin: membership.admin,
+      accessPolicy: membership.accessPolicy,
+    },
+    profile: profile.resourceType === 'ClientApplication' ? { resourceType: 'ClientApplication', id: profile.id, meta: profile.meta, name: (profile as { name?: string }).name } as Resource : profile,
+    config: userConfiguration(project, membership),
+  };
+  const userId = auth.userType === 'User' ? idOf(membership.user, 'User') : undefined;
+  const user = await readCurrent<User>(ctx, 'User', userId);
+  if (user) {
+    result.user = { resourceType: 'User', id: user.id, email: user.email, identifier: user.identifier };
+  }
+  const policy = await readCurrent<AccessPolicy>(ctx, 'AccessPolicy', idOf(membership.accessPolicy, 'AccessPolicy'));
+  if (policy) {
+    result.accessPolicy = policy;
+  }
+  return result;
+}

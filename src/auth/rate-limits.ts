@@ -1,0 +1,45 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AppContext } from '../app-context';
+import { tooManyRequests } from '../errors';
+
+const LIMITED = /^\/(auth|oauth2)\//;
+
+function emailOf(request: FastifyRequest): string | undefined {
+  const body = request.body as { email?: unknown } | undefined;
+  return body && typeof body.email === 'string' && body.email ? body.email.trim().toLowerCase() : undefined;
+}
+
+type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
+
+async function enforce(limiter: Limiter, request: FastifyRequest): Promise<void> {
+  const result = await limiter(request);
+  if (!result.isAllowed && result.isExceeded) {
+    throw tooManyRequests(result.ttlInSeconds, `Too many requests: wait ${Math.max(1, result.ttlInSeconds)} seconds and try again`);
+  }
+}
+
+/**
+ * Rate limits on /auth/* and /oauth2/*: per client address (before the body is read) and per
+ * email in the body (after). Counters live in this instance's memory: with several instances
+ * each one counts on its own (the limit per instance holds; a shared store is future work).
+ */
+export async function registerRateLimits(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const { enabled, max, windowMs } = ctx.config.rateLimit;
+  if (!enabled) {
+    return;
+  }
+  await app.register(rateLimit, { global: false, max, timeWindow: windowMs });
+  const byAddress = app.createRateLimit({ keyGenerator: (request) => `ip:${request.ip}` });
+  const byEmail = app.createRateLimit({ keyGenerator: (request) => `email:${emailOf(request) ?? ''}`, allowList: (request) => emailOf(request) === undefined });
+  app.addHook('onRequest', async (request) => {
+    if (LIMITED.test(request.url)) {
+      await enforce(byAddress, request);
+    }
+  });
+  app.addHook('preHandler', async (request) => {
+    if (LIMITED.test(request.url)) {
+      await enforce(byEmail, request);
+    }
+  });
+}

@@ -1,0 +1,100 @@
+import type { User } from '@medplum/fhirtypes';
+import type { ClientSession } from 'mongodb';
+import type { Clock } from '../clock';
+import type { Database } from '../db/database';
+import type { KeyedLock } from '../db/keyed-lock';
+import { AmbiguousCommitError, withTransaction } from '../db/transaction';
+import { badRequest, FhirError } from '../errors';
+import { readStored, updateResource, type RepoContext } from '../fhir/repository';
+import { loadUsableActivation } from './activation-check';
+import { ACTIVATIONS, type ActivationDoc } from './activation-store';
+import { credentialsCollection } from './mfa-credentials';
+import { hashPassword } from './password-hash';
+import { assertPasswordAcceptable } from './password-policy';
+
+export interface SetPasswordDeps {
+  database: Database;
+  clock: Clock;
+  /**
+   * Serializes uses of one activation request in this process. The embedded engine does not
+   * detect two concurrent transactions changing the same document, so without it two uses at
+   * once could both pass the `usedAt` guard; on MongoDB the guard alone suffices (WriteConflict).
+   */
+  lock?: KeyedLock;
+}
+
+export interface SetPasswordInput {
+  id: string;
+  secret: string;
+  password: string;
+}
+
+/**
+ * Sets a user's password through an activation (invite or reset) request. The request must
+ * exist, match the secret, be unused, not superseded and unexpired. In one transaction: the
+ * password hash is stored in `credentials`, the User's email is marked verified, the request is
+ * marked used (guarded, so exactly one of several concurrent uses wins) and the user's other
+ * outstanding requests are superseded. Answers the User id.
+ */
+export async function setPasswordWithActivation(deps: SetPasswordDeps, input: SetPasswordInput): Promise<string> {
+  const run = (): Promise<string> => setPasswordOnce(deps, input);
+  return deps.lock ? deps.lock.run(`activation:${input.id}`, run) : run();
+}
+
+async function setPasswordOnce(deps: SetPasswordDeps, input: SetPasswordInput): Promise<string> {
+  const activation = await loadUsableActivation(deps, input.id, input.secret);
+  assertPasswordAcceptable(input.password);
+  // Hashing is slow (by design): never inside the transaction.
+  const passwordHash = await hashPassword(input.password);
+  try {
+    await withTransaction(deps.database, (session) => applyActivation(deps, session, input, passwordHash));
+  } catch (err) {
+    if (err instanceof AmbiguousCommitError) {
+      return settleAmbiguous(deps, activation, passwordHash);
+    }
+    throw err;
+  }
+  return activation.userId;
+}
+
+async function applyActivation(deps: SetPasswordDeps, session: ClientSession, input: SetPasswordInput, passwordHash: string): Promise<void> {
+  const activation = await loadUsableActivation(deps, input.id, input.secret, session);
+  const now = deps.clock.now();
+  const activations = deps.database.db.collection<ActivationDoc>(ACTIVATIONS);
+  const claimed = await activations.updateOne(
+    { _id: activation._id, usedAt: { $exists: false }, supersededAt: { $exists: false } },
+    { $set: { usedAt: now } },
+    { session },
+  );
+  if (claimed.matchedCount !== 1) {
+    throw badRequest('This link was already used. Sign in with your password, or ask for a new link if you forgot it', 'id');
+  }
+  await activations.updateMany(
+    { userId: activation.userId, _id: { $ne: activation._id }, usedAt: { $exists: false }, supersededAt: { $exists: false } },
+    { $set: { supersededAt: now } },
+    { session },
+  );
+  await credentialsCollection(deps.database).updateOne(
+    { _id: activation.userId },
+    { $set: { passwordHash, passwordChangedAt: now } },
+    { upsert: true, session },
+  );
+  const repo: RepoContext = { database: deps.database, clock: deps.clock, session };
+  const stored = await readStored<User>(repo, 'User', activation.userId);
+  if (!stored || stored.deleted) {
+    throw badRequest('The account this link was sent for no longer exists', 'id');
+  }
+  if (stored.resource.emailVerified !== true) {
+    await updateResource(repo, { ...stored.resource, emailVerified: true }, { skipValidation: true, author: { reference: `User/${activation.userId}` } });
+  }
+}
+
+/** The commit's outcome is unknown: decide from what the database now holds. */
+async function settleAmbiguous(deps: SetPasswordDeps, activation: ActivationDoc, passwordHash: string): Promise<string> {
+  const current = await deps.database.db.collection<ActivationDoc>(ACTIVATIONS).findOne({ _id: activation._id });
+  const credentials = await credentialsCollection(deps.database).findOne({ _id: activation.userId });
+  if (current?.usedAt && credentials?.passwordHash === passwordHash) {
+    return activation.userId;
+  }
+  throw new FhirError('FST_UNAVAILABLE', 'The password could not be saved just now: try again in a moment');
+}

@@ -1,0 +1,292 @@
+import { createHash } from 'node:crypto';
+import type { ProjectMembership, Reference } from '@medplum/fhirtypes';
+import type { AppContext } from '../app-context';
+import { newId } from '../clock';
+import { authenticateClient, ClientAuthError, parseBasic, type ClientCredentials } from './basic-auth';
+import { findLoginByCodeHash, insertLogin, readLogin, updateLogin, type LoginDoc } from './login-store';
+import { projectOf, readCurrent } from './memberships';
+import { randomSecret, safeEqual, sha256Hex } from './secrets';
+import { TokenError } from './tokens';
+
+/** An OAuth 2.0 error, answered as `{ error, error_description }` (as Medplum does). */
+export class OAuthError extends Error {
+  constructor(
+    readonly error: 'invalid_request' | 'invalid_grant' | 'invalid_client' | 'unsupported_grant_type',
+    readonly description: string,
+    readonly status = 400,
+  ) {
+    super(description);
+  }
+}
+
+/** The fields of a token request (form-encoded or JSON). */
+export interface TokenRequest {
+  grant_type?: string;
+  code?: string;
+  code_verifier?: string;
+  refresh_token?: string;
+  client_id?: string;
+  client_secret?: string;
+  scope?: string;
+}
+
+/** The token response, field for field what MedplumClient reads. */
+export interface TokenResponse {
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  id_token: string;
+  access_token: string;
+  refresh_token?: string;
+  project: Reference;
+  profile: Reference;
+  patient?: string;
+}
+
+export interface RequestMeta {
+  authorization?: string;
+  remoteAddress?: string;
+  userAgent?: string;
+}
+
+/** Client id and secret from HTTP Basic (preferred, as Medplum) or the body; empty strings count as absent. */
+function clientFrom(body: TokenRequest, authorization: string | undefined): Partial<ClientCredentials> {
+  if (authorization) {
+    if (!/^basic /i.test(authorization)) {
+      throw new OAuthError('invalid_request', 'Invalid authorization header: use Basic with the client id and secret');
+    }
+    const parsed = parseBasic(authorization.slice(6));
+    if (!parsed) {
+      throw new OAuthError('invalid_request', 'Malformed Basic credentials: send base64("clientId:clientSecret")');
+    }
+    return parsed;
+  }
+  return { clientId: body.client_id || undefined, clientSecret: body.client_secret || undefined };
+}
+
+function pkceMatches(login: LoginDoc, verifier: string): boolean {
+  const challenge = login.codeChallenge as string;
+  if (login.codeChallengeMethod === 'plain') {
+    return safeEqual(challenge, verifier);
+  }
+  return safeEqual(challenge, createHash('sha256').update(verifier).digest('base64url'));
+}
+
+/** Signs the access, id and (for user sign-ins) refresh tokens of a login with a membership. */
+async function issueTokens(ctx: AppContext, login: LoginDoc, refreshSecret?: string): Promise<TokenResponse> {
+  const { signer } = ctx.auth;
+  const profile = login.profile as Reference;
+  const profileRef = profile.reference as string;
+  const clientId = login.clientId;
+  const access = await signer.accessToken({
+    login_id: login._id,
+    sub: login.userId,
+    username: login.userId,
+    scope: login.scope,
+    profile: profileRef,
+    ...(clientId ? { client_id: clientId } : {}),
+    project_id: login.projectId as string,
+    membership_id: login.membershipId as string,
+    user_type: login.userType,
+    project_admin: login.projectAdmin === true,
+    super_admin: login.superAdmin === true,
+  });
+  const idToken = await signer.idToken({
+    login_id: login._id,
+    sub: login.userId,
+    fhirUser: profileRef,
+    nonce: login.nonce,
+    auth_time: Math.floor(login.authTime.getTime() / 1000),
+    ...(clientId ? { client_id: clientId } : {}),
+  });
+  const response: TokenResponse = {
+    token_type: 'Bearer',
+    expires_in: signer.accessTtlSeconds,
+    scope: login.scope,
+    id_token: idToken,
+    access_token: access,
+    project: { reference: `Project/${login.projectId}` },
+    profile,
+  };
+  if (refreshSecret) {
+    response.refresh_token = await signer.refreshToken({ login_id: login._id, refresh_secret: refreshSecret });
+  }
+  if (profileRef.startsWith('Patient/')) {
+    response.patient = profileRef.slice('Patient/'.length);
+  }
+  return response;
+}
+
+/** grant_type=authorization_code: PKCE checked, the code works once and only for CODE_TTL_MS. */
+export async function authorizationCodeGrant(ctx: AppContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
+  const { clientId, clientSecret } = clientFrom(body, meta.authorization);
+  if (!body.code) {
+    throw new OAuthError('invalid_request', 'Missing code');
+  }
+  const login = await findLoginByCodeHash(ctx.database, sha256Hex(body.code));
+  if (!login) {
+    throw new OAuthError('invalid_grant', 'Invalid code: sign in again');
+  }
+  if (clientId && login.clientId !== clientId) {
+    throw new OAuthError('invalid_request', 'Invalid client: the code was issued to another client');
+  }
+  if (login.revoked) {
+    throw new OAuthError('invalid_grant', 'Token revoked: sign in again');
+  }
+  if (login.granted) {
+    // A replayed code: end the whole session (RFC 6749 section 4.1.2), as Medplum does.
+    await ctx.auth.revokeLogin(login._id);
+    throw new OAuthError('invalid_grant', 'Token already granted: this code was used before, sign in again');
+  }
+  if (!login.codeExpiresAt || login.codeExpiresAt.getTime() <= ctx.clock.now().getTime()) {
+    throw new OAuthError('invalid_grant', 'The code has expired (codes last 60 seconds): sign in again');
+  }
+  if (login.codeChallenge) {
+    if (!body.code_verifier) {
+      throw new OAuthError('invalid_request', 'Missing code_verifier');
+    }
+    if (body.code_verifier.length > 256 || !pkceMatches(login, body.code_verifier)) {
+      throw new OAuthError('invalid_grant', 'Invalid code_verifier: it does not match the code challenge');
+    }
+  } else if (login.clientId && clientSecret) {
+    await checkClientSecret(ctx, login.clientId, clientSecret);
+  } else {
+    throw new OAuthError('invalid_request', 'Missing verification context: sign in with a PKCE code challenge');
+  }
+  const refreshSecret = randomSecret(32);
+  const now = ctx.clock.now();
+  const granted = await updateLogin(ctx.database, login._id, {
+    set: { granted: true, refreshSecretHash: sha256Hex(refreshSecret), expiresAt: new Date(now.getTime() + ctx.config.refreshTokenTtlSeconds * 1000) },
+    filter: { granted: false, revoked: false, codeHash: login.codeHash },
+    now,
+  });
+  if (!granted) {
+    await ctx.auth.revokeLogin(login._id);
+    throw new OAuthError('invalid_grant', 'Token already granted: this code was used before, sign in again');
+  }
+  return issueTokens(ctx, granted, refreshSecret);
+}
+
+async function checkClientSecret(ctx: AppContext, clientId: string, clientSecret: string): Promise<void> {
+  try {
+    await authenticateClient(ctx, { clientId, clientSecret });
+  } catch (err) {
+    if (err instanceof ClientAuthError) {
+      throw new OAuthError('invalid_request', err.message);
+    }
+    throw err;
+  }
+}
+
+/** grant_type=refresh_token: the refresh token is rotated (the old one stops working). */
+export async function refreshTokenGrant(ctx: AppContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
+  if (!body.refresh_token) {
+    throw new OAuthError('invalid_request', 'Missing refresh_token');
+  }
+  let claims;
+  try {
+    claims = await ctx.auth.signer.verifyRefresh(body.refresh_token);
+  } catch (err) {
+    const expired = err instanceof TokenError && err.reason === 'expired';
+    throw new OAuthError('invalid_grant', expired ? 'The refresh token has expired: sign in again' : 'Invalid refresh token');
+  }
+  const login = await readLogin(ctx.database, claims.login_id);
+  if (!login || !login.refreshSecretHash || !login.membershipId) {
+    throw new OAuthError('invalid_grant', 'Invalid refresh token');
+  }
+  const now = ctx.clock.now();
+  if (login.revoked || login.expiresAt.getTime() <= now.getTime()) {
+    throw new OAuthError('invalid_grant', 'Token revoked: this sign-in session has ended, sign in again');
+  }
+  const { clientId } = clientFrom(body, meta.authorization);
+  if (clientId && clientId !== login.clientId) {
+    throw new OAuthError('invalid_grant', 'Incorrect client: the refresh token was issued to another client');
+  }
+  const membership = await readCurrent<ProjectMembership>(ctx, 'ProjectMembership', login.membershipId);
+  const project = membership ? await projectOf(ctx, membership) : undefined;
+  if (!membership || !project) {
+    throw new OAuthError('invalid_grant', 'The membership of this session no longer exists: sign in again');
+  }
+  const refreshSecret = randomSecret(32);
+  const rotated = await updateLogin(ctx.database, login._id, {
+    set: {
+      refreshSecretHash: sha256Hex(refreshSecret),
+      profile: membership.profile,
+      projectAdmin: membership.admin === true,
+      superAdmin: project.superAdmin === true,
+      expiresAt: new Date(now.getTime() + ctx.config.refreshTokenTtlSeconds * 1000),
+      ...(meta.remoteAddress ? { remoteAddress: meta.remoteAddress } : {}),
+    },
+    filter: { revoked: false, refreshSecretHash: sha256Hex(claims.refresh_secret) },
+    now,
+  });
+  if (!rotated) {
+    throw new OAuthError('invalid_grant', 'Invalid refresh token: it was already used (each refresh token works once)');
+  }
+  return issueTokens(ctx, rotated, refreshSecret);
+}
+
+/** grant_type=client_credentials: a ClientApplication signs in to act within its project. */
+export async function clientCredentialsGrant(ctx: AppContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
+  const { clientId, clientSecret } = clientFrom(body, meta.authorization);
+  if (!clientId) {
+    throw new OAuthError('invalid_request', 'Missing client_id');
+  }
+  if (!clientSecret) {
+    throw new OAuthError('invalid_request', 'Missing client_secret');
+  }
+  let auth;
+  try {
+    ({ auth } = await authenticateClient(ctx, { clientId, clientSecret }));
+  } catch (err) {
+    if (err instanceof ClientAuthError) {
+      throw new OAuthError('invalid_request', err.message);
+    }
+    throw err;
+  }
+  const now = ctx.clock.now();
+  const login: LoginDoc = {
+    _id: newId(),
+    userId: clientId,
+    userType: 'ClientApplication',
+    authMethod: 'client',
+    clientId,
+    projectId: auth.projectId,
+    membershipId: auth.membershipId,
+    profile: auth.profile,
+    projectAdmin: auth.projectAdmin,
+    superAdmin: auth.superAdmin,
+    scope: body.scope || 'openid',
+    nonce: newId(),
+    granted: true,
+    mfaRequired: false,
+    mfaVerified: false,
+    mfaFailures: 0,
+    revoked: false,
+    authTime: now,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: new Date(now.getTime() + ctx.config.accessTokenTtlSeconds * 1000),
+    ...(meta.remoteAddress ? { remoteAddress: meta.remoteAddress } : {}),
+    ...(meta.userAgent ? { userAgent: meta.userAgent.slice(0, 512) } : {}),
+  };
+  await insertLogin(ctx.database, login);
+  return issueTokens(ctx, login);
+}
+
+/** Dispatches a token request on grant_type. */
+export async function tokenGrant(ctx: AppContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
+  switch (body.grant_type) {
+    case 'authorization_code':
+      return authorizationCodeGrant(ctx, body, meta);
+    case 'refresh_token':
+      return refreshTokenGrant(ctx, body, meta);
+    case 'client_credentials':
+      return clientCredentialsGrant(ctx, body, meta);
+    case undefined:
+    case '':
+      throw new OAuthError('invalid_request', 'Missing grant_type');
+    default:
+      throw new OAuthError('unsupported_grant_type', 'Unsupported grant_type: use authorization_code, refresh_token or client_credentials');
+  }
+}
