@@ -100,3 +100,16 @@ async function abortQuietly(session: ClientSession): Promise<void> {
     await session.abortTransaction().catch(() => undefined);
   }
 }
+
+/**
+ * Runs a plain (non-transaction) write. On the embedded engine it waits for running
+ * transactions, because there a plain write that overlaps a transaction on the same collection
+ * can be lost (measured); on MongoDB it runs at once. Use it for every plain write to a
+ * collection that transactions also write.
+ */
+export async function withWriteLock<T>(database: Database, fn: () => Promise<T>): Promise<T> {
+  if (database.embedded && !database.inTransaction.getStore()) {
+    return database.transactionLock.run('tx', () => database.inTransaction.run(true, fn));
+  }
+  return fn();
+}
