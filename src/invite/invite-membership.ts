@@ -1,0 +1,128 @@
+import type { Project, ProjectMembership, Reference, Resource, User } from '@medplum/fhirtypes';
+import { newId } from '../clock';
+import { createResource, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
+import { defaultUniqueKey } from '../fhir/unique-keys';
+import type { MembershipAccess } from './invite-access';
+import type { InviteRequest } from './invite-request';
+import type { ProfileResource } from './invite-profile';
+import type { StoredUser } from './invite-user';
+import { refuseConflict } from './invite-errors';
+
+export type StoredMembership = ProjectMembership & { id: string };
+
+/** What the invite will do with memberships, decided before anything is written. */
+export type MembershipPlan = { action: 'create' } | { action: 'extra' } | { action: 'update'; current: StoredMembership };
+
+/** The user's current memberships in the project, the primary one (default unique key) first. */
+export async function findMemberships(repo: RepoContext, projectId: string, userId: string): Promise<StoredMembership[]> {
+  const docs = await repo.database.db
+    .collection<StoredResource<ProjectMembership>>('ProjectMembership')
+    .find({ project: projectId, deleted: false, 'resource.user.reference': `User/${userId}` }, { session: repo.session, limit: 50 })
+    .toArray();
+  const primaryKey = `ProjectMembership|Project/${projectId}|User/${userId}`;
+  return docs.sort((a, b) => Number(b.uk === primaryKey) - Number(a.uk === primaryKey)).map((d) => d.resource as StoredMembership);
+}
+
+/** Already a member → 409, unless upsert (update the primary membership) or forceNewMembership. */
+export function planMembership(request: InviteRequest, existing: StoredMembership[]): MembershipPlan {
+  if (existing.length === 0) {
+    return { action: 'create' };
+  }
+  if (request.forceNewMembership) {
+    return { action: 'extra' };
+  }
+  if (request.upsert) {
+    return { action: 'update', current: existing[0] };
+  }
+  throw refuseConflict('User is already a member of this project (use upsert to update the membership, or forceNewMembership for another one)');
+}
+
+/** An externalId names one member of a project: another member using it → 409. */
+export async function refuseTakenExternalId(repo: RepoContext, projectId: string, externalId: string | undefined, userId: string | undefined): Promise<void> {
+  if (!externalId) {
+    return;
+  }
+  const holder = await repo.database.db
+    .collection<StoredResource<ProjectMembership>>('ProjectMembership')
+    .findOne({ project: projectId, deleted: false, 'resource.externalId': externalId, 'resource.user.reference': { $ne: `User/${userId ?? ''}` } }, { session: repo.session });
+  if (holder) {
+    throw refuseConflict(`Another member of this project already has the externalId "${externalId}"`, 'externalId');
+  }
+}
+
+function reference<T extends Resource>(ref: string, display?: string): Reference<T> {
+  return display ? { reference: ref, display } : { reference: ref };
+}
+
+function displayName(first?: string, last?: string): string | undefined {
+  const text = [first, last].filter(Boolean).join(' ').trim();
+  return text || undefined;
+}
+
+/** Copies the template fields that are set (never project, user or profile). */
+function templateFields(request: InviteRequest): Partial<ProjectMembership> {
+  const { admin, externalId, userName } = request.membership;
+  const fields: Partial<ProjectMembership> = {};
+  if (admin !== undefined) {
+    fields.admin = admin;
+  }
+  if (externalId !== undefined) {
+    fields.externalId = externalId;
+  }
+  if (userName !== undefined) {
+    fields.userName = userName;
+  }
+  return fields;
+}
+
+export interface MembershipInput {
+  project: Project & { id: string };
+  user: StoredUser;
+  profile: ProfileResource;
+  invitedBy: Reference<User>;
+  access: MembershipAccess;
+}
+
+/**
+ * Writes the membership of the plan. An update keeps id, project, user and the first inviter and
+ * refuses another profile (409); an extra membership gets its own unique key.
+ */
+export async function writeMembership(repo: RepoContext, request: InviteRequest, plan: MembershipPlan, input: MembershipInput): Promise<{ membership: StoredMembership; created: boolean }> {
+  const { project, user, profile } = input;
+  const links = {
+    project: reference<Project>(`Project/${project.id}`, project.name),
+    user: reference<User>(`User/${user.id}`, user.email ?? displayName(user.firstName, user.lastName)),
+    profile: reference<ProfileResource>(`${profile.resourceType}/${profile.id}`, displayName(profile.name?.[0]?.given?.join(' '), profile.name?.[0]?.family)),
+  };
+  if (plan.action === 'update') {
+    const current = plan.current;
+    if (current.profile?.reference !== links.profile.reference) {
+      throw refuseConflict('User is already a member of this project with a different profile', 'membership.profile');
+    }
+    const access = request.membership.accessPolicy || request.membership.access ? input.access : {};
+    const updated: ProjectMembership = {
+      ...current,
+      ...templateFields(request),
+      ...access,
+      resourceType: 'ProjectMembership',
+      id: current.id,
+      project: links.project,
+      user: links.user,
+      profile: links.profile,
+      invitedBy: current.invitedBy ?? input.invitedBy,
+    };
+    const result = await updateResource<ProjectMembership>(repo, updated, { ifMatch: current.meta?.versionId });
+    return { membership: result.resource as StoredMembership, created: false };
+  }
+  const resource: ProjectMembership = {
+    resourceType: 'ProjectMembership',
+    ...links,
+    invitedBy: input.invitedBy,
+    ...templateFields(request),
+    ...input.access,
+  };
+  const id = newId();
+  const options = plan.action === 'extra' ? { project: project.id, uniqueKey: `${defaultUniqueKey(resource)}|${id}` } : { project: project.id };
+  const membership = await createResource<ProjectMembership>(repo, resource, options, id);
+  return { membership: membership as StoredMembership, created: true };
+}

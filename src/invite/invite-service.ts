@@ -1,0 +1,236 @@
+import type { ClientSession } from 'mongodb';
+import type { Project, Reference, User } from '@medplum/fhirtypes';
+import type { AuthContext } from '../auth/auth-context';
+import { ACTIVATIONS, createActivation } from '../auth/activation-store';
+import { hashPassword } from '../auth/password-hash';
+import type { Clock } from '../clock';
+import type { AppConfig } from '../config';
+import type { Database } from '../db/database';
+import type { KeyedLock } from '../db/keyed-lock';
+import { AmbiguousCommitError, DuplicateKeyError, withTransaction } from '../db/transaction';
+import type { EmailServices } from '../email/services';
+import { conflict, FhirError } from '../errors';
+import { readStored, type RepoContext } from '../fhir/repository';
+import { CREDENTIALS } from '../auth/credentials';
+import { OUTBOX_COLLECTION } from '../email/outbox';
+import { currentCollection, historyCollection } from '../fhir/resource-types';
+import { commitState, removeOrphans, type DocRef } from './commit-check';
+import { findAnswer, IDEMPOTENCY, storeAnswer, type IdempotencyKey, type StoredAnswer } from './idempotency';
+import { resolveAccess } from './invite-access';
+import { authorizeInvite, loadProject } from './invite-authorize';
+import { buildInviteEmail } from './invite-email';
+import { InviteRefusal } from './invite-errors';
+import { findMemberships, planMembership, refuseTakenExternalId, writeMembership, type StoredMembership } from './invite-membership';
+import { checkPatient, resolveProfile, type ProfileResource } from './invite-profile';
+import type { InviteRequest } from './invite-request';
+import type { InviteTemplates } from './invite-templates';
+import { ensureUser, findInvitedUser, refuseOppositeScope, type StoredUser } from './invite-user';
+
+/** What the invite needs; all created once per app. */
+export interface InviteDeps {
+  database: Database;
+  clock: Clock;
+  config: Pick<AppConfig, 'baseUrl' | 'activationTtlMs'>;
+  email: Pick<EmailServices, 'enqueue'>;
+  templates: InviteTemplates;
+  /** One per app: serializes invites of the same person in this process. */
+  lock: KeyedLock;
+}
+
+export interface InviteResult {
+  project: Project & { id: string };
+  user: StoredUser;
+  profile: ProfileResource;
+  membership: StoredMembership;
+  /** A membership was created (201) rather than updated (200). */
+  membershipCreated: boolean;
+  userCreated: boolean;
+  emailStatus: 'queued' | 'skipped';
+  /** Only when sendEmail is false and the User was created. */
+  activationUrl?: string;
+  /** Every document the transaction inserted, to decide an unknown commit outcome. */
+  inserted: DocRef[];
+}
+
+export interface InviteCall {
+  caller: AuthContext;
+  projectId: string;
+  request: InviteRequest;
+  idempotency?: { key: IdempotencyKey; fingerprint: string };
+  /** Turns the result into the answer stored under the Idempotency-Key (secret kept apart). */
+  answer(result: InviteResult): StoredAnswer;
+}
+
+export interface InviteOutcome {
+  answer: StoredAnswer;
+  /** The answer was stored by an earlier request with the same Idempotency-Key. */
+  replayed: boolean;
+}
+
+const MAX_ATTEMPTS = 3;
+
+/** The whole invite inside one transaction: every read and write joins `session`. */
+export async function inviteInSession(deps: InviteDeps, session: ClientSession, call: InviteCall, passwordHash: string | undefined): Promise<InviteResult> {
+  const { request, projectId, caller } = call;
+  const repo: RepoContext = { database: deps.database, clock: deps.clock, session };
+  const project = await loadProject(repo, projectId);
+  const access = await resolveAccess(repo, project, request);
+  await checkPatient(repo, projectId, request);
+  await refuseOppositeScope(repo, projectId, request);
+
+  const existingUser = await findInvitedUser(repo, projectId, request);
+  const memberships = existingUser ? await findMemberships(repo, projectId, existingUser.id) : [];
+  const plan = planMembership(request, memberships);
+  await refuseTakenExternalId(repo, projectId, request.membership.externalId, existingUser?.id);
+  const preferred = plan.action === 'update' ? plan.current.profile : undefined;
+  const inserted: DocRef[] = [];
+  const { profile, created: profileCreated } = await resolveProfile(repo, projectId, request, preferred);
+  if (profileCreated) {
+    inserted.push(...resourceDocs(profile.resourceType, profile.id));
+  }
+  const { user, created: userCreated, pending } = await ensureUser(repo, project, request, existingUser, passwordHash);
+  if (userCreated) {
+    inserted.push(...resourceDocs('User', user.id));
+    if (passwordHash) {
+      inserted.push({ collection: CREDENTIALS, id: user.id });
+    }
+  }
+  const invitedBy = { reference: `${caller.userType}/${caller.userId}` } as Reference<User>;
+  const { membership, created } = await writeMembership(repo, request, plan, { project, user, profile, invitedBy, access });
+  if (created) {
+    inserted.push(...resourceDocs('ProjectMembership', membership.id));
+  }
+
+  const mail = Boolean(request.email) && request.sendEmail;
+  // A new account gets an activation link when someone can receive it (the email, or the caller
+  // when sendEmail is false); a never-activated one gets a fresh link (superseding) with the mail.
+  const activate = userCreated ? mail || !request.sendEmail : pending && mail;
+  const activation = activate
+    ? await createActivation({ database: deps.database, clock: deps.clock, baseUrl: deps.config.baseUrl, ttlMs: deps.config.activationTtlMs }, session, { userId: user.id, kind: 'invite' })
+    : undefined;
+  if (activation) {
+    inserted.push({ collection: ACTIVATIONS, id: activation.id });
+  }
+  if (mail) {
+    const outboxId = await deps.email.enqueue(session, buildInviteEmail(deps.templates, { project, user, to: request.email as string, baseUrl: deps.config.baseUrl, activation }));
+    inserted.push({ collection: OUTBOX_COLLECTION, id: outboxId });
+  }
+  return {
+    project,
+    user,
+    profile,
+    membership,
+    membershipCreated: created,
+    userCreated,
+    emailStatus: mail ? 'queued' : 'skipped',
+    activationUrl: userCreated && !request.sendEmail ? activation?.url : undefined,
+    inserted,
+  };
+}
+
+/** The current document and the first history entry that createResource inserts. */
+function resourceDocs(type: string, id: string): DocRef[] {
+  return [
+    { collection: currentCollection(type), id },
+    { collection: historyCollection(type), id: `${id}/1` },
+  ];
+}
+
+/** Worth running again: the state changed under us (a concurrent invite), not a decided refusal. */
+function retryable(err: unknown): boolean {
+  if (err instanceof InviteRefusal) {
+    return false;
+  }
+  if (err instanceof DuplicateKeyError || err instanceof AmbiguousCommitError) {
+    return true;
+  }
+  return err instanceof FhirError && (err.statusCode === 409 || err.statusCode === 412);
+}
+
+function finalError(err: unknown): unknown {
+  if (err instanceof DuplicateKeyError) {
+    return conflict('Another request changed this account or membership at the same time; try again');
+  }
+  if (err instanceof AmbiguousCommitError) {
+    return new FhirError('FST_UNAVAILABLE', 'The database did not confirm the invite; send it again (with the same Idempotency-Key to be safe)');
+  }
+  return err;
+}
+
+/**
+ * After a failed or unconfirmed commit: true when it landed whole (then its result stands). A
+ * partial landing (the embedded engine on a clash at commit, see commit-check.ts) is cleaned up
+ * and reported as false, like nothing landing at all: the invite then runs again.
+ */
+async function landedWhole(deps: InviteDeps, result: InviteResult): Promise<boolean> {
+  const { state, present } = await commitState(deps.database, result.inserted);
+  if (state === 'committed') {
+    const doc = await readStored({ database: deps.database, clock: deps.clock }, 'ProjectMembership', result.membership.id);
+    return doc !== undefined && String(doc.version) === result.membership.meta?.versionId;
+  }
+  if (state === 'partial') {
+    await removeOrphans(deps.database, present);
+  }
+  return false;
+}
+
+async function userMayExist(deps: InviteDeps, call: InviteCall): Promise<boolean> {
+  return (await findInvitedUser({ database: deps.database, clock: deps.clock }, call.projectId, call.request)) !== undefined;
+}
+
+/**
+ * Runs an invite: 403 unless the caller may, then (one at a time per invitee in this process)
+ * replays a stored Idempotency-Key answer or runs the transaction, retrying when a concurrent
+ * invite got in first (unique-key clash, unknown commit outcome) so that the answer reflects
+ * what is really stored: 409 "already a member", the upserted membership, or the replay.
+ */
+export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<InviteOutcome> {
+  await authorizeInvite({ database: deps.database, clock: deps.clock }, call.caller, call.projectId);
+  const { request } = call;
+  const lockKey = request.email ? `invite:email:${request.email}` : `invite:ext:${call.projectId}:${request.externalId}`;
+  return deps.lock.run(lockKey, async () => {
+    let passwordHash: string | undefined;
+    for (let attempt = 1; ; attempt++) {
+      if (call.idempotency) {
+        const stored = await findAnswer(deps, call.idempotency.key, call.idempotency.fingerprint);
+        if (stored) {
+          return { answer: stored, replayed: true };
+        }
+      }
+      // Hash only for an account about to be created, and before the transaction.
+      if (request.password && passwordHash === undefined && !(await userMayExist(deps, call))) {
+        passwordHash = await hashPassword(request.password);
+      }
+      // withTransaction may run the function again after a failed commit: settle that one first.
+      const attemptState: { result?: InviteResult } = {};
+      try {
+        const answer = await withTransaction(deps.database, async (session) => {
+          const previous = attemptState.result;
+          attemptState.result = undefined;
+          if (previous && (await landedWhole(deps, previous))) {
+            return call.answer(previous);
+          }
+          const result = await inviteInSession(deps, session, call, passwordHash);
+          const stored = call.answer(result);
+          if (call.idempotency) {
+            const nonce = await storeAnswer(deps, session, call.idempotency.key, call.idempotency.fingerprint, stored);
+            result.inserted.push({ collection: IDEMPOTENCY, id: call.idempotency.key.id, match: { nonce } });
+          }
+          attemptState.result = result;
+          return stored;
+        });
+        return { answer, replayed: false };
+      } catch (err) {
+        // A result means the function finished and the commit failed: decide what really landed.
+        const pending = attemptState.result;
+        if (pending && (await landedWhole(deps, pending))) {
+          return { answer: call.answer(pending), replayed: false };
+        }
+        if (attempt < MAX_ATTEMPTS && retryable(err)) {
+          continue;
+        }
+        throw finalError(err);
+      }
+    }
+  });
+}

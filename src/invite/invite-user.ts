@@ -1,0 +1,117 @@
+import type { Project, ProjectMembership, User } from '@medplum/fhirtypes';
+import { createResource, findResources, readStored, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
+import { defaultUniqueKey } from '../fhir/unique-keys';
+import { CREDENTIALS, type CredentialsDoc } from '../auth/credentials';
+import { newId } from '../clock';
+import type { InviteRequest, UserScope } from './invite-request';
+import { refuseConflict } from './invite-errors';
+
+
+export type StoredUser = User & { id: string };
+
+export interface ResolvedUser {
+  user: StoredUser;
+  created: boolean;
+  /** No password yet: the account was never activated. */
+  pending: boolean;
+}
+
+function projectRef(projectId: string): { reference: string } {
+  return { reference: `Project/${projectId}` };
+}
+
+/** The unique key of the User with this email in a scope (see unique-keys.ts). */
+export function userKey(scope: UserScope, projectId: string, email: string): string {
+  const probe: User = { resourceType: 'User', firstName: '', lastName: '', email };
+  if (scope === 'project') {
+    probe.project = projectRef(projectId);
+  }
+  return defaultUniqueKey(probe) as string;
+}
+
+async function findByKey(repo: RepoContext, uk: string): Promise<StoredUser | undefined> {
+  const doc = await repo.database.db.collection<StoredResource<User>>('User').findOne({ uk, deleted: false }, { session: repo.session });
+  return (doc?.resource as StoredUser | undefined) ?? undefined;
+}
+
+/** A project-scoped User known by externalId: through a membership of the project, or on the User. */
+async function findByExternalId(repo: RepoContext, projectId: string, externalId: string): Promise<StoredUser | undefined> {
+  const memberships = await findResources<ProjectMembership>(repo, 'ProjectMembership', { project: projectId, 'resource.externalId': externalId }, 2);
+  const userRef = memberships.find((m) => m.user?.reference?.startsWith('User/'))?.user?.reference;
+  if (userRef) {
+    const doc = await readStored<User>(repo, 'User', userRef.slice('User/'.length));
+    if (doc && !doc.deleted) {
+      return doc.resource as StoredUser;
+    }
+  }
+  const users = await findResources<User>(repo, 'User', { project: projectId, 'resource.externalId': externalId, 'resource.project.reference': `Project/${projectId}` }, 1);
+  return users[0] as StoredUser | undefined;
+}
+
+/** The existing User this invite is for, or undefined. */
+export async function findInvitedUser(repo: RepoContext, projectId: string, request: InviteRequest): Promise<StoredUser | undefined> {
+  if (request.email) {
+    return findByKey(repo, userKey(request.scope, projectId, request.email));
+  }
+  return findByExternalId(repo, projectId, request.externalId as string);
+}
+
+/** Whether a User has a non-deleted membership in the project. */
+async function isMember(repo: RepoContext, projectId: string, userId: string): Promise<boolean> {
+  const found = await findResources(repo, 'ProjectMembership', { project: projectId, 'resource.user.reference': `User/${userId}` }, 1);
+  return found.length > 0;
+}
+
+/** The same email already in the project under the other scope → 409. */
+export async function refuseOppositeScope(repo: RepoContext, projectId: string, request: InviteRequest): Promise<void> {
+  if (!request.email) {
+    return;
+  }
+  const other: UserScope = request.scope === 'server' ? 'project' : 'server';
+  const user = await findByKey(repo, userKey(other, projectId, request.email));
+  if (user && (await isMember(repo, projectId, user.id))) {
+    throw refuseConflict(
+      `User is already a member of this project (as a ${other}-scoped user with this email); invite them with scope "${other}"`,
+      'scope',
+    );
+  }
+}
+
+async function hasPassword(repo: RepoContext, userId: string): Promise<boolean> {
+  const credentials = await repo.database.db.collection<CredentialsDoc>(CREDENTIALS).findOne({ _id: userId }, { session: repo.session });
+  return typeof credentials?.passwordHash === 'string' && credentials.passwordHash.length > 0;
+}
+
+/**
+ * Reuses the User (names and password untouched; `mfaRequired: true` applied) or creates one:
+ * project-scoped (in the project, visible to its admins) or server-scoped. A new User gets a
+ * password only when one was given (hashed before the transaction).
+ */
+export async function ensureUser(repo: RepoContext, project: Project & { id: string }, request: InviteRequest, existing: StoredUser | undefined, passwordHash: string | undefined): Promise<ResolvedUser> {
+  if (existing) {
+    let user = existing;
+    if (request.mfaRequired && !user.mfaRequired) {
+      const updated = await updateResource<User>(repo, { ...user, mfaRequired: true }, { ifMatch: user.meta?.versionId });
+      user = updated.resource as StoredUser;
+    }
+    return { user, created: false, pending: !(await hasPassword(repo, user.id)) };
+  }
+  const resource: User = { resourceType: 'User', firstName: request.firstName, lastName: request.lastName };
+  if (request.email) {
+    resource.email = request.email;
+  } else {
+    resource.externalId = request.externalId;
+  }
+  if (request.scope === 'project') {
+    resource.project = project.name ? { ...projectRef(project.id), display: project.name } : projectRef(project.id);
+  }
+  if (request.mfaRequired) {
+    resource.mfaRequired = true;
+  }
+  const id = newId();
+  const user = (await createResource<User>(repo, resource, { project: request.scope === 'project' ? project.id : undefined }, id)) as StoredUser;
+  if (passwordHash) {
+    await repo.database.db.collection<CredentialsDoc>(CREDENTIALS).insertOne({ _id: id, passwordHash }, { session: repo.session });
+  }
+  return { user, created: true, pending: !passwordHash };
+}
