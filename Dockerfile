@@ -19,6 +19,7 @@ COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/fhir-profiles ./fhir-profiles
+COPY --from=build /app/src/invite/templates ./src/invite/templates
 RUN groupadd -r fhir && useradd -r -g fhir fhir && mkdir -p /data && chown -R fhir:fhir /data
 USER fhir
 EXPOSE 8103
