@@ -1,5 +1,6 @@
 import type { ClientSession } from 'mongodb';
 import type { Database } from '../db/database';
+import { withWriteLock } from '../db/transaction';
 
 export const CREDENTIALS = 'credentials';
 
@@ -24,5 +25,7 @@ export async function readCredentials(database: Database, id: string, session?: 
 
 /** Sets fields on an account's credentials, creating the document if needed. */
 export async function setCredentials(database: Database, id: string, fields: Omit<CredentialsDoc, '_id'>, session?: ClientSession): Promise<void> {
-  await database.db.collection<CredentialsDoc>(CREDENTIALS).updateOne({ _id: id }, { $set: fields }, { upsert: true, session });
+  const write = () => database.db.collection<CredentialsDoc>(CREDENTIALS).updateOne({ _id: id }, { $set: fields }, { upsert: true, session });
+  // Transactions also write `credentials`: without a session, wait for them (withWriteLock).
+  await (session ? write() : withWriteLock(database, write));
 }

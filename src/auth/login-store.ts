@@ -1,6 +1,7 @@
 import type { ClientSession, Filter } from 'mongodb';
 import type { Reference } from '@medplum/fhirtypes';
 import type { Database } from '../db/database';
+import { withWriteLock } from '../db/transaction';
 
 export const LOGINS = 'logins';
 
@@ -95,14 +96,16 @@ export async function updateLogin(database: Database, loginId: string, update: L
   if (Object.keys(ops).length === 0) {
     return readLogin(database, loginId, update.session);
   }
-  const doc = await database.db
-    .collection<LoginDoc>(LOGINS)
-    .findOneAndUpdate({ ...(update.filter ?? {}), _id: loginId }, ops, { returnDocument: 'after', session: update.session });
+  const write = () =>
+    database.db.collection<LoginDoc>(LOGINS).findOneAndUpdate({ ...(update.filter ?? {}), _id: loginId }, ops, { returnDocument: 'after', session: update.session });
+  // Transactions also write `logins` (the MFA refund): a plain write waits for them (withWriteLock).
+  const doc = await (update.session ? write() : withWriteLock(database, write));
   return doc ?? undefined;
 }
 
 export async function insertLogin(database: Database, login: LoginDoc, session?: ClientSession): Promise<void> {
-  await database.db.collection<LoginDoc>(LOGINS).insertOne(login, { session });
+  const write = () => database.db.collection<LoginDoc>(LOGINS).insertOne(login, { session });
+  await (session ? write() : withWriteLock(database, write));
 }
 
 /** The login whose authorization code hashes to `codeHash`. */

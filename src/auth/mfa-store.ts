@@ -2,7 +2,7 @@ import type { ClientSession, Filter } from 'mongodb';
 import type { User } from '@medplum/fhirtypes';
 import type { Clock } from '../clock';
 import type { Database } from '../db/database';
-import { isDuplicateKey } from '../db/transaction';
+import { isDuplicateKey, withWriteLock } from '../db/transaction';
 import { badRequest } from '../errors';
 import { readStored, updateResource } from '../fhir/repository';
 import { credentialsCollection, readUserCredentials, type UserCredentials } from './mfa-credentials';
@@ -38,10 +38,10 @@ export async function ensurePendingSecret(deps: MfaDeps, userId: string): Promis
     return existing.mfaPendingSecret;
   }
   try {
-    await credentialsCollection(deps.database).updateOne(
-      { _id: userId, mfaPendingSecret: { $exists: false } },
-      { $set: { mfaPendingSecret: generateTotpSecret() } },
-      { upsert: true },
+    const secret = generateTotpSecret();
+    // A plain write to `credentials`, which transactions also write: wait for them (withWriteLock).
+    await withWriteLock(deps.database, () =>
+      credentialsCollection(deps.database).updateOne({ _id: userId, mfaPendingSecret: { $exists: false } }, { $set: { mfaPendingSecret: secret } }, { upsert: true }),
     );
   } catch (err) {
     // Another request created the document with its own secret first: use that one.
@@ -84,7 +84,7 @@ export async function confirmEnrollment(deps: MfaDeps, session: ClientSession, u
 }
 
 /** Records that the code of time step `step` was used; 400 when it (or a later one) already was. */
-export async function consumeStep(deps: MfaDeps, session: ClientSession | undefined, userId: string, secret: string, step: number): Promise<void> {
+export async function consumeStep(deps: MfaDeps, session: ClientSession, userId: string, secret: string, step: number): Promise<void> {
   const result = await credentialsCollection(deps.database).updateOne(
     { _id: userId, mfaSecret: secret, ...stepUnused(step) },
     { $set: { mfaLastStep: step } },
