@@ -1,16 +1,27 @@
 import type { IndexSpecs } from '../db/indexes';
 import { historyCollection, STORED_TYPES } from './resource-types';
+import { INDEXED_PARAMS, storedField } from './search/supported-params';
 
-/** Indexes on every resource collection: project confinement, history paging. */
+/**
+ * Indexes on every resource collection: project confinement, default search order, unique
+ * keys, one per indexed search parameter (prefixed with project), and history paging.
+ */
 export function fhirIndexes(): IndexSpecs {
   const specs: IndexSpecs = {};
   for (const type of STORED_TYPES) {
     specs[type] = [
       { key: { project: 1, lastUpdated: -1 } },
+      { key: { project: 1, lastUpdated: -1, _id: -1 } },
       { key: { lastUpdated: -1 } },
       { key: { uk: 1 }, name: 'unique_key', unique: true, partialFilterExpression: { uk: { $exists: true } } },
+      ...Object.entries(INDEXED_PARAMS[type] ?? {}).map(([code, kind]) => ({ key: { project: 1, [storedField(kind, code)]: 1 }, name: `sp_${code}` })),
     ];
-    specs[historyCollection(type)] = [{ key: { id: 1, version: -1 } }, { key: { lastUpdated: -1, _id: -1 } }, { key: { project: 1, lastUpdated: -1 } }];
+    specs[historyCollection(type)] = [
+      { key: { id: 1, version: -1 } },
+      { key: { lastUpdated: -1, _id: -1 } },
+      { key: { project: 1, lastUpdated: -1 } },
+      { key: { project: 1, lastUpdated: -1, _id: -1 } },
+    ];
   }
   return specs;
 }

@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../app-context';
+import { outcomeOk } from '../errors';
+import { fhirBase } from './bundle';
+import { authenticator, callerScope, FHIR_JSON, ifMatchHeader, requireJsonBody, requireKnownType, sendResource, type InstanceParams, type TypeParams } from './http';
+import type { RestDeps } from './rest/rest-deps';
+import { createForCaller, deleteForCaller, updateForCaller } from './rest/write';
+import { schemas } from './route-schemas';
+
+/** create, update and delete. */
+export function registerWriteRoutes(app: FastifyInstance, ctx: AppContext, deps: RestDeps): void {
+  const preHandler = authenticator(ctx);
+
+  app.post<{ Params: TypeParams }>('/:type', { schema: schemas.create, preValidation: [requireKnownType, requireJsonBody], preHandler }, async (request, reply) => {
+    const scope = await callerScope(ctx, request);
+    const result = await createForCaller(deps, scope, request.params.type, request.body);
+    reply.header('location', `${fhirBase(deps.baseUrl)}${result.resource.resourceType}/${result.resource.id}/_history/${result.version}`);
+    return sendResource(reply, result, 201);
+  });
+
+  app.put<{ Params: InstanceParams }>('/:type/:id', { schema: schemas.update, preValidation: [requireKnownType, requireJsonBody], preHandler }, async (request, reply) => {
+    const scope = await callerScope(ctx, request);
+    const { type, id } = request.params;
+    return sendResource(reply, await updateForCaller(deps, scope, type, id, request.body, ifMatchHeader(request)));
+  });
+
+  app.delete<{ Params: InstanceParams }>('/:type/:id', { schema: schemas.delete, preValidation: requireKnownType, preHandler }, async (request, reply) => {
+    const scope = await callerScope(ctx, request);
+    const { type, id } = request.params;
+    await deleteForCaller(deps, scope, type, id);
+    return reply.status(200).type(FHIR_JSON).send(outcomeOk(`Deleted ${type}/${id}`));
+  });
+}
