@@ -34,7 +34,11 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     bodyLimit: BODY_LIMIT,
     requestIdHeader: 'x-request-id',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Router errors (malformed URL, over-long id) take the same path as every other error.
+    frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
   });
 
   const ownsDatabase = !deps.database;
@@ -59,14 +63,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
 
     app.setErrorHandler(errorHandler);
     app.setNotFoundHandler(notFoundHandler);
-    app.addContentTypeParser(['application/fhir+json', 'application/json-patch+json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
-      try {
-        done(null, body === '' ? undefined : JSON.parse(body as string));
-      } catch {
-        const err = Object.assign(new Error('invalid json'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 });
-        done(err, undefined);
-      }
-    });
+    // FHIR JSON is parsed like application/json: __proto__ and constructor keys are refused.
+    app.addContentTypeParser(['application/fhir+json', 'application/json-patch+json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, app.getDefaultJsonParser('error', 'error'));
     await app.register(formbody, { bodyLimit: BODY_LIMIT });
     await app.register(swagger, {
       openapi: {

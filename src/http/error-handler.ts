@@ -11,7 +11,12 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_VALIDATION: 'FST_INVALID',
   FST_ERR_NOT_FOUND: 'FST_NOT_FOUND',
   FST_ERR_BAD_URL: 'FST_INVALID',
+  FST_ERR_MAX_PARAM_LENGTH: 'FST_INVALID',
+  FST_ERR_CTP_INVALID_TYPE: 'FST_MEDIA_TYPE',
 };
+
+/** Driver errors that mean "the database cannot be reached right now". */
+const DATABASE_DOWN = new Set(['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoNotConnectedError', 'PoolClearedError', 'MongoTopologyClosedError']);
 
 const FRIENDLY: Partial<Record<string, string>> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported content type: send application/fhir+json or application/json',
@@ -19,6 +24,7 @@ const FRIENDLY: Partial<Record<string, string>> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'The request body is empty',
   FST_ERR_CTP_INVALID_JSON_BODY: 'The request body is not valid JSON',
   FST_ERR_BAD_URL: 'The URL is malformed',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path segment of the URL is too long (at most 200 characters)',
 };
 
 function fromValidation(err: FastifyError): FhirError {
@@ -40,6 +46,14 @@ export function toFhirError(err: unknown): FhirError {
   const fe = err as FastifyError;
   if (fe && Array.isArray(fe.validation)) {
     return fromValidation(fe);
+  }
+  if (fe && DATABASE_DOWN.has(fe.name)) {
+    const down = new FhirError('FST_UNAVAILABLE', 'The database is unreachable right now; try again shortly');
+    down.headers = { 'retry-after': '5' };
+    return down;
+  }
+  if (err instanceof SyntaxError && fe.statusCode === 400) {
+    return new FhirError('FST_INVALID', 'The request body is not valid JSON, or it has a forbidden __proto__ or constructor key');
   }
   const mapped = fe?.code ? FASTIFY_CODES[fe.code] : undefined;
   if (mapped) {
