@@ -59,7 +59,7 @@ export async function registerActivationRoutes(app: FastifyInstance, ctx: AppCon
 
   app.post<{ Body: { id: string; secret: string; password: string } }>('/auth/setpassword', { schema: setPasswordSchema }, async (request) => {
     const { id, secret, password } = request.body;
-    await setPasswordWithActivation({ database: ctx.database, clock: ctx.clock, lock }, { id, secret, password });
+    await setPasswordWithActivation({ database: ctx.database, clock: ctx.clock, lock, revokeLogin: ctx.auth.revokeLogin }, { id, secret, password });
     return outcomeOk('Your password is set: you can now sign in with it');
   });
 

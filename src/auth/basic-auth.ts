@@ -1,7 +1,7 @@
 import type { ClientApplication } from '@medplum/fhirtypes';
 import type { AuthContext } from './auth-context';
 import { readCredentials } from './credentials';
-import { membershipsOf, projectOf, readCurrent, type ReadContext } from './memberships';
+import { grantsSuperAdmin, membershipsOf, projectOf, readCurrent, type ReadContext } from './memberships';
 import { matchesHash } from './secrets';
 
 export interface ClientCredentials {
@@ -63,7 +63,7 @@ export async function authenticateClient(ctx: ReadContext, credentials: ClientCr
       membershipId: membership.id as string,
       profile: membership.profile ?? { reference: `ClientApplication/${clientId}` },
       projectAdmin: membership.admin === true,
-      superAdmin: project.superAdmin === true,
+      superAdmin: grantsSuperAdmin(project, membership),
     },
   };
 }

@@ -3,11 +3,11 @@ import type { AccessPolicy, ClientApplication, Project, ProjectMembership, Refer
 import type { AppContext } from '../app-context';
 import { newId } from '../clock';
 import { withTransaction } from '../db/transaction';
-import { badRequest, forbidden, notFound } from '../errors';
+import { badRequest, notFound } from '../errors';
 import { createResource, type RepoContext } from '../fhir/repository';
 import type { AuthContext } from './auth-context';
 import { CREDENTIALS, type CredentialsDoc } from './credentials';
-import { idOf, readCurrent } from './memberships';
+import { assertCurrentProjectAdmin, idOf, readCurrent } from './memberships';
 import { sha256Hex } from './secrets';
 
 export interface CreateClientInput {
@@ -20,15 +20,7 @@ export interface CreateClientInput {
 /** The ClientApplication as answered once, with its secret (never stored in the resource). */
 export type CreatedClient = ClientApplication & { secret: string };
 
-/** Project administrators of that project, and the super administrator, may manage its clients. */
-function assertProjectAdmin(auth: AuthContext, projectId: string): void {
-  if (auth.superAdmin) {
-    return;
-  }
-  if (auth.projectId !== projectId || !auth.projectAdmin) {
-    throw forbidden('Only an administrator of this project can create its clients');
-  }
-}
+const NOT_ADMIN = 'Only an administrator of this project can create its clients';
 
 /**
  * POST /admin/projects/{id}/client: a system client (e.g. a federating server). Creates the
@@ -36,7 +28,8 @@ function assertProjectAdmin(auth: AuthContext, projectId: string): void {
  * optional access policy) in one transaction, and answers the secret this one time only.
  */
 export async function createClientApplication(ctx: AppContext, auth: AuthContext, projectId: string, input: CreateClientInput): Promise<CreatedClient> {
-  assertProjectAdmin(auth, projectId);
+  // The membership as stored now, not the token's claims: a demoted administrator is refused.
+  await assertCurrentProjectAdmin(ctx, auth, projectId, NOT_ADMIN);
   const project = await readCurrent<Project>(ctx, 'Project', projectId);
   if (!project) {
     throw notFound(`Project/${projectId} not found`);

@@ -5,7 +5,7 @@ import { badRequest } from '../errors';
 import { defaultUniqueKey } from '../fhir/unique-keys';
 import { readCredentials } from './credentials';
 import { insertLogin, readLogin, updateLogin, type LoginDoc } from './login-store';
-import { membershipsOf, projectOf, readCurrent } from './memberships';
+import { grantsSuperAdmin, membershipsOf, projectOf, readCurrent } from './memberships';
 import { mfaGate } from './mfa-gate';
 import { verifyPassword } from './password-hash';
 import { randomSecret, sha256Hex } from './secrets';
@@ -210,7 +210,7 @@ async function issueCode(ctx: AppContext, login: LoginDoc, membership: ProjectMe
       membershipId: membership.id as string,
       profile: membership.profile,
       projectAdmin: membership.admin === true,
-      superAdmin: project.superAdmin === true,
+      superAdmin: grantsSuperAdmin(project, membership),
       codeHash: sha256Hex(code),
       codeExpiresAt: new Date(now.getTime() + CODE_TTL_MS),
     },

@@ -2,14 +2,21 @@ import type { AccessPolicy, Project, ProjectMembership, Resource, User, UserConf
 import type { AppContext } from '../app-context';
 import type { AuthContext } from './auth-context';
 import { unauthenticated } from './services';
-import { idOf, readCurrent } from './memberships';
+import { grantsSuperAdmin, idOf, readCurrent } from './memberships';
+
+/** The resource types a membership's profile may be (what /auth/me is willing to show). */
+const PROFILE_TYPES: ReadonlySet<string> = new Set(['Patient', 'Practitioner', 'RelatedPerson', 'ClientApplication']);
 
 /** The session details MedplumClient reads from GET /auth/me (its `SessionDetails`). */
 export interface SessionDetails {
   user?: Pick<User, 'resourceType' | 'id' | 'email' | 'identifier'>;
   project: Pick<Project, 'resourceType' | 'id' | 'name' | 'description' | 'strictMode' | 'superAdmin'>;
   membership: Pick<ProjectMembership, 'resourceType' | 'id' | 'identifier' | 'user' | 'profile' | 'admin' | 'accessPolicy'>;
-  profile: Resource;
+  /**
+   * The membership's profile; absent when the membership points at something that cannot be a
+   * profile of this session (another type, or a resource of another project).
+   */
+  profile?: Resource;
   config: UserConfiguration;
   accessPolicy?: AccessPolicy;
 }
@@ -21,7 +28,7 @@ function userConfiguration(project: Project, membership: ProjectMembership): Use
   if (membership.admin) {
     menu.push({ title: 'Admin', link: [{ name: 'Project', target: '/admin/project' }, { name: 'AccessPolicy', target: '/AccessPolicy' }] });
   }
-  if (project.superAdmin) {
+  if (grantsSuperAdmin(project, membership)) {
     menu.push({ title: 'Super Admin', link: [{ name: 'Projects', target: '/Project' }] });
   }
   return { resourceType: 'UserConfiguration', menu };
@@ -39,9 +46,16 @@ export async function sessionDetails(ctx: AppContext, auth: AuthContext): Promis
   }
   const profileRef = membership.profile?.reference ?? auth.profile.reference ?? '';
   const [profileType, profileId] = profileRef.split('/');
-  const profile = await readCurrent<Resource>(ctx, profileType, profileId);
-  if (!profile) {
+  const profile = PROFILE_TYPES.has(profileType) ? await readCurrent<Resource>(ctx, profileType, profileId) : undefined;
+  if (PROFILE_TYPES.has(profileType) && !profile) {
     throw unauthenticated('The profile of this session no longer exists: sign in again');
+  }
+  // A project administrator writes memberships: one pointing at another project's resource (or
+  // at a resource that is no profile) must not reveal that resource. The session still works,
+  // without a profile.
+  const shown = profile && profile.meta?.project === auth.projectId ? profile : undefined;
+  if (!shown) {
+    ctx.log.warn({ membership: membership.id, profileType }, 'The membership profile is not a profile of its project: /auth/me answers no profile');
   }
 
   const result: SessionDetails = {
@@ -55,16 +69,20 @@ export async function sessionDetails(ctx: AppContext, auth: AuthContext): Promis
       admin: membership.admin,
       accessPolicy: membership.accessPolicy,
     },
-    profile: profile.resourceType === 'ClientApplication' ? { resourceType: 'ClientApplication', id: profile.id, meta: profile.meta, name: (profile as { name?: string }).name } as Resource : profile,
     config: userConfiguration(project, membership),
   };
+  if (shown) {
+    result.profile =
+      shown.resourceType === 'ClientApplication' ? ({ resourceType: 'ClientApplication', id: shown.id, meta: shown.meta, name: (shown as { name?: string }).name } as Resource) : shown;
+  }
   const userId = auth.userType === 'User' ? idOf(membership.user, 'User') : undefined;
   const user = await readCurrent<User>(ctx, 'User', userId);
   if (user) {
     result.user = { resourceType: 'User', id: user.id, email: user.email, identifier: user.identifier };
   }
   const policy = await readCurrent<AccessPolicy>(ctx, 'AccessPolicy', idOf(membership.accessPolicy, 'AccessPolicy'));
-  if (policy) {
+  // Same rule as the profile: only a policy of this project is shown.
+  if (policy && policy.meta?.project === auth.projectId) {
     result.accessPolicy = policy;
   }
   return result;

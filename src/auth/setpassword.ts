@@ -8,6 +8,7 @@ import { badRequest, FhirError } from '../errors';
 import { readStored, updateResource, type RepoContext } from '../fhir/repository';
 import { loadUsableActivation } from './activation-check';
 import { ACTIVATIONS, type ActivationDoc } from './activation-store';
+import { LOGINS, type LoginDoc } from './login-store';
 import { credentialsCollection } from './mfa-credentials';
 import { hashPassword } from './password-hash';
 import { assertPasswordAcceptable } from './password-policy';
@@ -21,6 +22,13 @@ export interface SetPasswordDeps {
    * once could both pass the `usedAt` guard; on MongoDB the guard alone suffices (WriteConflict).
    */
   lock?: KeyedLock;
+  /**
+   * Ends one sign-in session on this instance: the app's `auth.revokeLogin`, which also marks
+   * the login ended in this instance's session cache, so its tokens stop working at once (other
+   * instances learn it within their cache TTL). Called after the commit for every session the
+   * password change ended.
+   */
+  revokeLogin?: (loginId: string) => Promise<void>;
 }
 
 export interface SetPasswordInput {
@@ -33,8 +41,9 @@ export interface SetPasswordInput {
  * Sets a user's password through an activation (invite or reset) request. The request must
  * exist, match the secret, be unused, not superseded and unexpired. In one transaction: the
  * password hash is stored in `credentials`, the User's email is marked verified, the request is
- * marked used (guarded, so exactly one of several concurrent uses wins) and the user's other
- * outstanding requests are superseded. Answers the User id.
+ * marked used (guarded, so exactly one of several concurrent uses wins), the user's other
+ * outstanding requests are superseded and every sign-in session of the user is revoked (a
+ * stolen refresh or access token dies with a reset). Answers the User id.
  */
 export async function setPasswordWithActivation(deps: SetPasswordDeps, input: SetPasswordInput): Promise<string> {
   const run = (): Promise<string> => setPasswordOnce(deps, input);
@@ -46,18 +55,53 @@ async function setPasswordOnce(deps: SetPasswordDeps, input: SetPasswordInput): 
   assertPasswordAcceptable(input.password);
   // Hashing is slow (by design): never inside the transaction.
   const passwordHash = await hashPassword(input.password);
+  const changedAt = deps.clock.now();
+  let ended: string[] = [];
   try {
-    await withTransaction(deps.database, (session) => applyActivation(deps, session, input, passwordHash));
+    ended = await withTransaction(deps.database, (session) => applyActivation(deps, session, input, passwordHash));
   } catch (err) {
-    if (err instanceof AmbiguousCommitError) {
-      return settleAmbiguous(deps, activation, passwordHash);
+    if (!(err instanceof AmbiguousCommitError)) {
+      throw err;
     }
-    throw err;
+    await settleAmbiguous(deps, activation, passwordHash);
   }
+  await endSessionsOnThisInstance(deps, activation.userId, ended, changedAt);
   return activation.userId;
 }
 
-async function applyActivation(deps: SetPasswordDeps, session: ClientSession, input: SetPasswordInput, passwordHash: string): Promise<void> {
+/**
+ * After the commit: tells this instance's session cache about every login the password change
+ * ended (`revoked`: those the transaction revoked; after an ambiguous commit, those revoked since
+ * `changedAt`), and revokes any login that the transaction did not see (a sign-in with the old
+ * password racing the reset).
+ */
+async function endSessionsOnThisInstance(deps: SetPasswordDeps, userId: string, revoked: string[], changedAt: Date): Promise<void> {
+  if (!deps.revokeLogin) {
+    return;
+  }
+  const committedBy = deps.clock.now();
+  const others = await deps.database.db
+    .collection<LoginDoc>(LOGINS)
+    .find({ userId, userType: 'User', createdAt: { $lte: committedBy }, $or: [{ revoked: false }, { revokedAt: { $gte: changedAt } }] })
+    .toArray();
+  for (const loginId of new Set([...revoked, ...others.map((l) => l._id)])) {
+    await deps.revokeLogin(loginId);
+  }
+}
+
+/** Revokes, in the transaction, every sign-in session of the user that is still open; answers their ids. */
+async function revokeSessions(deps: SetPasswordDeps, session: ClientSession, userId: string, now: Date): Promise<string[]> {
+  const logins = deps.database.db.collection<LoginDoc>(LOGINS);
+  const open = await logins.find({ userId, userType: 'User', revoked: false }, { session }).toArray();
+  if (open.length === 0) {
+    return [];
+  }
+  const ids = open.map((l) => l._id);
+  await logins.updateMany({ _id: { $in: ids }, revoked: false }, { $set: { revoked: true, revokedAt: now, updatedAt: now } }, { session });
+  return ids;
+}
+
+async function applyActivation(deps: SetPasswordDeps, session: ClientSession, input: SetPasswordInput, passwordHash: string): Promise<string[]> {
   const activation = await loadUsableActivation(deps, input.id, input.secret, session);
   const now = deps.clock.now();
   const activations = deps.database.db.collection<ActivationDoc>(ACTIVATIONS);
@@ -87,14 +131,15 @@ async function applyActivation(deps: SetPasswordDeps, session: ClientSession, in
   if (stored.resource.emailVerified !== true) {
     await updateResource(repo, { ...stored.resource, emailVerified: true }, { skipValidation: true, author: { reference: `User/${activation.userId}` } });
   }
+  return revokeSessions(deps, session, activation.userId, now);
 }
 
 /** The commit's outcome is unknown: decide from what the database now holds. */
-async function settleAmbiguous(deps: SetPasswordDeps, activation: ActivationDoc, passwordHash: string): Promise<string> {
+async function settleAmbiguous(deps: SetPasswordDeps, activation: ActivationDoc, passwordHash: string): Promise<void> {
   const current = await deps.database.db.collection<ActivationDoc>(ACTIVATIONS).findOne({ _id: activation._id });
   const credentials = await credentialsCollection(deps.database).findOne({ _id: activation.userId });
   if (current?.usedAt && credentials?.passwordHash === passwordHash) {
-    return activation.userId;
+    return;
   }
   throw new FhirError('FST_UNAVAILABLE', 'The password could not be saved just now: try again in a moment');
 }

@@ -4,7 +4,7 @@ import type { AppContext } from '../app-context';
 import { newId } from '../clock';
 import { authenticateClient, ClientAuthError, parseBasic, type ClientCredentials } from './basic-auth';
 import { findLoginByCodeHash, insertLogin, readLogin, updateLogin, type LoginDoc } from './login-store';
-import { projectOf, readCurrent } from './memberships';
+import { grantsSuperAdmin, projectOf, readCurrent } from './memberships';
 import { randomSecret, safeEqual, sha256Hex } from './secrets';
 import { TokenError } from './tokens';
 
@@ -213,7 +213,7 @@ export async function refreshTokenGrant(ctx: AppContext, body: TokenRequest, met
       refreshSecretHash: sha256Hex(refreshSecret),
       profile: membership.profile,
       projectAdmin: membership.admin === true,
-      superAdmin: project.superAdmin === true,
+      superAdmin: grantsSuperAdmin(project, membership),
       expiresAt: new Date(now.getTime() + ctx.config.refreshTokenTtlSeconds * 1000),
       ...(meta.remoteAddress ? { remoteAddress: meta.remoteAddress } : {}),
     },

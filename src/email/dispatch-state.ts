@@ -1,6 +1,6 @@
 import { MongoBulkWriteError, type Collection } from 'mongodb';
 import type { Database } from '../db/database';
-import { OUTBOX_COLLECTION, outboxCollection, type OutboxDocument } from './outbox';
+import { OUTBOX_COLLECTION, outboxCollection, purgeMailBody, type OutboxDocument } from './outbox';
 
 export const DISPATCH_COLLECTION = 'outbox_dispatch';
 
@@ -85,6 +85,32 @@ async function insertIgnoringDuplicates(collection: Collection<DispatchDocument>
       return err.result.insertedCount;
     }
     throw err;
+  }
+}
+
+/**
+ * Purges the bodies of every sent or failed mail that still has one (see purgeMailBody): mail
+ * whose purge failed after its delivery, or mail delivered before purging existed. Answers how
+ * many it purged.
+ */
+export async function purgeFinishedMail(database: Database): Promise<number> {
+  let purged = 0;
+  for (;;) {
+    const rows = await outboxCollection(database)
+      .aggregate<{ _id: string }>([
+        { $match: { bodyPurged: { $ne: true } } },
+        { $lookup: { from: DISPATCH_COLLECTION, localField: '_id', foreignField: '_id', as: 'dispatch' } },
+        { $match: { 'dispatch.status': { $in: ['sent', 'failed'] } } },
+        { $limit: ADOPT_BATCH },
+      ])
+      .toArray();
+    for (const row of rows) {
+      await purgeMailBody(database, row._id);
+    }
+    purged += rows.length;
+    if (rows.length < ADOPT_BATCH) {
+      return purged;
+    }
   }
 }
 

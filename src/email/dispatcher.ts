@@ -4,8 +4,8 @@ import type { Filter } from 'mongodb';
 import type { Clock } from '../clock';
 import type { Database } from '../db/database';
 import { outboxMessageId } from './mail-options';
-import { ADOPT_WINDOW_MS, adoptNewMail, dispatchCollection, SWEEP_EVERY_MS, type DispatchDocument } from './dispatch-state';
-import { outboxCollection } from './outbox';
+import { ADOPT_WINDOW_MS, adoptNewMail, dispatchCollection, purgeFinishedMail, SWEEP_EVERY_MS, type DispatchDocument } from './dispatch-state';
+import { hasMailBody, outboxCollection, purgeMailBody } from './outbox';
 import { DEFAULT_RETRY_POLICY, describeSendError, isPermanentFailure, retryDelayMs, type RetryPolicy } from './retry-policy';
 import type { MailTransport, OutboxDispatcher } from './services';
 
@@ -49,6 +49,8 @@ export function createOutboxDispatcher(deps: DispatcherDeps): OutboxDispatcher &
     const now = deps.clock.now().getTime();
     if (lastSweepAt === undefined || now - lastSweepAt >= SWEEP_EVERY_MS || now < lastSweepAt) {
       await adoptNewMail(deps.database);
+      // Mail whose body survived its delivery (a purge that failed, or mail older than purging).
+      await purgeFinishedMail(deps.database);
       lastSweepAt = now;
     } else {
       await adoptNewMail(deps.database, new Date(now - ADOPT_WINDOW_MS));
@@ -99,6 +101,8 @@ export function createOutboxDispatcher(deps: DispatcherDeps): OutboxDispatcher &
       await states.updateOne({ _id: doc._id, status: 'pending' }, update);
       log.warn({ outboxId: doc._id }, 'Outbox lease expired while the mail was being sent; it may have been delivered twice');
     }
+    // Sent: its activation links must not stay readable in the outbox.
+    await purgeMailBody(deps.database, doc._id);
   }
 
   async function markFailed(doc: DispatchDocument, reason: string): Promise<void> {
@@ -107,6 +111,8 @@ export function createOutboxDispatcher(deps: DispatcherDeps): OutboxDispatcher &
       { _id: doc._id, status: 'pending', leaseOwner: ownerId },
       { $set: { status: 'failed', failedAt: now, lastError: reason }, $unset: RELEASE },
     );
+    // Given up: nobody will send it, so its links must not stay readable either.
+    await purgeMailBody(deps.database, doc._id);
     log.warn({ outboxId: doc._id, kind: doc.kind, attempts: doc.attempts, error: reason }, 'Mail could not be delivered and was marked failed');
   }
 
@@ -134,6 +140,16 @@ export function createOutboxDispatcher(deps: DispatcherDeps): OutboxDispatcher &
     const mail = await outbox.findOne({ _id: doc._id });
     if (!mail) {
       await markFailed(doc, 'the outbox message is missing');
+      return false;
+    }
+    if (!hasMailBody(mail)) {
+      // Another instance sent it (or gave up on it) after this one's claim: its body is gone and
+      // there is nothing to send. Its state is final already, so this update normally matches nothing.
+      await states.updateOne(
+        { _id: doc._id, status: 'pending', leaseOwner: ownerId },
+        { $set: { status: 'failed', failedAt: deps.clock.now(), lastError: 'the outbox message body was already removed' }, $unset: RELEASE },
+      );
+      log.info({ outboxId: doc._id }, 'Outbox mail was already delivered or given up on; not sent again');
       return false;
     }
     try {

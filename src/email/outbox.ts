@@ -1,21 +1,35 @@
 import type { ClientSession, Collection } from 'mongodb';
 import { newId, type Clock } from '../clock';
 import type { Database } from '../db/database';
+import { withWriteLock } from '../db/transaction';
 import { FhirError } from '../errors';
 import type { MailMessage } from './services';
 
 export const OUTBOX_COLLECTION = 'outbox';
 
 /**
- * A mail waiting to leave (or that left) the server, exactly as its caller's transaction wrote
- * it. Nothing changes it afterwards: its delivery state lives in `outbox_dispatch` (see
- * dispatch-state.ts), because the embedded engine loses writes when a collection receives both
- * transactional inserts and plain updates at the same time (measured: enqueued mail vanished).
+ * A mail waiting to leave (or that left) the server, as its caller's transaction wrote it. Its
+ * delivery state lives in `outbox_dispatch` (see dispatch-state.ts), because the embedded engine
+ * loses writes when a collection receives both transactional inserts and plain updates at the
+ * same time (measured: enqueued mail vanished). The one later change: once the mail is sent or
+ * finally failed, its bodies and links (which carry live activation secrets) are removed
+ * (purgeMailBody), under `withWriteLock` for that reason.
  */
 export interface OutboxDocument {
   _id: string;
-  message: MailMessage;
+  /** The whole message until it is purged; then only `to`, `subject` and `kind`. */
+  message: MailMessage | PurgedMailMessage;
   createdAt: Date;
+  /** True once `message.text`, `message.html` and `message.links` were removed. */
+  bodyPurged?: boolean;
+}
+
+/** What an outbox document keeps of a mail once it was sent or given up on. */
+export type PurgedMailMessage = Pick<MailMessage, 'to' | 'subject' | 'kind'>;
+
+/** Whether the document still holds a message that can be sent. */
+export function hasMailBody(doc: OutboxDocument): doc is OutboxDocument & { message: MailMessage } {
+  return doc.bodyPurged !== true && typeof (doc.message as Partial<MailMessage>).text === 'string';
 }
 
 export function outboxCollection(database: Database): Collection<OutboxDocument> {
@@ -60,4 +74,19 @@ export async function enqueueMail(database: Database, clock: Clock, session: Cli
   const doc: OutboxDocument = { _id: newId(), message: stored, createdAt: clock.now() };
   await outboxCollection(database).insertOne(doc, { session });
   return doc._id;
+}
+
+/**
+ * Removes the text, HTML and links of a mail that was sent (or finally failed): they carry live
+ * activation links, which must not stay readable in the database. Keeps `to`, `subject` and
+ * `kind` and sets `bodyPurged: true`. A plain update on a collection that transactions insert
+ * into: through withWriteLock (see the note on OutboxDocument). Idempotent.
+ */
+export async function purgeMailBody(database: Database, id: string): Promise<void> {
+  await withWriteLock(database, () =>
+    outboxCollection(database).updateOne(
+      { _id: id },
+      { $unset: { 'message.text': '', 'message.html': '', 'message.links': '' }, $set: { bodyPurged: true } },
+    ),
+  );
 }

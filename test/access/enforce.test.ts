@@ -3,11 +3,11 @@ import type { AccessScope } from '../../src/access/access-scope';
 import { canSee, checkWrite, redact, requireInteraction, restoreHiddenFields } from '../../src/access/enforce';
 import { resolveAccessScope } from '../../src/access/resolve';
 import type { AuthContext } from '../../src/auth/auth-context';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { make, makeMember, makePolicy, makeProject, thrown } from './fixtures';
 
 describe('enforcement of access policies', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let p1: string;
   let p2: string;
   let alice: Patient & { id: string };
@@ -21,15 +21,11 @@ describe('enforcement of access policies', () => {
   const inP1 = <T extends object>(resource: T): T => ({ ...resource, meta: { project: p1 } });
 
   beforeAll(async () => {
-    t = await createTestApp();
     p1 = await makeProject(t.app, 'One');
     p2 = await makeProject(t.app, 'Two');
     doctor = (await make(t.app, { resourceType: 'Practitioner' }, p1)).id;
     alice = await make<Patient>(t.app, { resourceType: 'Patient', gender: 'female', birthDate: '1990-02-03', name: [{ family: 'Alice', given: ['A'] }] }, p1);
     bob = await make<Patient>(t.app, { resourceType: 'Patient', gender: 'male', birthDate: '1980-01-01', name: [{ family: 'Bob', given: ['B'] }] }, p1);
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   test('read-only: reads pass, every write is refused with 403', async () => {

@@ -1,21 +1,17 @@
 import type { AccessPolicy, AccessPolicyResource, ProjectMembership, ProjectMembershipAccess, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import type { AuthContext } from '../../src/auth/auth-context';
-import { createResource, type RepoContext } from '../../src/fhir/repository';
+import { create, createMembership, createProject, repoOf } from '../helpers/fixtures';
 
-export function repoOf(app: FastifyInstance): RepoContext {
-  return { database: app.ctx.database, clock: app.ctx.clock };
-}
+export { repoOf };
 
-/** Creates a resource owned by a project (Projects own themselves). */
+/** Creates a resource owned by a project. */
 export async function make<T extends Resource>(app: FastifyInstance, resource: T, project?: string): Promise<T & { id: string }> {
-  const created = await createResource(repoOf(app), resource, { project });
-  return created as T & { id: string };
+  return create(app, resource, project);
 }
 
 export async function makeProject(app: FastifyInstance, name: string): Promise<string> {
-  const project = await make(app, { resourceType: 'Project', name });
-  return project.id;
+  return (await createProject(app, { name })).id;
 }
 
 export async function makePolicy(app: FastifyInstance, project: string, name: string, resource: AccessPolicyResource[]): Promise<string> {
@@ -38,20 +34,14 @@ let counter = 0;
 export async function makeMember(app: FastifyInstance, project: string, spec: MembershipSpec): Promise<{ membership: ProjectMembership & { id: string }; auth: AuthContext }> {
   counter += 1;
   const user = spec.user ?? `User/u-${counter}`;
-  const membership = await make<ProjectMembership>(
-    app,
-    {
-      resourceType: 'ProjectMembership',
-      project: { reference: `Project/${project}` },
-      user: { reference: user },
-      profile: { reference: spec.profile },
-      admin: spec.admin,
-      active: spec.active,
-      accessPolicy: spec.accessPolicy ? { reference: `AccessPolicy/${spec.accessPolicy}` } : undefined,
-      access: spec.access,
-    } as ProjectMembership,
-    project,
-  );
+  const membership = await createMembership(app, {
+    projectId: project,
+    user,
+    profile: spec.profile,
+    admin: spec.admin,
+    accessPolicy: spec.accessPolicy,
+    fields: { active: spec.active, access: spec.access },
+  });
   const auth: AuthContext = {
     userId: user.split('/')[1],
     userType: 'User',

@@ -1,9 +1,8 @@
-import type { AccessPolicyResource, User } from '@medplum/fhirtypes';
+import type { AccessPolicyResource } from '@medplum/fhirtypes';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { CREDENTIALS } from '../../src/auth/credentials';
-import { hashPassword } from '../../src/auth/password-hash';
 import { signIn, type SignedIn } from '../helpers/auth';
-import { make, makeMember, makePolicy } from './fixtures';
+import { createAccount, passwordHashOf } from '../helpers/fixtures';
+import { makeMember, makePolicy } from './fixtures';
 
 export interface Member {
   userId: string;
@@ -24,9 +23,8 @@ export interface MemberSpec {
 export async function signedInMember(app: FastifyInstance, project: string, spec: MemberSpec): Promise<Member & { passwordHash: string }> {
   const email = `${spec.key.toLowerCase()}@example.com`;
   const password = `pw-${spec.key}-Correct-Horse-9`;
-  const user = await make<User>(app, { resourceType: 'User', firstName: spec.key, lastName: 'Test', email, emailVerified: true });
-  const passwordHash = await hashPassword(password);
-  await app.ctx.database.db.collection<{ _id: string; passwordHash: string }>(CREDENTIALS).insertOne({ _id: user.id, passwordHash });
+  const user = await createAccount(app, { email, password, firstName: spec.key, lastName: 'Test', emailVerified: true });
+  const passwordHash = await passwordHashOf(password);
   const accessPolicy = spec.policy ? await makePolicy(app, project, `${spec.key} policy`, spec.policy) : undefined;
   const { membership } = await makeMember(app, project, { profile: spec.profile, user: `User/${user.id}`, admin: spec.admin, accessPolicy });
   const session = await signIn(app, email, password);

@@ -1,11 +1,12 @@
 import type { Patient } from '@medplum/fhirtypes';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { snapshotDatabase } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { make, makeProject } from './fixtures';
 import { idsIn, Recorder, signedInMember, type Member } from './http-fixtures';
 
 describe('access policies through the FHIR REST API', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let rec: Recorder;
   let p1: string;
   let p2: string;
@@ -16,11 +17,7 @@ describe('access policies through the FHIR REST API', () => {
   let root: { session: SignedIn };
   const members: Record<string, Member & { passwordHash: string }> = {};
 
-  const rows = async (collections: string[]): Promise<unknown[]> =>
-    Promise.all(collections.map((c) => t.app.ctx.database.db.collection(c).find({}).sort({ _id: 1 }).toArray()));
-
   beforeAll(async () => {
-    t = await createTestApp();
     rec = new Recorder(t.app);
     p1 = await makeProject(t.app, 'One');
     p2 = await makeProject(t.app, 'Two');
@@ -43,9 +40,6 @@ describe('access policies through the FHIR REST API', () => {
     }
     root = { session: await signIn(t.app) };
   });
-  afterAll(async () => {
-    await t.close();
-  });
 
   test('read-only policy: reads pass, writes are 403 and change nothing', async () => {
     const reader = members.reader;
@@ -53,13 +47,13 @@ describe('access policies through the FHIR REST API', () => {
     const search = await rec.call(reader, 'GET', 'Patient');
     expect(search.status).toBe(200);
     expect(idsIn(search.json)).toEqual([alice.id, bob.id].sort());
-    const before = await rows(['Patient', 'Patient_history']);
+    const before = await snapshotDatabase(t.app);
     const create = await rec.call(reader, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'New' }] });
     expect(create.status).toBe(403);
     expect(create.json.issue[0].diagnostics).toBe('You may not create Patient resources');
     expect((await rec.call(reader, 'PUT', `Patient/${alice.id}`, { ...alice, gender: 'other' })).status).toBe(403);
     expect((await rec.call(reader, 'DELETE', `Patient/${alice.id}`)).status).toBe(403);
-    expect(await rows(['Patient', 'Patient_history'])).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
     expect((await rec.call(reader, 'GET', 'Practitioner')).status).toBe(403);
   });
 
@@ -71,10 +65,10 @@ describe('access policies through the FHIR REST API', () => {
     expect((await rec.call(patient, 'GET', `Patient/${alice.id}`)).status).toBe(200);
     expect([403, 404]).toContain((await rec.call(patient, 'GET', `Patient/${bob.id}`)).status);
     expect([403, 404]).toContain((await rec.call(patient, 'GET', `Patient/${carol.id}`)).status);
-    const before = await rows(['Patient', 'Patient_history']);
+    const before = await snapshotDatabase(t.app);
     expect([403, 404]).toContain((await rec.call(patient, 'PUT', `Patient/${bob.id}`, { ...bob, gender: 'other' })).status);
     expect((await rec.call(patient, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Fake' }] })).status).toBe(403);
-    expect(await rows(['Patient', 'Patient_history'])).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
     const own = await rec.call(patient, 'GET', `Patient/${alice.id}`);
     const updated = await rec.call(patient, 'PUT', `Patient/${alice.id}`, { ...own.json, telecom: [{ system: 'phone', value: '555' }] });
     expect(updated.status).toBe(200);
@@ -116,13 +110,13 @@ describe('access policies through the FHIR REST API', () => {
     const plain = members.plain;
     const membership = (await rec.call(members.manager, 'GET', `ProjectMembership/${plain.membershipId}`)).json;
     expect(membership.resourceType).toBe('ProjectMembership');
-    const before = await rows(['ProjectMembership', 'ProjectMembership_history']);
+    const before = await snapshotDatabase(t.app);
     expect((await rec.call(plain, 'GET', 'ProjectMembership')).status).toBe(403);
     expect((await rec.call(plain, 'GET', `ProjectMembership/${plain.membershipId}`)).status).toBe(403);
     expect((await rec.call(plain, 'PUT', `ProjectMembership/${plain.membershipId}`, { ...membership, admin: true })).status).toBe(403);
     expect((await rec.call(plain, 'POST', 'ProjectMembership', { ...membership, id: undefined, meta: undefined })).status).toBe(403);
     expect((await rec.call(plain, 'DELETE', `ProjectMembership/${plain.membershipId}`)).status).toBe(403);
-    expect(await rows(['ProjectMembership', 'ProjectMembership_history'])).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
   test('a project administrator manages memberships of the project only, and cannot move them', async () => {

@@ -5,11 +5,11 @@ import { resolveAccessScope } from '../../src/access/resolve';
 import type { AuthContext } from '../../src/auth/auth-context';
 import { deleteResource } from '../../src/fhir/repository';
 import { ADMIN_TYPES, CLINICAL_TYPES } from '../../src/fhir/resource-types';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { make, makeMember, makePolicy, makeProject, rejection, repoOf, thrown } from './fixtures';
 
 describe('resolveAccessScope', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let p1: string;
   let p2: string;
   let alice: Patient & { id: string };
@@ -17,15 +17,11 @@ describe('resolveAccessScope', () => {
   let doctor: string;
 
   beforeAll(async () => {
-    t = await createTestApp();
     p1 = await makeProject(t.app, 'One');
     p2 = await makeProject(t.app, 'Two');
     doctor = (await make(t.app, { resourceType: 'Practitioner', name: [{ family: 'House' }] }, p1)).id;
     alice = await make<Patient>(t.app, { resourceType: 'Patient', name: [{ family: 'Alice' }], generalPractitioner: [{ reference: `Practitioner/${doctor}` }] }, p1);
     bob = await make<Patient>(t.app, { resourceType: 'Patient', name: [{ family: 'Bob' }] }, p1);
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   const resolve = (auth: AuthContext) => resolveAccessScope(t.app.ctx, auth);

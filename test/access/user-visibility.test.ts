@@ -4,11 +4,11 @@ import { checkWrite, requireInteraction } from '../../src/access/enforce';
 import { resolveAccessScope } from '../../src/access/resolve';
 import { canSeeUser, userVisibilityFilter } from '../../src/access/user-visibility';
 import type { AuthContext } from '../../src/auth/auth-context';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { make, makeMember, makeProject } from './fixtures';
 
 describe('which users a project administrator sees', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let p1: string;
   let p2: string;
   const users: Record<string, User & { id: string }> = {};
@@ -22,7 +22,6 @@ describe('which users a project administrator sees', () => {
   };
 
   beforeAll(async () => {
-    t = await createTestApp();
     p1 = await makeProject(t.app, 'One');
     p2 = await makeProject(t.app, 'Two');
     await user('scopedHere', p1);
@@ -32,9 +31,6 @@ describe('which users a project administrator sees', () => {
     await user('serverElsewhere');
     await makeMember(t.app, p1, { profile: 'Practitioner/a', user: `User/${users.serverMember.id}` });
     await makeMember(t.app, p2, { profile: 'Practitioner/b', user: `User/${users.serverElsewhere.id}` });
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   const visibleWith = async (filter: object | undefined): Promise<string[]> => {

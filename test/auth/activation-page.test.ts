@@ -4,7 +4,8 @@ import { Writable } from 'node:stream';
 import { renderSetPasswordPage, SETPASSWORD_PAGE_CSP } from '../../src/auth/pages/setpassword-page';
 import type { AppConfig } from '../../src/config';
 import { loggerOptions } from '../../src/http/logger';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
+import { createTestApp, TestClock } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { createLink, createUser, linkPath } from './activation-fixtures';
 
 function scriptOf(html: string): string | undefined {
@@ -18,11 +19,9 @@ function sha256(text: string): string {
 }
 
 describe('GET /setpassword/:id/:secret (the activation page)', () => {
-  let t: TestApp;
   const clock = new TestClock();
   const logLines: string[] = [];
-
-  beforeAll(async () => {
+  const t = useTestApp(() => {
     const stream = new Writable({
       write(chunk: Buffer, _enc, done) {
         logLines.push(chunk.toString('utf8'));
@@ -31,10 +30,7 @@ describe('GET /setpassword/:id/:secret (the activation page)', () => {
     });
     // The production logger configuration (redaction, safe URLs), at the most verbose level.
     const logger = { ...loggerOptions({ logLevel: 'trace' } as AppConfig), stream };
-    t = await createTestApp({ clock, logger });
-  });
-  afterAll(async () => {
-    await t.close();
+    return { clock, logger };
   });
 
   test('a valid link shows the form, with strict security headers', async () => {

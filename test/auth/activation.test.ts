@@ -3,21 +3,16 @@ import { ACTIVATIONS, type ActivationDoc } from '../../src/auth/activation-store
 import { CREDENTIALS } from '../../src/auth/credentials';
 import { verifyPassword } from '../../src/auth/password-hash';
 import { readResource } from '../../src/fhir/repository';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
-import { createLink, createUser, snapshot } from './activation-fixtures';
+import { snapshotDatabase, TestClock } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
+import { repoOf } from '../helpers/fixtures';
+import { createLink, createUser } from './activation-fixtures';
 
 const GOOD_PASSWORD = 'plum tree under moonlight';
 
 describe('POST /auth/setpassword', () => {
-  let t: TestApp;
   const clock = new TestClock();
-
-  beforeAll(async () => {
-    t = await createTestApp({ clock });
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp({ clock });
 
   const setPassword = (body: Record<string, unknown>) => t.app.inject({ method: 'POST', url: '/auth/setpassword', payload: body });
   const activation = (id: string) => t.app.ctx.database.db.collection<ActivationDoc>(ACTIVATIONS).findOne({ _id: id });
@@ -34,7 +29,7 @@ describe('POST /auth/setpassword', () => {
     const creds = await credentials(user.id as string);
     expect(await verifyPassword(creds?.passwordHash as string, GOOD_PASSWORD)).toBe(true);
     expect(res.body).not.toContain(creds?.passwordHash as string);
-    const stored = await readResource<User>({ database: t.app.ctx.database, clock }, 'User', user.id as string);
+    const stored = await readResource<User>(repoOf(t.app), 'User', user.id as string);
     expect(stored.emailVerified).toBe(true);
     expect(stored).not.toHaveProperty('passwordHash');
     expect((await activation(link.id))?.usedAt).toEqual(clock.now());
@@ -44,23 +39,23 @@ describe('POST /auth/setpassword', () => {
     const user = await createUser(t.app);
     const link = await createLink(t.app, user.id as string);
     expect((await setPassword({ id: link.id, secret: link.secret, password: GOOD_PASSWORD })).statusCode).toBe(200);
-    const before = await snapshot(t.app);
+    const before = await snapshotDatabase(t.app);
     const again = await setPassword({ id: link.id, secret: link.secret, password: 'another fine passphrase' });
     expect(again.statusCode).toBe(400);
     expect(again.json().issue[0]).toMatchObject({ expression: ['id'] });
     expect(again.json().issue[0].details.text).toMatch(/already used/);
-    expect(await snapshot(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
   test('a wrong secret is refused without telling anything else', async () => {
     const user = await createUser(t.app);
     const link = await createLink(t.app, user.id as string);
-    const before = await snapshot(t.app);
+    const before = await snapshotDatabase(t.app);
     const res = await setPassword({ id: link.id, secret: `${link.secret.slice(0, -2)}xx`, password: GOOD_PASSWORD });
     expect(res.statusCode).toBe(400);
     expect(res.json().issue[0]).toMatchObject({ expression: ['secret'] });
     expect(res.json().issue[0].details.text).toMatch(/not valid/);
-    expect(await snapshot(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
     // Even a used link answers "not valid" to a wrong secret: its state is not revealed.
     expect((await setPassword({ id: link.id, secret: link.secret, password: GOOD_PASSWORD })).statusCode).toBe(200);
     const probe = await setPassword({ id: link.id, secret: 'x'.repeat(43), password: GOOD_PASSWORD });
@@ -78,11 +73,11 @@ describe('POST /auth/setpassword', () => {
     const expired = await createLink(t.app, user.id as string);
     const ttl = t.config.activationTtlMs;
     clock.advance(ttl + 1000);
-    const before = await snapshot(t.app);
+    const before = await snapshotDatabase(t.app);
     const res = await setPassword({ id: expired.id, secret: expired.secret, password: GOOD_PASSWORD });
     expect(res.statusCode).toBe(400);
     expect(res.json().issue[0].details.text).toMatch(/expired/);
-    expect(await snapshot(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
 
     const fresh = await createLink(t.app, user.id as string);
     clock.advance(ttl - 1000);
@@ -120,13 +115,13 @@ describe('POST /auth/setpassword', () => {
   ])('a weak password is refused: %s', async (_label, password, message) => {
     const user = await createUser(t.app);
     const link = await createLink(t.app, user.id as string);
-    const before = await snapshot(t.app);
+    const before = await snapshotDatabase(t.app);
     const res = await setPassword({ id: link.id, secret: link.secret, password });
     expect(res.statusCode).toBe(400);
     expect(res.json().issue[0]).toMatchObject({ expression: ['password'] });
     expect(res.json().issue[0].details.text).toMatch(message);
     expect(res.body).not.toContain(password);
-    expect(await snapshot(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
     // The link survives a refused password.
     expect((await setPassword({ id: link.id, secret: link.secret, password: GOOD_PASSWORD })).statusCode).toBe(200);
   });

@@ -1,36 +1,26 @@
 import { createResource } from '../../src/fhir/repository';
 import type { AccessPolicy, Patient } from '@medplum/fhirtypes';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { snapshotDatabase } from '../helpers/app';
+import { useSignIn, useTestApp } from '../helpers/suite';
 import { signIn, type SignedIn } from '../helpers/auth';
-import { snapshotCollections } from './db-snapshot';
-import { addMembership, createProject, createUser, exchangeCode, form, startLogin } from './fixtures';
+import { repoOf } from '../helpers/fixtures';
+import { addMembership, createProject, createUser, form } from './fixtures';
 
 describe('system clients (ClientApplication + client_credentials)', () => {
-  let t: TestApp;
-  let admin: SignedIn;
+  const t = useTestApp();
+  const admin = useSignIn(t);
   let projectId: string;
   let projectAdmin: SignedIn;
   let member: SignedIn;
 
-  async function signInAs(email: string, password: string, project: string): Promise<SignedIn> {
-    const { body, verifier } = await startLogin(t.app, { email, password, projectId: project });
-    const tokens = await exchangeCode(t.app, body.code as string, verifier);
-    return { accessToken: tokens.access_token, headers: { authorization: `Bearer ${tokens.access_token}` } };
-  }
-
   beforeAll(async () => {
-    t = await createTestApp();
-    admin = await signIn(t.app);
     projectId = (await createProject(t.app, 'Federation')).id;
     const boss = await createUser(t.app, 'boss@example.com', 'boss-password-1');
     await addMembership(t.app, projectId, `User/${boss.id}`, 'Practitioner', { admin: true });
-    projectAdmin = await signInAs('boss@example.com', 'boss-password-1', projectId);
+    projectAdmin = await signIn(t.app, 'boss@example.com', 'boss-password-1', projectId);
     const worker = await createUser(t.app, 'worker@example.com', 'worker-password-1');
     await addMembership(t.app, projectId, `User/${worker.id}`);
-    member = await signInAs('worker@example.com', 'worker-password-1', projectId);
-  });
-  afterAll(async () => {
-    await t.close();
+    member = await signIn(t.app, 'worker@example.com', 'worker-password-1', projectId);
   });
 
   const createClient = (headers: Record<string, string>, project: string, payload: Record<string, unknown>) =>
@@ -59,14 +49,14 @@ describe('system clients (ClientApplication + client_credentials)', () => {
   });
 
   test('non-administrators and administrators of other projects are refused, and nothing is written', async () => {
-    const before = await snapshotCollections(t.app);
+    const before = await snapshotDatabase(t.app);
     expect((await createClient(member.headers, projectId, { name: 'x' })).statusCode).toBe(403);
-    expect(await snapshotCollections(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
     const otherProject = await createProject(t.app, 'Other');
-    const mid = await snapshotCollections(t.app);
+    const mid = await snapshotDatabase(t.app);
     expect((await createClient(projectAdmin.headers, otherProject.id, { name: 'x' })).statusCode).toBe(403);
     expect((await createClient({}, projectId, { name: 'x' })).statusCode).toBe(401);
-    expect(await snapshotCollections(t.app)).toEqual(mid);
+    expect(await snapshotDatabase(t.app)).toEqual(mid);
   });
 
   test('bad requests name the field', async () => {
@@ -83,7 +73,7 @@ describe('system clients (ClientApplication + client_credentials)', () => {
   });
 
   test('the membership carries the access policy', async () => {
-    const policy = await createResource<AccessPolicy>({ database: t.app.ctx.database, clock: t.app.ctx.clock }, { resourceType: 'AccessPolicy', name: 'Read only', resource: [{ resourceType: 'Patient', readonly: true }] }, { project: projectId });
+    const policy = await createResource<AccessPolicy>(repoOf(t.app), { resourceType: 'AccessPolicy', name: 'Read only', resource: [{ resourceType: 'Patient', readonly: true }] }, { project: projectId });
     const res = await createClient(admin.headers, projectId, { name: 'Reader', accessPolicy: { reference: `AccessPolicy/${policy.id}` } });
     expect(res.statusCode).toBe(201);
     const membership = await t.app.ctx.database.db.collection('ProjectMembership').findOne({ 'resource.user.reference': `ClientApplication/${res.json().id}` });
@@ -96,7 +86,7 @@ describe('system clients (ClientApplication + client_credentials)', () => {
     let patientUrl: string;
     beforeAll(async () => {
       ({ id, secret } = (await createClient(projectAdmin.headers, projectId, { name: 'Signer' })).json());
-      const patient = await createResource<Patient>({ database: t.app.ctx.database, clock: t.app.ctx.clock }, { resourceType: 'Patient', name: [{ family: 'Mirror' }] }, { project: projectId });
+      const patient = await createResource<Patient>(repoOf(t.app), { resourceType: 'Patient', name: [{ family: 'Mirror' }] }, { project: projectId });
       patientUrl = `/fhir/R4/Patient/${patient.id}`;
     });
 

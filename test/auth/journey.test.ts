@@ -1,9 +1,10 @@
-import { MedplumClient, type LoginAuthenticationResponse } from '@medplum/core';
+import type { LoginAuthenticationResponse, MedplumClient } from '@medplum/core';
 import type { Practitioner, Project, ProjectMembership } from '@medplum/fhirtypes';
-import type { AddressInfo } from 'node:net';
 import { createResource } from '../../src/fhir/repository';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, TestClock, type TestApp } from '../helpers/app';
-import { startTestSmtp, type TestSmtp } from '../helpers/smtp';
+import { TestClock } from '../helpers/app';
+import { allowPlainPkceFallback, listen, newMedplumClient, signInClient } from '../helpers/medplum';
+import { useTestApp } from '../helpers/suite';
+import { repoOf } from '../helpers/fixtures';
 import { codeAt, secretOf, wrongCodeAt } from './mfa-fixtures';
 
 const STEP_MS = 30_000;
@@ -15,11 +16,10 @@ const STEP_MS = 30_000;
  * profile → the next sign-in asks for a code → verify.
  */
 describe('journey: invited with mandatory MFA, from the email to a verified second sign-in', () => {
-  let t: TestApp;
-  let smtp: TestSmtp;
   let baseUrl: string;
   // Near real time, so the client's own token-expiry checks agree with the server's clock.
   const clock = new TestClock(new Date());
+  const t = useTestApp({ clock, smtp: true });
   /** Every response body any client saw, to scan for secrets. */
   const bodies: Array<{ url: string; body: string }> = [];
 
@@ -28,32 +28,21 @@ describe('journey: invited with mandatory MFA, from the email to a verified seco
     bodies.push({ url: String(input instanceof Request ? input.url : input), body: await res.clone().text() });
     return res;
   };
-  const newClient = (): MedplumClient => new MedplumClient({ baseUrl, fetch: recordingFetch });
+  const newClient = (): MedplumClient => newMedplumClient(baseUrl, recordingFetch);
 
   beforeAll(async () => {
-    smtp = await startTestSmtp();
-    t = await createTestApp({ clock, env: { SMTP_URL: smtp.url } });
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    baseUrl = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}/`;
+    baseUrl = await listen(t.app);
   });
-  afterAll(async () => {
-    await t.close();
-    await smtp.stop();
-  });
-
-  // Without a browser `window`, MedplumClient falls back to the "plain" PKCE method and warns.
-  beforeEach(() => jest.spyOn(console, 'warn').mockImplementation(() => undefined));
-  afterEach(() => jest.restoreAllMocks());
+  allowPlainPkceFallback();
 
   test('invite → mail → set password → enroll → token → me → verify', async () => {
     const email = `journey-${Date.now().toString(36)}@example.com`;
     const password = 'saffron kite over the harbour';
-    const project = await createResource<Project>({ database: t.app.ctx.database, clock }, { resourceType: 'Project', name: 'Journey Clinic' });
+    const project = await createResource<Project>(repoOf(t.app), { resourceType: 'Project', name: 'Journey Clinic' });
 
     // 1. A super administrator invites a practitioner who must use MFA.
     const admin = newClient();
-    const adminLogin = await admin.startLogin({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
-    await admin.processCode(adminLogin.code as string);
+    await signInClient(admin);
     const membership = (await admin.invite(project.id as string, {
       resourceType: 'Practitioner',
       firstName: 'Grace',
@@ -66,7 +55,7 @@ describe('journey: invited with mandatory MFA, from the email to a verified seco
     expect(profileRef).toMatch(/^Practitioner\//);
 
     // 2. The welcome mail arrives with the activation link.
-    const mails = await smtp.waitFor(1, 15_000);
+    const mails = await t.smtp.waitFor(1, 15_000);
     const mail = mails.find((m) => (m.to as { text?: string } | undefined)?.text?.includes(email));
     expect(mail).toBeDefined();
     const link = /(https?:\/\/[^\s"<>]+\/setpassword\/[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+)/.exec(mail?.text ?? '')?.[1] as string;

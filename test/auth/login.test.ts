@@ -1,23 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, TestClock, type TestApp } from '../helpers/app';
-import { snapshotCollections } from './db-snapshot';
-import { signIn } from '../helpers/auth';
-
-function pkce(): { verifier: string; challenge: string } {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-}
+import { randomBytes } from 'node:crypto';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, snapshotDatabase, TestClock } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
+import { pkce, signIn } from '../helpers/auth';
 
 describe('password sign-in (/auth/login, /oauth2/token authorization_code)', () => {
-  let t: TestApp;
   const clock = new TestClock();
-
-  beforeAll(async () => {
-    t = await createTestApp({ clock });
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp({ clock });
 
   async function login(body: Record<string, unknown>) {
     return t.app.inject({ method: 'POST', url: '/auth/login', payload: body });
@@ -73,14 +61,14 @@ describe('password sign-in (/auth/login, /oauth2/token authorization_code)', () 
   });
 
   test('an unknown email and a wrong password get the same answer, and nothing is written', async () => {
-    const before = await snapshotCollections(t.app);
+    const before = await snapshotDatabase(t.app);
     const unknown = await login({ email: 'nobody@example.com', password: ADMIN_PASSWORD, codeChallenge: 'x', codeChallengeMethod: 'plain' });
     const wrong = await login({ email: ADMIN_EMAIL, password: 'not-the-password', codeChallenge: 'x', codeChallengeMethod: 'plain' });
     expect(unknown.statusCode).toBe(400);
     expect(wrong.statusCode).toBe(400);
     expect(unknown.body).toBe(wrong.body);
     expect(wrong.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ details: { text: 'Email or password is invalid' } }] });
-    expect(await snapshotCollections(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
   test('email is case-insensitive', async () => {
@@ -162,13 +150,7 @@ describe('password sign-in (/auth/login, /oauth2/token authorization_code)', () 
 });
 
 describe('OpenAPI', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
 
   test('/docs documents the auth request bodies', async () => {
     const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json();

@@ -1,27 +1,20 @@
-import { MedplumClient } from '@medplum/core';
-import type { AddressInfo } from 'node:net';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, type TestApp } from '../helpers/app';
+import type { MedplumClient } from '@medplum/core';
+import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app';
 import { signIn } from '../helpers/auth';
+import { allowPlainPkceFallback, listen, newMedplumClient, signInClient } from '../helpers/medplum';
+import { useTestApp } from '../helpers/suite';
 
 /** The real client library against a listening server (system clock: it checks exp itself). */
 describe('MedplumClient against this server', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let baseUrl: string;
 
   beforeAll(async () => {
-    t = await createTestApp();
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    baseUrl = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}/`;
+    baseUrl = await listen(t.app);
   });
-  afterAll(async () => {
-    await t.close();
-  });
+  allowPlainPkceFallback();
 
-  // Without a browser `window`, MedplumClient falls back to the "plain" PKCE method (and warns).
-  beforeEach(() => jest.spyOn(console, 'warn').mockImplementation(() => undefined));
-  afterEach(() => jest.restoreAllMocks());
-
-  const newClient = (): MedplumClient => new MedplumClient({ baseUrl, fetch: globalThis.fetch.bind(globalThis) });
+  const newClient = (): MedplumClient => newMedplumClient(baseUrl);
 
   test('startLogin + processCode signs in; the profile, project and membership are known', async () => {
     const medplum = newClient();
@@ -55,8 +48,7 @@ describe('MedplumClient against this server', () => {
 
   test('the token works on the FHIR API', async () => {
     const medplum = newClient();
-    const { code } = await medplum.startLogin({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
-    await medplum.processCode(code as string);
+    await signInClient(medplum);
     const projectId = medplum.getProject()?.id as string;
     const project = await medplum.readResource('Project', projectId);
     expect(project).toMatchObject({ resourceType: 'Project', id: projectId, name: 'Super Admin' });
@@ -69,8 +61,7 @@ describe('MedplumClient against this server', () => {
 
   test('signOut revokes the session on the server', async () => {
     const medplum = newClient();
-    const { code } = await medplum.startLogin({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
-    await medplum.processCode(code as string);
+    await signInClient(medplum);
     const token = medplum.getAccessToken() as string;
     await medplum.signOut();
     const res = await t.app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${token}` } });

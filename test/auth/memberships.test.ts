@@ -1,15 +1,9 @@
-import { createTestApp, type TestApp } from '../helpers/app';
-import { snapshotCollections } from './db-snapshot';
+import { snapshotDatabase } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { addMembership, createProject, createUser, exchangeCode, startLogin } from './fixtures';
 
 describe('memberships at sign-in', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
 
   test('a user with several memberships chooses one with /auth/profile', async () => {
     const a = await createProject(t.app, 'Alpha Clinic');
@@ -100,10 +94,10 @@ describe('memberships at sign-in', () => {
 
   test('a correct password without any membership is refused and writes nothing', async () => {
     await createUser(t.app, 'lonely@example.com', 'lonely-password-1');
-    const before = await snapshotCollections(t.app);
+    const before = await snapshotDatabase(t.app);
     const res = await startLogin(t.app, { email: 'lonely@example.com', password: 'lonely-password-1' });
     expect(res.status).toBe(400);
-    expect(await snapshotCollections(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
   test('/auth/profile refuses unknown logins', async () => {

@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import speakeasy from 'speakeasy';
 import type { Clock } from '../../src/clock';
+import { codeExchange, pkce } from '../helpers/auth';
 
 /** Every response body a suite saw, to scan for secrets at the end. */
 export class ResponseLog {
@@ -26,8 +26,7 @@ export interface PkceLogin {
 
 /** Starts a sign-in the way MedplumClient does (PKCE S256). */
 export async function startLogin(log: ResponseLog, app: FastifyInstance, email: string, password: string): Promise<LightMyRequestResponse & { verifier: string }> {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const { verifier, challenge } = pkce();
   const res = await log.call(app, {
     method: 'POST',
     url: '/auth/login',
@@ -38,12 +37,7 @@ export async function startLogin(log: ResponseLog, app: FastifyInstance, email: 
 
 /** Exchanges an authorization code for tokens. */
 export async function exchangeCode(log: ResponseLog, app: FastifyInstance, code: string, verifier: string): Promise<LightMyRequestResponse> {
-  return log.call(app, {
-    method: 'POST',
-    url: '/oauth2/token',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier }).toString(),
-  });
+  return log.call(app, codeExchange(code, verifier));
 }
 
 /** The base32 secret inside an otpauth:// URI. */

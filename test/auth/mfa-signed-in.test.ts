@@ -1,23 +1,18 @@
 import type { User } from '@medplum/fhirtypes';
 import { CREDENTIALS } from '../../src/auth/credentials';
 import { readResource } from '../../src/fhir/repository';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
+import { TestClock } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
+import { repoOf } from '../helpers/fixtures';
 import { createMember, type Member } from './activation-fixtures';
 import { codeAt, exchangeCode, ResponseLog, secretOf, startLogin, wrongCodeAt } from './mfa-fixtures';
 
 const STEP_MS = 30_000;
 
 describe('MFA for signed-in users: status, enroll, disable', () => {
-  let t: TestApp;
   const clock = new TestClock();
+  const t = useTestApp({ clock });
   const log = new ResponseLog();
-
-  beforeAll(async () => {
-    t = await createTestApp({ clock });
-  });
-  afterAll(async () => {
-    await t.close();
-  });
 
   /** Signs a member in without MFA (or with the given secret) and answers the bearer header. */
   async function bearer(member: Member, secret?: string): Promise<{ authorization: string }> {
@@ -35,7 +30,7 @@ describe('MFA for signed-in users: status, enroll, disable', () => {
   const status = (headers: Record<string, string>) => log.call(t.app, { method: 'GET', url: '/auth/mfa/status', headers });
   const enroll = (headers: Record<string, string>, token: string) => log.call(t.app, { method: 'POST', url: '/auth/mfa/enroll', headers, payload: { token } });
   const disable = (headers: Record<string, string>, token: string) => log.call(t.app, { method: 'POST', url: '/auth/mfa/disable', headers, payload: { token } });
-  const userOf = (member: Member) => readResource<User>({ database: t.app.ctx.database, clock }, 'User', member.user.id as string);
+  const userOf = (member: Member) => readResource<User>(repoOf(t.app), 'User', member.user.id as string);
 
   test('the endpoints need a signed-in user', async () => {
     expect((await log.call(t.app, { method: 'GET', url: '/auth/mfa/status' })).statusCode).toBe(401);

@@ -1,24 +1,19 @@
 import type { User } from '@medplum/fhirtypes';
 import { CREDENTIALS } from '../../src/auth/credentials';
 import { readResource, updateResource } from '../../src/fhir/repository';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
+import { TestClock } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
+import { repoOf } from '../helpers/fixtures';
 import { createMember, type Member } from './activation-fixtures';
 import { codeAt, exchangeCode, ResponseLog, secretOf, startLogin, wrongCodeAt } from './mfa-fixtures';
 
 const STEP_MS = 30_000;
 
 describe('mandatory MFA at sign-in (TOTP)', () => {
-  let t: TestApp;
   const clock = new TestClock();
+  const t = useTestApp({ clock });
   const log = new ResponseLog();
   const secrets: string[] = [];
-
-  beforeAll(async () => {
-    t = await createTestApp({ clock });
-  });
-  afterAll(async () => {
-    await t.close();
-  });
 
   const post = (url: string, payload: Record<string, unknown>) => log.call(t.app, { method: 'POST', url, payload });
   const credentialsOf = (userId: string) => t.app.ctx.database.db.collection<{ _id: string; mfaSecret?: string; mfaPendingSecret?: string }>(CREDENTIALS).findOne({ _id: userId });
@@ -82,7 +77,7 @@ describe('mandatory MFA at sign-in (TOTP)', () => {
     const creds = await credentialsOf(member.user.id as string);
     expect(creds?.mfaSecret).toBe(secret);
     expect(creds?.mfaPendingSecret).toBeUndefined();
-    const user = await readResource<User>({ database: t.app.ctx.database, clock }, 'User', member.user.id as string);
+    const user = await readResource<User>(repoOf(t.app), 'User', member.user.id as string);
     expect(user.mfaEnrolled).toBe(true);
     expect(JSON.stringify(user)).not.toContain(secret);
 
@@ -182,7 +177,7 @@ describe('mandatory MFA at sign-in (TOTP)', () => {
 
   test('a User marked enrolled without a stored secret must enroll (fails closed)', async () => {
     const member = await createMember(t.app);
-    const repo = { database: t.app.ctx.database, clock };
+    const repo = repoOf(t.app);
     const user = await readResource<User>(repo, 'User', member.user.id as string);
     await updateResource(repo, { ...user, mfaEnrolled: true }, { skipValidation: true });
     const res = await startLogin(log, t.app, member.email, member.password);

@@ -1,14 +1,9 @@
-import { ADMIN_EMAIL, createTestApp, type TestApp } from '../helpers/app';
+import { ADMIN_EMAIL } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { form } from './fixtures';
 
 describe('rate limits on /auth and /oauth2', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp({ env: { RATE_LIMIT: 'on', RATE_LIMIT_MAX: '5' } });
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp({ env: { RATE_LIMIT: 'on', RATE_LIMIT_MAX: '5' } });
 
   const login = (email: string, remoteAddress: string) =>
     t.app.inject({ method: 'POST', url: '/auth/login', remoteAddress, payload: { email, password: 'wrong-password' } });

@@ -1,5 +1,6 @@
 import { generateKeyPair, SignJWT } from 'jose';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
+import { TestClock } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { form } from './fixtures';
 
@@ -8,14 +9,8 @@ function decode(token: string): Record<string, unknown> {
 }
 
 describe('tokens: refresh, revocation, tampering, expiry', () => {
-  let t: TestApp;
   const clock = new TestClock();
-  beforeAll(async () => {
-    t = await createTestApp({ clock });
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp({ clock });
 
   const me = (authorization: string) => t.app.inject({ method: 'GET', url: '/auth/me', headers: { authorization } });
   const refresh = (refreshToken: string) => t.app.inject({ method: 'POST', url: '/oauth2/token', ...form({ grant_type: 'refresh_token', refresh_token: refreshToken }) });

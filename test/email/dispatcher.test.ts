@@ -1,29 +1,20 @@
 import { dispatchCollection, listOutbox } from '../../src/email/dispatch-state';
 import { outboxCollection } from '../../src/email/outbox';
 import { retryDelayMs, DEFAULT_RETRY_POLICY } from '../../src/email/retry-policy';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
-import { startTestSmtp, type TestSmtp } from '../helpers/smtp';
+import { TestClock } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { enqueue, mail } from './helpers';
 
 describe('outbox dispatcher over SMTP', () => {
-  let smtp: TestSmtp;
-  let t: TestApp;
   const clock = new TestClock();
+  const t = useTestApp({ clock, smtp: true, env: { OUTBOX_POLL_MS: '0', EMAIL_FROM: 'Invites <no-reply@clinic.example>' } });
   const outbox = () => outboxCollection(t.app.ctx.database);
   const states = () => dispatchCollection(t.app.ctx.database);
   const runOnce = () => t.app.ctx.email.dispatcher.runOnce();
 
-  beforeAll(async () => {
-    smtp = await startTestSmtp();
-    t = await createTestApp({ clock, env: { SMTP_URL: smtp.url, OUTBOX_POLL_MS: '0', EMAIL_FROM: 'Invites <no-reply@clinic.example>' } });
-  });
-  afterAll(async () => {
-    await t.close();
-    await smtp.stop();
-  });
   afterEach(async () => {
-    smtp.failing = false;
-    smtp.messages.length = 0;
+    t.smtp.failing = false;
+    t.smtp.messages.length = 0;
     await outbox().deleteMany({});
     await states().deleteMany({});
   });
@@ -31,11 +22,11 @@ describe('outbox dispatcher over SMTP', () => {
   test('delivers a mail once, with its text and HTML bodies and a Message-ID from the outbox id', async () => {
     const message = mail();
     const id = await enqueue(t.app, message);
-    expect(smtp.messages).toHaveLength(0); // nothing is sent at enqueue time
+    expect(t.smtp.messages).toHaveLength(0); // nothing is sent at enqueue time
 
     expect(await runOnce()).toBe(1);
-    expect(smtp.messages).toHaveLength(1);
-    const received = smtp.messages[0];
+    expect(t.smtp.messages).toHaveLength(1);
+    const received = t.smtp.messages[0];
     expect(received.subject).toBe(message.subject);
     expect(received.text?.trim()).toBe(message.text);
     expect(received.html).toContain(message.links?.[0]);
@@ -44,12 +35,12 @@ describe('outbox dispatcher over SMTP', () => {
     expect(received.messageId).toBe(`<${id}@clinic.example>`);
 
     expect(await runOnce()).toBe(0);
-    expect(smtp.messages).toHaveLength(1);
+    expect(t.smtp.messages).toHaveLength(1);
     const doc = await states().findOne({ _id: id });
     expect(doc).toMatchObject({ status: 'sent', attempts: 1, sentAt: clock.now(), kind: message.kind });
     expect(doc?.leaseOwner).toBeUndefined();
-    // The outbox document is left exactly as the transaction wrote it.
-    expect(await outbox().findOne({ _id: id })).toEqual({ _id: id, message, createdAt: clock.now() });
+    // Once sent, the outbox document keeps who, what and which kind; its bodies and links are purged.
+    expect(await outbox().findOne({ _id: id })).toEqual({ _id: id, message: { to: message.to, subject: message.subject, kind: message.kind }, createdAt: clock.now(), bodyPurged: true });
     expect(await listOutbox(t.app.ctx.database, { _id: id })).toMatchObject([{ id, status: 'sent', attempts: 1, sentAt: clock.now() }]);
   });
 
@@ -60,11 +51,11 @@ describe('outbox dispatcher over SMTP', () => {
     clock.advance(1);
     const third = await enqueue(t.app, mail());
     expect(await runOnce()).toBe(3);
-    expect(smtp.messages.map((m) => m.messageId)).toEqual([first, second, third].map((id) => `<${id}@clinic.example>`));
+    expect(t.smtp.messages.map((m) => m.messageId)).toEqual([first, second, third].map((id) => `<${id}@clinic.example>`));
   });
 
   test('SMTP refusing mail, then back: delivered exactly once after the backoff', async () => {
-    smtp.failing = true;
+    t.smtp.failing = true;
     const id = await enqueue(t.app, mail());
     expect(await runOnce()).toBe(0);
     let doc = await states().findOne({ _id: id });
@@ -74,7 +65,7 @@ describe('outbox dispatcher over SMTP', () => {
     expect(doc?.leaseOwner).toBeUndefined();
 
     // Not due yet: nothing is tried.
-    smtp.failing = false;
+    t.smtp.failing = false;
     clock.advance(4_999);
     expect(await runOnce()).toBe(0);
     expect((await states().findOne({ _id: id }))?.attempts).toBe(1);
@@ -84,14 +75,14 @@ describe('outbox dispatcher over SMTP', () => {
     expect(await runOnce()).toBe(0);
     clock.advance(3600_000);
     expect(await runOnce()).toBe(0);
-    expect(smtp.messages).toHaveLength(1);
-    expect(smtp.messages[0].messageId).toBe(`<${id}@clinic.example>`);
+    expect(t.smtp.messages).toHaveLength(1);
+    expect(t.smtp.messages[0].messageId).toBe(`<${id}@clinic.example>`);
     doc = await states().findOne({ _id: id });
     expect(doc).toMatchObject({ status: 'sent', attempts: 2 });
   });
 
   test('retries on the backoff schedule up to the cap, then marks the mail failed', async () => {
-    smtp.failing = true;
+    t.smtp.failing = true;
     const id = await enqueue(t.app, mail());
     const waits: number[] = [];
     for (let attempt = 1; attempt <= DEFAULT_RETRY_POLICY.maxAttempts; attempt++) {
@@ -112,10 +103,10 @@ describe('outbox dispatcher over SMTP', () => {
     expect(failed?.lastError).toContain('451');
 
     // A failed mail is never tried again, even once SMTP is back.
-    smtp.failing = false;
+    t.smtp.failing = false;
     clock.advance(24 * 3600_000);
     expect(await runOnce()).toBe(0);
-    expect(smtp.messages).toHaveLength(0);
+    expect(t.smtp.messages).toHaveLength(0);
   });
 
   test('a mail leased by a crashed instance is taken over once its lease expires', async () => {
@@ -128,7 +119,7 @@ describe('outbox dispatcher over SMTP', () => {
     expect(await runOnce()).toBe(0);
     clock.advance(2);
     expect(await runOnce()).toBe(1);
-    expect(smtp.messages).toHaveLength(1);
+    expect(t.smtp.messages).toHaveLength(1);
     expect(await states().findOne({ _id: id })).toMatchObject({ status: 'sent', attempts: 2 });
   });
 });

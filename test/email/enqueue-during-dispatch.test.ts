@@ -1,7 +1,6 @@
 import { dispatchCollection } from '../../src/email/dispatch-state';
 import { outboxCollection } from '../../src/email/outbox';
-import { createTestApp, type TestApp } from '../helpers/app';
-import { startTestSmtp, type TestSmtp } from '../helpers/smtp';
+import { useTestApp } from '../helpers/suite';
 import { enqueue, eventually, mail } from './helpers';
 
 /**
@@ -11,17 +10,7 @@ import { enqueue, eventually, mail } from './helpers';
  * write the outbox collection itself: this test lost mail when it did.
  */
 describe('enqueueing while the dispatcher works', () => {
-  let smtp: TestSmtp;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    smtp = await startTestSmtp();
-    t = await createTestApp({ env: { SMTP_URL: smtp.url, OUTBOX_POLL_MS: '1' } });
-  });
-  afterAll(async () => {
-    await t.close();
-    await smtp.stop();
-  });
+  const t = useTestApp({ smtp: true, env: { OUTBOX_POLL_MS: '1' } });
 
   test('every mail enqueued during dispatching is kept and delivered exactly once', async () => {
     const ids: string[] = [];
@@ -31,7 +20,7 @@ describe('enqueueing while the dispatcher works', () => {
     expect(await outboxCollection(t.app.ctx.database).countDocuments({})).toBe(40);
     await eventually(async () => (await dispatchCollection(t.app.ctx.database).countDocuments({ status: 'sent' })) === 40, 15_000);
     await new Promise((r) => setTimeout(r, 200));
-    const received = smtp.messages.map((m) => m.messageId).sort();
+    const received = t.smtp.messages.map((m) => m.messageId).sort();
     expect(received).toEqual(ids.map((id) => `<${id}@localhost>`).sort());
   });
 });

@@ -2,20 +2,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { dispatchCollection } from '../../src/email/dispatch-state';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
+import { TestClock } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { captureLogs, enqueue, mail } from './helpers';
 
 describe('file transport (SMTP_URL unset)', () => {
-  let t: TestApp;
   const clock = new TestClock();
   const logs = captureLogs();
-
-  beforeAll(async () => {
-    t = await createTestApp({ clock, env: { OUTBOX_POLL_MS: '0', EMAIL_FROM: 'no-reply@clinic.example' }, logger: logs.logger });
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp({ clock, env: { OUTBOX_POLL_MS: '0', EMAIL_FROM: 'no-reply@clinic.example' }, logger: logs.logger });
 
   test('writes a parseable .eml under DATA_DIR/outbox and logs the recipient, subject and link', async () => {
     const message = mail();

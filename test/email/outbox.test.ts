@@ -2,18 +2,13 @@ import { withTransaction } from '../../src/db/transaction';
 import { FhirError } from '../../src/errors';
 import { dispatchCollection, listOutbox } from '../../src/email/dispatch-state';
 import { outboxCollection } from '../../src/email/outbox';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
+import { TestClock } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { enqueue, mail } from './helpers';
 
 describe('outbox enqueue', () => {
-  let t: TestApp;
   const clock = new TestClock();
-  beforeAll(async () => {
-    t = await createTestApp({ clock, env: { OUTBOX_POLL_MS: '0' } });
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp({ clock, env: { OUTBOX_POLL_MS: '0' } });
 
   test('writes one outbox document inside the transaction; it reads as pending, due now', async () => {
     const message = mail();

@@ -1,19 +1,13 @@
 import { dispatchCollection } from '../../src/email/dispatch-state';
 import { createSmtpTransport } from '../../src/email/smtp-transport';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
+import { TestClock } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { closedPort, enqueue, mail, startSilentServer } from './helpers';
 
 describe('SMTP outage', () => {
-  let t: TestApp;
   const clock = new TestClock();
-
-  beforeAll(async () => {
-    // Nothing listens on SMTP_URL, and the dispatcher's timer is running (as in production).
-    t = await createTestApp({ clock, env: { SMTP_URL: `smtp://127.0.0.1:${await closedPort()}`, OUTBOX_POLL_MS: '10' } });
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  // Nothing listens on SMTP_URL, and the dispatcher's timer is running (as in production).
+  const t = useTestApp(async () => ({ clock, env: { SMTP_URL: `smtp://127.0.0.1:${await closedPort()}`, OUTBOX_POLL_MS: '10' } }));
 
   test('a server that is down neither fails nor slows enqueue; the mail waits for a retry', async () => {
     const started = Date.now();

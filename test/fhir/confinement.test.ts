@@ -1,26 +1,21 @@
 import type { Bundle, Patient, User } from '@medplum/fhirtypes';
-import { createTestApp, type TestApp } from '../helpers/app';
-import { signIn, type SignedIn } from '../helpers/auth';
+import { useSignIn, useTestApp } from '../helpers/suite';
+import type { SignedIn } from '../helpers/auth';
 import { createPolicyMember, createProjectAdmin, entryIds, FHIR_JSON, post, type ProjectAdmin } from './fixtures';
 
 describe('project confinement', () => {
-  let t: TestApp;
-  let root: SignedIn;
+  const t = useTestApp();
+  const root = useSignIn(t);
   let second: ProjectAdmin;
   let rootProject: string;
   let mine: Patient & { id: string };
   let theirs: Patient & { id: string };
 
   beforeAll(async () => {
-    t = await createTestApp();
-    root = await signIn(t.app);
     rootProject = root.project?.reference?.split('/')[1] as string;
     second = await createProjectAdmin(t.app, 'Second', 'second-admin@example.com');
     theirs = await post<Patient>(t.app, root.headers, { resourceType: 'Patient', name: [{ family: 'Rootpatient' }] });
     mine = await post<Patient>(t.app, second.session.headers, { resourceType: 'Patient', name: [{ family: 'Secondpatient' }] });
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   const as = (who: SignedIn, method: 'GET' | 'PUT' | 'DELETE' | 'POST', url: string, payload?: unknown) =>

@@ -1,18 +1,11 @@
 import type { Patient } from '@medplum/fhirtypes';
-import { createTestApp, type TestApp } from '../helpers/app';
-import { signIn, type SignedIn } from '../helpers/auth';
-import { FHIR_JSON, issues, post, snapshotResources } from './fixtures';
+import { snapshotDatabase } from '../helpers/app';
+import { useSignIn, useTestApp } from '../helpers/suite';
+import { FHIR_JSON, issues, post } from './fixtures';
 
 describe('FHIR REST interactions', () => {
-  let t: TestApp;
-  let admin: SignedIn;
-  beforeAll(async () => {
-    t = await createTestApp();
-    admin = await signIn(t.app);
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
+  const admin = useSignIn(t);
 
   const inject = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}) =>
     t.app.inject({ method, url, headers: { ...admin.headers, ...(payload !== undefined ? FHIR_JSON : {}), ...headers }, payload: payload as string });
@@ -122,7 +115,7 @@ describe('FHIR REST interactions', () => {
   });
 
   test('malformed JSON is 400, a body over 1 MB is 413, and neither writes anything', async () => {
-    const before = await snapshotResources(t.app);
+    const before = await snapshotDatabase(t.app);
     const malformed = await t.app.inject({ method: 'POST', url: '/fhir/R4/Patient', headers: { ...admin.headers, ...FHIR_JSON }, payload: '{"resourceType": "Patient",' });
     expect(malformed.statusCode).toBe(400);
     expect(issues(malformed)[0].diagnostics).toMatch(/not valid JSON/);
@@ -133,20 +126,20 @@ describe('FHIR REST interactions', () => {
       payload: JSON.stringify({ resourceType: 'Patient', text: { status: 'generated', div: `<div>${'x'.repeat(1024 * 1024)}</div>` } }),
     });
     expect(big.statusCode).toBe(413);
-    expect(await snapshotResources(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
   test('an invalid resource is 400 with one issue per problem, each naming its element', async () => {
-    const before = await snapshotResources(t.app);
+    const before = await snapshotDatabase(t.app);
     const res = await inject('POST', '/fhir/R4/Patient', { resourceType: 'Patient', active: 'yes', birthDate: 'yesterday', nickname: 'x' });
     expect(res.statusCode).toBe(400);
     const expressions = issues(res).flatMap((i) => i.expression ?? []);
     expect(expressions).toEqual(expect.arrayContaining(['Patient.active', 'Patient.birthDate', 'Patient.nickname']));
-    expect(await snapshotResources(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
   test('operators in a body are refused and never reach the database', async () => {
-    const before = await snapshotResources(t.app);
+    const before = await snapshotDatabase(t.app);
     const top = await inject('POST', '/fhir/R4/Patient', { resourceType: 'Patient', $gt: '' });
     expect(top.statusCode).toBe(400);
     const nested = await inject('POST', '/fhir/R4/Patient', { resourceType: 'Patient', name: [{ family: { $gt: '' } }] });
@@ -154,7 +147,7 @@ describe('FHIR REST interactions', () => {
     const search = await t.app.inject({ method: 'POST', url: '/fhir/R4/Patient/_search', headers: { ...admin.headers, 'content-type': 'application/json' }, payload: { name: { $gt: '' } } });
     expect(search.statusCode).toBe(400);
     expect(issues(search)[0].expression).toEqual(['name']);
-    expect(await snapshotResources(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
   test('concurrent updates with the same If-Match: exactly one wins, the others get 412', async () => {

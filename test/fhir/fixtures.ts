@@ -1,11 +1,7 @@
-import type { AccessPolicy, Practitioner, Project, ProjectMembership, Resource, User } from '@medplum/fhirtypes';
+import type { AccessPolicy, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { hashPassword } from '../../src/auth/password-hash';
-import { newId } from '../../src/clock';
-import { withTransaction } from '../../src/db/transaction';
-import { createResource, type RepoContext } from '../../src/fhir/repository';
-import { currentCollection, historyCollection, STORED_TYPES } from '../../src/fhir/resource-types';
 import { signIn, type SignedIn } from '../helpers/auth';
+import { create, createAccount, createMembership, createPractitioner, createProject } from '../helpers/fixtures';
 
 export const FHIR_JSON = { 'content-type': 'application/fhir+json' };
 
@@ -23,28 +19,11 @@ export interface ProjectAdmin {
  * then signed in.
  */
 export async function createProjectAdmin(app: FastifyInstance, name: string, email: string, password = 'second-admin-password-42'): Promise<ProjectAdmin> {
-  const ids = { projectId: newId(), userId: newId(), practitionerId: newId(), membershipId: newId() };
-  const passwordHash = await hashPassword(password);
-  await withTransaction(app.ctx.database, async (session) => {
-    const repo: RepoContext = { database: app.ctx.database, clock: app.ctx.clock, session };
-    await createResource<User>(repo, { resourceType: 'User', firstName: name, lastName: 'Admin', email }, {}, ids.userId);
-    await createResource<Project>(repo, { resourceType: 'Project', name, owner: { reference: `User/${ids.userId}` } }, { project: ids.projectId }, ids.projectId);
-    await createResource<Practitioner>(repo, { resourceType: 'Practitioner', name: [{ given: [name], family: 'Admin' }] }, { project: ids.projectId }, ids.practitionerId);
-    await createResource<ProjectMembership>(
-      repo,
-      {
-        resourceType: 'ProjectMembership',
-        project: { reference: `Project/${ids.projectId}` },
-        user: { reference: `User/${ids.userId}` },
-        profile: { reference: `Practitioner/${ids.practitionerId}` },
-        admin: true,
-      },
-      { project: ids.projectId },
-      ids.membershipId,
-    );
-    await app.ctx.database.db.collection<{ _id: string; passwordHash: string }>('credentials').insertOne({ _id: ids.userId, passwordHash }, { session });
-  });
-  return { ...ids, session: await signIn(app, email, password) };
+  const user = await createAccount(app, { email, password, firstName: name, lastName: 'Admin' });
+  const project = await createProject(app, { name, owner: { reference: `User/${user.id}` } });
+  const practitioner = await createPractitioner(app, project.id, { name: [{ given: [name], family: 'Admin' }] });
+  const membership = await createMembership(app, { projectId: project.id, user: `User/${user.id}`, profile: `Practitioner/${practitioner.id}`, admin: true });
+  return { projectId: project.id, userId: user.id, practitionerId: practitioner.id, membershipId: membership.id, session: await signIn(app, email, password) };
 }
 
 /**
@@ -52,26 +31,10 @@ export async function createProjectAdmin(app: FastifyInstance, name: string, ema
  * server-scoped User and a password, signed in.
  */
 export async function createPolicyMember(app: FastifyInstance, projectId: string, email: string, policy: AccessPolicy, password = 'policy-member-password-42'): Promise<SignedIn> {
-  const ids = { userId: newId(), practitionerId: newId(), policyId: newId() };
-  const passwordHash = await hashPassword(password);
-  await withTransaction(app.ctx.database, async (session) => {
-    const repo: RepoContext = { database: app.ctx.database, clock: app.ctx.clock, session };
-    await createResource<User>(repo, { resourceType: 'User', firstName: 'Policy', lastName: 'Member', email }, {}, ids.userId);
-    await createResource<AccessPolicy>(repo, policy, { project: projectId }, ids.policyId);
-    await createResource<Practitioner>(repo, { resourceType: 'Practitioner', name: [{ family: 'Member' }] }, { project: projectId }, ids.practitionerId);
-    await createResource<ProjectMembership>(
-      repo,
-      {
-        resourceType: 'ProjectMembership',
-        project: { reference: `Project/${projectId}` },
-        user: { reference: `User/${ids.userId}` },
-        profile: { reference: `Practitioner/${ids.practitionerId}` },
-        accessPolicy: { reference: `AccessPolicy/${ids.policyId}` },
-      },
-      { project: projectId },
-    );
-    await app.ctx.database.db.collection<{ _id: string; passwordHash: string }>('credentials').insertOne({ _id: ids.userId, passwordHash }, { session });
-  });
+  const user = await createAccount(app, { email, password, firstName: 'Policy', lastName: 'Member' });
+  const accessPolicy = await create(app, policy, projectId);
+  const practitioner = await createPractitioner(app, projectId, { name: [{ family: 'Member' }] });
+  await createMembership(app, { projectId, user: `User/${user.id}`, profile: `Practitioner/${practitioner.id}`, accessPolicy: accessPolicy.id });
   return signIn(app, email, password);
 }
 
@@ -97,18 +60,4 @@ export function issues(res: LightMyRequestResponse): { code?: string; expression
 export function entryIds(res: LightMyRequestResponse, mode: 'match' | 'include' = 'match'): string[] {
   const bundle = res.json() as { entry?: { resource?: Resource; search?: { mode?: string } }[] };
   return (bundle.entry ?? []).filter((e) => (e.search?.mode ?? 'match') === mode).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
-}
-
-/**
- * Every resource and history document (the embedded engine has no listCollections, so the
- * collections are named): for "nothing was written" assertions.
- */
-export async function snapshotResources(app: FastifyInstance): Promise<Record<string, unknown[]>> {
-  const result: Record<string, unknown[]> = {};
-  for (const type of STORED_TYPES) {
-    for (const name of [currentCollection(type), historyCollection(type)]) {
-      result[name] = await app.ctx.database.db.collection(name).find({}).sort({ _id: 1 }).toArray();
-    }
-  }
-  return result;
 }

@@ -1,21 +1,16 @@
 import type { Bundle, Patient, ProjectMembership } from '@medplum/fhirtypes';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
-import { signIn, type SignedIn } from '../helpers/auth';
+import { TestClock } from '../helpers/app';
+import { useSignIn, useTestApp } from '../helpers/suite';
 import { FHIR_JSON, issues, post } from './fixtures';
 
 describe('FHIR history', () => {
-  let t: TestApp;
-  let admin: SignedIn;
   let projectId: string;
   const clock = new TestClock(new Date('2026-02-01T08:00:00.000Z'));
+  const t = useTestApp({ clock });
+  const admin = useSignIn(t);
 
   beforeAll(async () => {
-    t = await createTestApp({ clock });
-    admin = await signIn(t.app);
     projectId = admin.project?.reference?.split('/')[1] as string;
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   const get = (url: string) => t.app.inject({ method: 'GET', url: url.replace('http://localhost:8103', ''), headers: admin.headers });

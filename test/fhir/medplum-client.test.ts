@@ -1,25 +1,17 @@
-import { MedplumClient } from '@medplum/core';
+import type { MedplumClient } from '@medplum/core';
 import type { Patient } from '@medplum/fhirtypes';
-import type { AddressInfo } from 'node:net';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, type TestApp } from '../helpers/app';
+import { allowPlainPkceFallback, listen, newMedplumClient, signInClient } from '../helpers/medplum';
+import { useTestApp } from '../helpers/suite';
 
 /** The real client library on the FHIR routes (create, read, search, update, history, delete). */
 describe('MedplumClient on the FHIR API', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let medplum: MedplumClient;
 
+  allowPlainPkceFallback();
   beforeAll(async () => {
-    t = await createTestApp();
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    const baseUrl = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}/`;
-    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    medplum = new MedplumClient({ baseUrl, fetch: globalThis.fetch.bind(globalThis) });
-    const { code } = await medplum.startLogin({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
-    await medplum.processCode(code as string);
-    warn.mockRestore();
-  });
-  afterAll(async () => {
-    await t.close();
+    medplum = newMedplumClient(await listen(t.app));
+    await signInClient(medplum);
   });
 
   test('create, read, search, update, history and delete', async () => {

@@ -1,16 +1,10 @@
 import type { CapabilityStatement, OperationDefinition } from '@medplum/fhirtypes';
 import { buildCapabilityStatement } from '../../src/fhir/capability';
 import { STORED_TYPES } from '../../src/fhir/resource-types';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 
 describe('metadata', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
 
   test('GET /metadata is public and lists every stored type with its interactions and search parameters', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/fhir/R4/metadata' });

@@ -1,17 +1,15 @@
 import type { Bundle, Patient, Practitioner, ProjectMembership } from '@medplum/fhirtypes';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
-import { signIn, type SignedIn } from '../helpers/auth';
+import { TestClock } from '../helpers/app';
+import { useSignIn, useTestApp } from '../helpers/suite';
 import { entryIds, issues, post } from './fixtures';
 
 describe('FHIR search over HTTP', () => {
-  let t: TestApp;
-  let admin: SignedIn;
   const clock = new TestClock(new Date('2026-01-15T12:00:00.000Z'));
+  const t = useTestApp({ clock });
+  const admin = useSignIn(t);
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    t = await createTestApp({ clock });
-    admin = await signIn(t.app);
     const patients: Patient[] = [
       { resourceType: 'Patient', name: [{ family: 'Quillfeather', given: ['Hëlga'] }], birthDate: '1980-05-01', gender: 'female', active: true, telecom: [{ system: 'email', value: 'Helga@Example.com' }], identifier: [{ system: 'urn:mrn', value: 'A1' }] },
       { resourceType: 'Patient', name: [{ family: 'Quill', given: ['Bob'] }], birthDate: '1990-01-01', gender: 'male', active: false, telecom: [{ system: 'phone', value: '555-0100' }], identifier: [{ system: 'urn:other', value: 'A1' }] },
@@ -23,11 +21,10 @@ describe('FHIR search over HTTP', () => {
       ids[p.name?.[0].family as string] = created.id;
     }
   });
-  afterAll(async () => {
-    await t.close();
-  });
 
   const search = (query: string) => t.app.inject({ method: 'GET', url: `/fhir/R4/Patient?${query}`, headers: admin.headers });
+  const searchByPost = (form: string) =>
+    t.app.inject({ method: 'POST', url: '/fhir/R4/Patient/_search', headers: { ...admin.headers, 'content-type': 'application/x-www-form-urlencoded' }, payload: form });
   const found = async (query: string) => {
     const res = await search(query);
     expect({ query, status: res.statusCode, body: res.statusCode === 200 ? '' : res.body }).toEqual({ query, status: 200, body: '' });
@@ -146,12 +143,7 @@ describe('FHIR search over HTTP', () => {
   });
 
   test('POST _search takes form parameters', async () => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/fhir/R4/Patient/_search',
-      headers: { ...admin.headers, 'content-type': 'application/x-www-form-urlencoded' },
-      payload: 'name=zab',
-    });
+    const res = await searchByPost('name=zab');
     expect(res.statusCode).toBe(200);
     expect(entryIds(res)).toEqual([`Patient/${ids.Zabini}`]);
   });
@@ -170,12 +162,7 @@ describe('FHIR search over HTTP', () => {
       expect({ query, status: res.statusCode }).toEqual({ query, status: 400 });
       expect({ query, expression: issues(res)[0].expression?.[0] }).toEqual({ query, expression });
     }
-    const form = await t.app.inject({
-      method: 'POST',
-      url: '/fhir/R4/Patient/_search',
-      headers: { ...admin.headers, 'content-type': 'application/x-www-form-urlencoded' },
-      payload: 'email[$ne]=x',
-    });
+    const form = await searchByPost('email[$ne]=x');
     expect(form.statusCode).toBe(400);
   });
 });

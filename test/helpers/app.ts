@@ -7,6 +7,8 @@ import type { AppDeps } from '../../src/app-context';
 import { buildApp } from '../../src/app';
 import type { Clock } from '../../src/clock';
 import { loadConfig, type AppConfig } from '../../src/config';
+import { DISPATCH_COLLECTION } from '../../src/email/dispatch-state';
+import { OUTBOX_COLLECTION } from '../../src/email/outbox';
 import { historyCollection, STORED_TYPES } from '../../src/fhir/resource-types';
 
 export const ADMIN_EMAIL = 'admin@example.com';
@@ -65,17 +67,30 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 /** Collections the server writes besides the resource collections. */
 export const INTERNAL_COLLECTIONS = ['activations', 'bootstrap', 'credentials', 'idempotency', 'keys', 'logins', 'outbox', 'outbox_dispatch'];
 
+export interface SnapshotOptions {
+  /**
+   * For a suite where mail enqueued earlier may still be on its way: the background dispatcher
+   * then writes its delivery state (`outbox_dispatch`, left out) and may purge its body once
+   * sent (so `outbox` is compared by id only: a mail the request under test enqueued still shows).
+   */
+  mailInFlight?: boolean;
+}
+
 /**
  * Everything in the app's database: for "nothing was written" assertions. The embedded engine
  * cannot list collections, so the list is explicit: every resource and history collection and
  * the internal ones above.
  */
-export async function snapshotDatabase(app: FastifyInstance): Promise<Record<string, unknown[]>> {
+export async function snapshotDatabase(app: FastifyInstance, options: SnapshotOptions = {}): Promise<Record<string, unknown[]>> {
   const db = app.ctx.database.db;
   const names = [...STORED_TYPES, ...STORED_TYPES.map(historyCollection), ...INTERNAL_COLLECTIONS].sort();
   const result: Record<string, unknown[]> = {};
   for (const name of names) {
     result[name] = await db.collection(name).find({}).sort({ _id: 1 }).toArray();
+  }
+  if (options.mailInFlight) {
+    delete result[DISPATCH_COLLECTION];
+    result[OUTBOX_COLLECTION] = (result[OUTBOX_COLLECTION] as { _id: string }[]).map((doc) => doc._id);
   }
   return result;
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from './app';
 
 export interface SignedIn {
@@ -10,10 +10,25 @@ export interface SignedIn {
   headers: { authorization: string };
 }
 
+/** A PKCE verifier and its S256 challenge. */
+export function pkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/** The /oauth2/token request that exchanges an authorization code (form-encoded, as MedplumClient sends it). */
+export function codeExchange(code: string, verifier: string): InjectOptions {
+  return {
+    method: 'POST',
+    url: '/oauth2/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier }).toString(),
+  };
+}
+
 /** Signs in the way MedplumClient does: /auth/login with PKCE, then /oauth2/token. */
 export async function signIn(app: FastifyInstance, email = ADMIN_EMAIL, password = ADMIN_PASSWORD, projectId?: string): Promise<SignedIn> {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const { verifier, challenge } = pkce();
   const login = await app.inject({
     method: 'POST',
     url: '/auth/login',
@@ -26,12 +41,7 @@ export async function signIn(app: FastifyInstance, email = ADMIN_EMAIL, password
   if (!code) {
     throw new Error(`login did not answer a code: ${login.body}`);
   }
-  const token = await app.inject({
-    method: 'POST',
-    url: '/oauth2/token',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier }).toString(),
-  });
+  const token = await app.inject(codeExchange(code, verifier));
   if (token.statusCode !== 200) {
     throw new Error(`token failed: ${token.statusCode} ${token.body}`);
   }

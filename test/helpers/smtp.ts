@@ -2,13 +2,19 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 
-/** A real SMTP server on loopback that keeps every mail it accepts. */
+/** A real SMTP server on loopback that keeps every mail it accepts, and whose behaviour a test controls. */
 export interface TestSmtp {
   url: string;
   port: number;
   messages: ParsedMail[];
   /** While true, every mail is refused with a temporary failure (451). */
   failing: boolean;
+  /** Recipients refused with 550 (mailbox unavailable). */
+  refuse: Set<string>;
+  /** While set, the reply to DATA waits for this promise (a slow server). */
+  hold?: Promise<void>;
+  /** How many DATA commands reached the server (delivered or not). */
+  dataCount: number;
   /** Resolves when at least n mails have arrived (or rejects after timeoutMs). */
   waitFor(n: number, timeoutMs?: number): Promise<ParsedMail[]>;
   stop(): Promise<void>;
@@ -20,6 +26,8 @@ export async function startTestSmtp(): Promise<TestSmtp> {
     port: 0,
     messages: [],
     failing: false,
+    refuse: new Set(),
+    dataCount: 0,
     waitFor: async (n, timeoutMs = 10_000) => {
       const deadline = Date.now() + timeoutMs;
       while (state.messages.length < n) {
@@ -36,7 +44,15 @@ export async function startTestSmtp(): Promise<TestSmtp> {
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      if (state.refuse.has(address.address)) {
+        callback(Object.assign(new Error('Mailbox unavailable'), { responseCode: 550 }));
+        return;
+      }
+      callback();
+    },
     onData(stream, _session, callback) {
+      state.dataCount++;
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
@@ -45,7 +61,8 @@ export async function startTestSmtp(): Promise<TestSmtp> {
           callback(err);
           return;
         }
-        simpleParser(Buffer.concat(chunks))
+        (state.hold ?? Promise.resolve())
+          .then(() => simpleParser(Buffer.concat(chunks)))
           .then((mail) => {
             state.messages.push(mail);
             callback();

@@ -1,33 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { AccessPolicy, Patient, Practitioner, Project, ProjectMembership, RelatedPerson, User } from '@medplum/fhirtypes';
+import type { AccessPolicy, Patient, Practitioner, ProjectMembership, RelatedPerson, User } from '@medplum/fhirtypes';
 import type { AuthContext } from '../../src/auth/auth-context';
-import { CREDENTIALS } from '../../src/auth/credentials';
-import { hashPassword } from '../../src/auth/password-hash';
 import { newId } from '../../src/clock';
-import { createResource, type RepoContext, type StoredResource } from '../../src/fhir/repository';
+import { createResource, type StoredResource } from '../../src/fhir/repository';
+import { createAccount, createMembership, createPractitioner as createProfile, createProject, repoOf, uniqueEmail } from '../helpers/fixtures';
 
 /** Test data for the invite suites, written straight through the repository. */
 
+export { createProject, uniqueEmail };
+export const repo = repoOf;
+
+/** The password of every fixture account. */
 export const PASSWORD = 'a-long-test-password';
-
-let cachedHash: Promise<string> | undefined;
-/** One argon2 hash for every fixture account (hashing is slow on purpose). */
-function passwordHash(): Promise<string> {
-  cachedHash ??= hashPassword(PASSWORD);
-  return cachedHash;
-}
-
-export function repo(app: FastifyInstance): RepoContext {
-  return { database: app.ctx.database, clock: app.ctx.clock };
-}
-
-export const uniqueEmail = (name = 'person'): string => `${name}.${randomBytes(4).toString('hex')}@example.com`;
-
-export async function createProject(app: FastifyInstance, fields: Partial<Project> = {}): Promise<Project & { id: string }> {
-  const id = newId();
-  return (await createResource<Project>(repo(app), { resourceType: 'Project', name: `Project ${id.slice(0, 8)}`, ...fields }, { project: id }, id)) as Project & { id: string };
-}
 
 export async function createPolicy(app: FastifyInstance, projectId: string, name = 'Policy'): Promise<AccessPolicy & { id: string }> {
   return (await createResource<AccessPolicy>(repo(app), { resourceType: 'AccessPolicy', name, resource: [{ resourceType: 'Patient' }] }, { project: projectId })) as AccessPolicy & {
@@ -44,11 +28,7 @@ export async function createPatient(app: FastifyInstance, projectId: string, ema
 }
 
 export async function createPractitioner(app: FastifyInstance, projectId: string, email?: string): Promise<Practitioner & { id: string }> {
-  const practitioner: Practitioner = { resourceType: 'Practitioner', name: [{ given: ['Prac'], family: 'Titioner' }] };
-  if (email) {
-    practitioner.telecom = [{ system: 'email', value: email }];
-  }
-  return (await createResource<Practitioner>(repo(app), practitioner, { project: projectId })) as Practitioner & { id: string };
+  return createProfile(app, projectId, email ? { telecom: [{ system: 'email', value: email }] } : {});
 }
 
 export async function createRelatedPerson(app: FastifyInstance, projectId: string, patientId: string, email: string): Promise<RelatedPerson & { id: string }> {
@@ -73,21 +53,9 @@ export interface Member {
 /** A server-scoped User with a password and a membership (admin or not) in the project. */
 export async function createMember(app: FastifyInstance, projectId: string, options: { admin?: boolean; email?: string } = {}): Promise<Member> {
   const email = options.email ?? uniqueEmail(options.admin ? 'admin' : 'member');
-  const r = repo(app);
-  const user = (await createResource<User>(r, { resourceType: 'User', firstName: 'Mem', lastName: 'Ber', email })) as User & { id: string };
-  await app.ctx.database.db.collection(CREDENTIALS).insertOne({ _id: user.id as never, passwordHash: await passwordHash() });
+  const user = await createAccount(app, { email, password: PASSWORD, firstName: 'Mem', lastName: 'Ber' });
   const profile = await createPractitioner(app, projectId, email);
-  const membership = (await createResource<ProjectMembership>(
-    r,
-    {
-      resourceType: 'ProjectMembership',
-      project: { reference: `Project/${projectId}` },
-      user: { reference: `User/${user.id}` },
-      profile: { reference: `Practitioner/${profile.id}` },
-      admin: options.admin ?? false,
-    },
-    { project: projectId },
-  )) as ProjectMembership & { id: string };
+  const membership = await createMembership(app, { projectId, user: `User/${user.id}`, profile: `Practitioner/${profile.id}`, admin: options.admin ?? false });
   const auth: AuthContext = {
     userId: user.id,
     userType: 'User',

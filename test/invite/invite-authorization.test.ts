@@ -1,25 +1,21 @@
 import type { ProjectMembership } from '@medplum/fhirtypes';
 import { updateResource } from '../../src/fhir/repository';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { snapshotDatabase } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { signIn } from '../helpers/auth';
-import { snapshot } from './db-snapshot';
 import { createMember, createProject, repo, uniqueEmail } from './fixtures';
 import { firstIssue, postInvite, type InviteForm } from './http-helpers';
 
 const invitee = (): Record<string, unknown> => ({ resourceType: 'Practitioner', firstName: 'Iva', lastName: 'Tee', email: uniqueEmail(), sendEmail: false });
 
 describe('invite: who may call', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let projectId: string;
   let otherProjectId: string;
 
   beforeAll(async () => {
-    t = await createTestApp();
     projectId = (await createProject(t.app)).id;
     otherProjectId = (await createProject(t.app)).id;
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   describe.each(['json', 'admin'] as InviteForm[])('through the %s form', (form) => {
@@ -39,20 +35,20 @@ describe('invite: who may call', () => {
     test('a member who is not an administrator → 403, nothing written', async () => {
       const member = await createMember(t.app, projectId);
       const { headers } = await signIn(t.app, member.email, member.password, projectId);
-      const before = await snapshot(t.app);
+      const before = await snapshotDatabase(t.app);
       const res = await postInvite(t.app, headers, projectId, invitee(), { form });
       expect(res.statusCode).toBe(403);
       expect(firstIssue(res).code).toBe('forbidden');
-      expect(await snapshot(t.app)).toEqual(before);
+      expect(await snapshotDatabase(t.app)).toEqual(before);
     });
 
     test('an administrator of another project → 403 (never silently their own project), nothing written', async () => {
       const admin = await createMember(t.app, otherProjectId, { admin: true });
       const { headers } = await signIn(t.app, admin.email, admin.password, otherProjectId);
-      const before = await snapshot(t.app);
+      const before = await snapshotDatabase(t.app);
       const res = await postInvite(t.app, headers, projectId, invitee(), { form });
       expect(res.statusCode).toBe(403);
-      expect(await snapshot(t.app)).toEqual(before);
+      expect(await snapshotDatabase(t.app)).toEqual(before);
     });
 
     test('the super administrator may invite into any project; an unknown project → 404', async () => {

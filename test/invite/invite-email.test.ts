@@ -1,8 +1,8 @@
 import type { ParsedMail } from 'mailparser';
 import { updateResource } from '../../src/fhir/repository';
-import { createTestApp, TestClock, type TestApp } from '../helpers/app';
+import { TestClock } from '../helpers/app';
 import { signIn } from '../helpers/auth';
-import { startTestSmtp, type TestSmtp } from '../helpers/smtp';
+import { useSignIn, useTestApp } from '../helpers/suite';
 import { createProject, repo, uniqueEmail } from './fixtures';
 import { outputs, postInvite } from './http-helpers';
 
@@ -11,27 +11,15 @@ const person = { resourceType: 'Practitioner', firstName: 'Mae', lastName: 'Jemi
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('invite: email', () => {
-  let smtp: TestSmtp;
-  let clock: TestClock;
-  let t: TestApp;
-  let headers: Record<string, string>;
-
-  beforeAll(async () => {
-    smtp = await startTestSmtp();
-    clock = new TestClock();
-    t = await createTestApp({ clock, env: { SMTP_URL: smtp.url } });
-    headers = (await signIn(t.app)).headers;
-  });
-  afterAll(async () => {
-    await t.close();
-    await smtp.stop();
-  });
+  const clock = new TestClock();
+  const t = useTestApp({ clock, smtp: true });
+  const admin = useSignIn(t);
 
   /** The one mail that arrived for this address (waits for it). */
   async function mailTo(address: string, count = 1): Promise<ParsedMail[]> {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const mails = smtp.messages.filter((m) => m.to && !Array.isArray(m.to) && m.to.text === address);
+      const mails = t.smtp.messages.filter((m) => m.to && !Array.isArray(m.to) && m.to.text === address);
       if (mails.length >= count) {
         return mails;
       }
@@ -45,7 +33,7 @@ describe('invite: email', () => {
   test('a new user gets a welcome with the project name and a working single-use activation link', async () => {
     const project = await createProject(t.app, { name: 'Apollo' });
     const email = uniqueEmail();
-    const res = await postInvite(t.app, headers, project.id, { ...person, email });
+    const res = await postInvite(t.app, admin.headers, project.id, { ...person, email });
     expect(res.statusCode).toBe(201);
     expect(outputs(res)).toMatchObject({ emailStatus: 'queued' });
     expect(outputs(res).activationUrl).toBeUndefined();
@@ -68,10 +56,10 @@ describe('invite: email', () => {
     const first = await createProject(t.app, { name: 'Gemini' });
     const second = await createProject(t.app, { name: 'Mercury' });
     const email = uniqueEmail();
-    const created = await postInvite(t.app, headers, first.id, { ...person, email, password: 'chosen at invite time 7' });
+    const created = await postInvite(t.app, admin.headers, first.id, { ...person, email, password: 'chosen at invite time 7' });
     expect(created.statusCode).toBe(201);
     await mailTo(email);
-    const res = await postInvite(t.app, headers, second.id, { ...person, email });
+    const res = await postInvite(t.app, admin.headers, second.id, { ...person, email });
     expect(res.statusCode).toBe(201);
     const mails = await mailTo(email, 2);
     const added = mails[1];
@@ -83,9 +71,9 @@ describe('invite: email', () => {
   test('a user who never activated gets a fresh link on the next invite; the older link stops working', async () => {
     const [a, b] = [await createProject(t.app, { name: 'Skylab' }), await createProject(t.app, { name: 'Artemis' })];
     const email = uniqueEmail();
-    await postInvite(t.app, headers, a.id, { ...person, email });
+    await postInvite(t.app, admin.headers, a.id, { ...person, email });
     const [firstMail] = await mailTo(email);
-    await postInvite(t.app, headers, b.id, { ...person, email });
+    await postInvite(t.app, admin.headers, b.id, { ...person, email });
     const second = (await mailTo(email, 2))[1];
     expect(second.subject).toBe('You are invited to Artemis');
     const [, oldId, oldSecret] = LINK.exec(firstMail.text as string) as RegExpExecArray;
@@ -100,20 +88,20 @@ describe('invite: email', () => {
   test('sendEmail false: no mail, and the activation link comes back to the caller', async () => {
     const project = await createProject(t.app);
     const email = uniqueEmail();
-    const before = smtp.messages.length;
-    const res = await postInvite(t.app, headers, project.id, { ...person, email, sendEmail: false });
+    const before = t.smtp.messages.length;
+    const res = await postInvite(t.app, admin.headers, project.id, { ...person, email, sendEmail: false });
     expect(res.statusCode).toBe(201);
     expect(outputs(res).emailStatus).toBe('skipped');
     expect(outputs(res).activationUrl).toMatch(LINK);
     await sleep(400);
-    expect(smtp.messages.length).toBe(before);
+    expect(t.smtp.messages.length).toBe(before);
     expect(await t.app.ctx.database.db.collection('outbox').countDocuments({ 'message.to': email })).toBe(0);
   });
 
   test('names and project names cannot inject HTML', async () => {
     const project = await createProject(t.app, { name: 'Lab <script>alert(1)</script> & Co' });
     const email = uniqueEmail();
-    await postInvite(t.app, headers, project.id, { ...person, firstName: '<img src=x onerror=alert(2)>', email });
+    await postInvite(t.app, admin.headers, project.id, { ...person, firstName: '<img src=x onerror=alert(2)>', email });
     const [mail] = await mailTo(email);
     expect(mail.html).not.toContain('<script>');
     expect(mail.html).not.toContain('<img');
@@ -132,7 +120,7 @@ describe('invite: email', () => {
       ],
     });
     const email = uniqueEmail();
-    await postInvite(t.app, headers, project.id, { ...person, firstName: 'Yuri & <b>', email });
+    await postInvite(t.app, admin.headers, project.id, { ...person, firstName: 'Yuri & <b>', email });
     const [mail] = await mailTo(email);
     expect(mail.subject).toBe('Join Vostok, Yuri & <b>');
     expect(mail.text).toMatch(/^Welcome aboard Yuri & <b>! Start here: http:\/\/localhost:8103\/setpassword\//);
@@ -142,9 +130,9 @@ describe('invite: email', () => {
     await updateResource(repo(t.app), { ...project, setting: [{ name: 'inviteExistingUserEmailText', valueString: 'Also in {{projectName}} now' }] });
     const other = await createProject(t.app);
     const existing = uniqueEmail();
-    await postInvite(t.app, headers, other.id, { ...person, email: existing, password: 'chosen at invite time 8' });
+    await postInvite(t.app, admin.headers, other.id, { ...person, email: existing, password: 'chosen at invite time 8' });
     await mailTo(existing);
-    await postInvite(t.app, headers, project.id, { ...person, email: existing });
+    await postInvite(t.app, admin.headers, project.id, { ...person, email: existing });
     const added = (await mailTo(existing, 2))[1];
     expect(added.text?.trim()).toBe('Also in Vostok now');
     expect(added.html).toBe(false);
@@ -153,19 +141,19 @@ describe('invite: email', () => {
   test('SMTP down during invites, then back: the invites succeed at once and every mail arrives exactly once', async () => {
     const project = await createProject(t.app, { name: 'Outage' });
     const emails = [uniqueEmail('a'), uniqueEmail('b'), uniqueEmail('c')];
-    smtp.failing = true;
+    t.smtp.failing = true;
     const started = Date.now();
-    const responses = await Promise.all(emails.map((email) => postInvite(t.app, headers, project.id, { ...person, email })));
+    const responses = await Promise.all(emails.map((email) => postInvite(t.app, admin.headers, project.id, { ...person, email })));
     expect(responses.map((r) => r.statusCode)).toEqual([201, 201, 201]);
     expect(Date.now() - started).toBeLessThan(5000);
     // Let the dispatcher try (and be refused) a few times while SMTP is down.
     await sleep(600);
-    expect(smtp.messages.filter((m) => emails.includes((m.to as { text: string }).text))).toHaveLength(0);
+    expect(t.smtp.messages.filter((m) => emails.includes((m.to as { text: string }).text))).toHaveLength(0);
 
-    smtp.failing = false;
+    t.smtp.failing = false;
     // They were tried and are waiting for their retry: nothing arrives until it is due.
     await sleep(300);
-    expect(smtp.messages.filter((m) => emails.includes((m.to as { text: string }).text))).toHaveLength(0);
+    expect(t.smtp.messages.filter((m) => emails.includes((m.to as { text: string }).text))).toHaveLength(0);
     clock.advance(11 * 60_000);
     for (const email of emails) {
       await mailTo(email);
@@ -174,7 +162,7 @@ describe('invite: email', () => {
     clock.advance(60 * 60_000);
     await sleep(300);
     for (const email of emails) {
-      expect(smtp.messages.filter((m) => (m.to as { text: string }).text === email)).toHaveLength(1);
+      expect(t.smtp.messages.filter((m) => (m.to as { text: string }).text === email)).toHaveLength(1);
     }
   });
 });

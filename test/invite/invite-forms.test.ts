@@ -1,8 +1,7 @@
-import type { AddressInfo } from 'node:net';
-import { MedplumClient, OperationOutcomeError } from '@medplum/core';
+import { OperationOutcomeError, type MedplumClient } from '@medplum/core';
 import type { CapabilityStatement, OperationDefinition, ProjectMembership } from '@medplum/fhirtypes';
-import { createTestApp, ADMIN_EMAIL, ADMIN_PASSWORD, type TestApp } from '../helpers/app';
-import { signIn } from '../helpers/auth';
+import { allowPlainPkceFallback, listen, newMedplumClient, signInClient } from '../helpers/medplum';
+import { useSignIn, useTestApp } from '../helpers/suite';
 import { createPatient, createPolicy, createProject, uniqueEmail } from './fixtures';
 import { outputs, postInvite, toParameters } from './http-helpers';
 
@@ -16,16 +15,8 @@ function comparable(value: unknown, replacements: [string, string][]): unknown {
 }
 
 describe('invite: the two forms, the published definition and the Medplum client', () => {
-  let t: TestApp;
-  let headers: Record<string, string>;
-
-  beforeAll(async () => {
-    t = await createTestApp();
-    headers = (await signIn(t.app)).headers;
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
+  const admin = useSignIn(t);
 
   test('the Parameters form and the plain-JSON form give the same result', async () => {
     const [a, b] = [await createProject(t.app, { name: 'Same' }), await createProject(t.app, { name: 'Same' })];
@@ -46,11 +37,11 @@ describe('invite: the two forms, the published definition and the Medplum client
     const [policyA, policyB] = [await createPolicy(t.app, a.id), await createPolicy(t.app, b.id)];
     const [patientA, patientB] = [await createPatient(t.app, a.id), await createPatient(t.app, b.id)];
     const [emailA, emailB] = [uniqueEmail(), uniqueEmail()];
-    const json = await postInvite(t.app, headers, a.id, body(a.id, policyA.id, patientA.id, emailA));
+    const json = await postInvite(t.app, admin.headers, a.id, body(a.id, policyA.id, patientA.id, emailA));
     const params = await t.app.inject({
       method: 'POST',
       url: `/fhir/R4/Project/${b.id}/$invite`,
-      headers: { ...headers, 'content-type': 'application/fhir+json' },
+      headers: { ...admin.headers, 'content-type': 'application/fhir+json' },
       payload: toParameters(body(b.id, policyB.id, patientB.id, emailB)),
     });
     expect([json.statusCode, params.statusCode]).toEqual([201, 201]);
@@ -74,10 +65,10 @@ describe('invite: the two forms, the published definition and the Medplum client
   test('a percent-encoded $ reaches the operation too; an unknown operation is a 404', async () => {
     const project = await createProject(t.app);
     const body = { resourceType: 'Practitioner', firstName: 'Enc', lastName: 'Oded', email: uniqueEmail(), sendEmail: false };
-    const encoded = await t.app.inject({ method: 'POST', url: `/fhir/R4/Project/${project.id}/%24invite`, headers, payload: body });
+    const encoded = await t.app.inject({ method: 'POST', url: `/fhir/R4/Project/${project.id}/%24invite`, headers: admin.headers, payload: body });
     expect(encoded.statusCode).toBe(201);
     expect(outputs(encoded).membership.project.reference).toBe(`Project/${project.id}`);
-    const unknown = await t.app.inject({ method: 'POST', url: `/fhir/R4/Project/${project.id}/%24explode`, headers, payload: body });
+    const unknown = await t.app.inject({ method: 'POST', url: `/fhir/R4/Project/${project.id}/%24explode`, headers: admin.headers, payload: body });
     expect(unknown.statusCode).toBe(404);
   });
 
@@ -89,15 +80,13 @@ describe('invite: the two forms, the published definition and the Medplum client
   describe('MedplumClient.invite, unchanged, against a listening server', () => {
     let baseUrl: string;
     beforeAll(async () => {
-      await t.app.listen({ port: 0, host: '127.0.0.1' });
-      baseUrl = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}/`;
+      baseUrl = await listen(t.app);
     });
+    allowPlainPkceFallback();
 
     async function client(): Promise<MedplumClient> {
-      const medplum = new MedplumClient({ baseUrl, fetch: (url: string | URL | Request, init?: RequestInit) => fetch(url, init) });
-      const login = await medplum.startLogin({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
-      expect(login.code).toBeDefined();
-      await medplum.processCode(login.code as string);
+      const medplum = newMedplumClient(baseUrl);
+      await signInClient(medplum);
       return medplum;
     }
 

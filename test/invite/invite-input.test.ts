@@ -1,23 +1,17 @@
-import { createTestApp, type TestApp } from '../helpers/app';
-import { snapshot } from './db-snapshot';
-import { signIn } from '../helpers/auth';
+import { snapshotDatabase } from '../helpers/app';
+import { useSignIn, useTestApp } from '../helpers/suite';
 import { createProject, uniqueEmail } from './fixtures';
 import { firstIssue, outputs, postInvite, type InviteForm } from './http-helpers';
 
 const valid = { resourceType: 'Practitioner', firstName: 'Ada', lastName: 'Lovelace', sendEmail: false };
 
 describe('invite input validation', () => {
-  let t: TestApp;
-  let headers: Record<string, string>;
+  const t = useTestApp();
+  const admin = useSignIn(t);
   let projectId: string;
 
   beforeAll(async () => {
-    t = await createTestApp();
-    headers = (await signIn(t.app)).headers;
     projectId = (await createProject(t.app)).id;
-  });
-  afterAll(async () => {
-    await t.close();
   });
 
   const cases: [string, Record<string, unknown>, string][] = [
@@ -49,18 +43,18 @@ describe('invite input validation', () => {
 
   describe.each(['json', 'admin'] as InviteForm[])('in the %s form', (form) => {
     test.each(cases)('refuses %s with a 400 naming the field, writing nothing', async (_label, body, expression) => {
-      const before = await snapshot(t.app);
-      const res = await postInvite(t.app, headers, projectId, body, { form });
+      const before = await snapshotDatabase(t.app);
+      const res = await postInvite(t.app, admin.headers, projectId, body, { form });
       expect(res.statusCode).toBe(400);
       expect(res.headers['content-type']).toMatch(/application\/fhir\+json/);
       const issues = (res.json() as { issue: { expression?: string[] }[] }).issue;
       expect(issues.flatMap((i) => i.expression ?? [])).toContain(expression);
-      expect(await snapshot(t.app)).toEqual(before);
+      expect(await snapshotDatabase(t.app)).toEqual(before);
     });
   });
 
   test('refuses a body that is not an object', async () => {
-    const res = await t.app.inject({ method: 'POST', url: `/fhir/R4/Project/${projectId}/$invite`, headers: { ...headers, 'content-type': 'application/json' }, payload: '[1,2]' });
+    const res = await t.app.inject({ method: 'POST', url: `/fhir/R4/Project/${projectId}/$invite`, headers: { ...admin.headers, 'content-type': 'application/json' }, payload: '[1,2]' });
     expect(res.statusCode).toBe(400);
     expect(firstIssue(res).expression).toEqual(['body']);
   });
@@ -92,22 +86,22 @@ describe('invite input validation', () => {
       'email',
     ],
   ])('the Parameters form refuses %s, naming it', async (_label, payload, expression) => {
-    const before = await snapshot(t.app);
-    const res = await t.app.inject({ method: 'POST', url: `/fhir/R4/Project/${projectId}/$invite`, headers: { ...headers, 'content-type': 'application/fhir+json' }, payload });
+    const before = await snapshotDatabase(t.app);
+    const res = await t.app.inject({ method: 'POST', url: `/fhir/R4/Project/${projectId}/$invite`, headers: { ...admin.headers, 'content-type': 'application/fhir+json' }, payload });
     expect(res.statusCode).toBe(400);
     expect(firstIssue(res).expression).toEqual([expression]);
-    expect(await snapshot(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
   test('refuses a malformed Idempotency-Key', async () => {
-    const res = await postInvite(t.app, headers, projectId, { ...valid, email: uniqueEmail() }, { idempotencyKey: 'has a space' });
+    const res = await postInvite(t.app, admin.headers, projectId, { ...valid, email: uniqueEmail() }, { idempotencyKey: 'has a space' });
     expect(res.statusCode).toBe(400);
     expect(firstIssue(res).expression).toEqual(['Idempotency-Key']);
   });
 
   test('lower-cases the email everywhere', async () => {
     const email = `Ada.${Date.now()}@Example.COM`;
-    const res = await postInvite(t.app, headers, projectId, { ...valid, email });
+    const res = await postInvite(t.app, admin.headers, projectId, { ...valid, email });
     expect(res.statusCode).toBe(201);
     const out = outputs(res);
     expect(out.user.reference).toMatch(/^User\//);
@@ -117,7 +111,7 @@ describe('invite input validation', () => {
   });
 
   test('accepts a password of exactly 72 bytes', async () => {
-    const res = await postInvite(t.app, headers, projectId, { ...valid, email: uniqueEmail(), password: 'a'.repeat(72) });
+    const res = await postInvite(t.app, admin.headers, projectId, { ...valid, email: uniqueEmail(), password: 'a'.repeat(72) });
     expect(res.statusCode).toBe(201);
   });
 });

@@ -1,31 +1,22 @@
 import type { ProjectMembership } from '@medplum/fhirtypes';
 import { updateResource } from '../../src/fhir/repository';
-import { createTestApp, type TestApp } from '../helpers/app';
-import { signIn } from '../helpers/auth';
-import { snapshot } from './db-snapshot';
+import { snapshotDatabase } from '../helpers/app';
+import { useSignIn, useTestApp } from '../helpers/suite';
 import { countCurrent, createPatient, createPolicy, createPractitioner, createProject, createRelatedPerson, repo, uniqueEmail } from './fixtures';
 import { firstIssue, outputs, postInvite } from './http-helpers';
 
 const person = { firstName: 'Alan', lastName: 'Turing', sendEmail: false };
 
 describe('invite: profiles, access policies and memberships', () => {
-  let t: TestApp;
-  let headers: Record<string, string>;
-
-  beforeAll(async () => {
-    t = await createTestApp();
-    headers = (await signIn(t.app)).headers;
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
+  const admin = useSignIn(t);
 
   /** Posts and expects a refusal that changed nothing. */
   async function refused(projectId: string, body: Record<string, unknown>, status: number): Promise<ReturnType<typeof firstIssue>> {
-    const before = await snapshot(t.app);
-    const res = await postInvite(t.app, headers, projectId, body);
+    const before = await snapshotDatabase(t.app);
+    const res = await postInvite(t.app, admin.headers, projectId, body);
     expect(res.statusCode).toBe(status);
-    expect(await snapshot(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
     return firstIssue(res);
   }
 
@@ -36,7 +27,7 @@ describe('invite: profiles, access policies and memberships', () => {
       const existing = await createPractitioner(t.app, project.id, email.toUpperCase());
       const elsewhere = await createProject(t.app);
       await createPractitioner(t.app, elsewhere.id, email);
-      const res = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email });
+      const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email });
       expect(res.statusCode).toBe(201);
       expect(outputs(res).profile.id).toBe(existing.id);
       expect(await countCurrent(t.app, 'Practitioner', { project: project.id })).toBe(1);
@@ -45,7 +36,7 @@ describe('invite: profiles, access policies and memberships', () => {
     test('membership.profile is used when given', async () => {
       const project = await createProject(t.app);
       const practitioner = await createPractitioner(t.app, project.id);
-      const res = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), membership: { profile: { reference: `Practitioner/${practitioner.id}` } } });
+      const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), membership: { profile: { reference: `Practitioner/${practitioner.id}` } } });
       expect(res.statusCode).toBe(201);
       expect(outputs(res).membership.profile?.reference).toBe(`Practitioner/${practitioner.id}`);
     });
@@ -65,7 +56,7 @@ describe('invite: profiles, access policies and memberships', () => {
     test('is created linked to the patient', async () => {
       const project = await createProject(t.app);
       const patient = await createPatient(t.app, project.id);
-      const res = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'RelatedPerson', email: uniqueEmail(), patient: { reference: `Patient/${patient.id}` } });
+      const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'RelatedPerson', email: uniqueEmail(), patient: { reference: `Patient/${patient.id}` } });
       expect(res.statusCode).toBe(201);
       expect(outputs(res).profile).toMatchObject({ resourceType: 'RelatedPerson', patient: { reference: `Patient/${patient.id}` } });
     });
@@ -89,7 +80,7 @@ describe('invite: profiles, access policies and memberships', () => {
       const patient = await createPatient(t.app, project.id);
       const email = uniqueEmail();
       const related = await createRelatedPerson(t.app, project.id, patient.id, email);
-      const res = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'RelatedPerson', email });
+      const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'RelatedPerson', email });
       expect(res.statusCode).toBe(201);
       expect(outputs(res).profile.id).toBe(related.id);
     });
@@ -110,7 +101,7 @@ describe('invite: profiles, access policies and memberships', () => {
     test('an AccessPolicy of the project is set on the membership; admin is set', async () => {
       const project = await createProject(t.app);
       const policy = await createPolicy(t.app, project.id);
-      const res = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), accessPolicy: { reference: `AccessPolicy/${policy.id}` }, admin: true });
+      const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), accessPolicy: { reference: `AccessPolicy/${policy.id}` }, admin: true });
       expect(res.statusCode).toBe(201);
       expect(outputs(res).membership).toMatchObject({ accessPolicy: { reference: `AccessPolicy/${policy.id}` }, admin: true });
     });
@@ -119,7 +110,7 @@ describe('invite: profiles, access policies and memberships', () => {
       const project = await createProject(t.app);
       const policy = await createPolicy(t.app, project.id);
       const access = [{ policy: { reference: `AccessPolicy/${policy.id}` }, parameter: [{ name: 'org', valueString: 'north' }] }];
-      const res = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), membership: { access } });
+      const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), membership: { access } });
       expect(res.statusCode).toBe(201);
       expect(outputs(res).membership.access).toEqual(access);
     });
@@ -144,14 +135,14 @@ describe('invite: profiles, access policies and memberships', () => {
       const explicit = await createPolicy(t.app, project.id, 'Explicit');
       await updateResource(repo(t.app), { ...project, defaultPatientAccessPolicy: { reference: `AccessPolicy/${fallback.id}` } });
 
-      const patient = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Patient', email: uniqueEmail() });
+      const patient = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Patient', email: uniqueEmail() });
       expect(outputs(patient).membership.accessPolicy).toEqual({ reference: `AccessPolicy/${fallback.id}` });
-      const chosen = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Patient', email: uniqueEmail(), accessPolicy: { reference: `AccessPolicy/${explicit.id}` } });
+      const chosen = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Patient', email: uniqueEmail(), accessPolicy: { reference: `AccessPolicy/${explicit.id}` } });
       expect(outputs(chosen).membership.accessPolicy).toEqual({ reference: `AccessPolicy/${explicit.id}` });
-      const practitioner = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail() });
+      const practitioner = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail() });
       expect(outputs(practitioner).membership.accessPolicy).toBeUndefined();
       const patientRef = { reference: `Patient/${(await createPatient(t.app, project.id)).id}` };
-      const related = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'RelatedPerson', email: uniqueEmail(), patient: patientRef });
+      const related = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'RelatedPerson', email: uniqueEmail(), patient: patientRef });
       expect(outputs(related).membership.accessPolicy).toBeUndefined();
     });
   });
@@ -162,20 +153,20 @@ describe('invite: profiles, access policies and memberships', () => {
       const policy = await createPolicy(t.app, project.id);
       const email = uniqueEmail();
       const body = { ...person, resourceType: 'Practitioner', email };
-      const first = await postInvite(t.app, headers, project.id, body);
+      const first = await postInvite(t.app, admin.headers, project.id, body);
       expect(first.statusCode).toBe(201);
       const original = outputs(first).membership;
 
       const again = await refused(project.id, body, 409);
       expect(again.text).toMatch(/already a member of this project/);
 
-      const upserted = await postInvite(t.app, headers, project.id, { ...body, upsert: true, admin: true, accessPolicy: { reference: `AccessPolicy/${policy.id}` } });
+      const upserted = await postInvite(t.app, admin.headers, project.id, { ...body, upsert: true, admin: true, accessPolicy: { reference: `AccessPolicy/${policy.id}` } });
       expect(upserted.statusCode).toBe(200);
       const updated = outputs(upserted).membership;
       expect(updated).toMatchObject({ id: original.id, admin: true, accessPolicy: { reference: `AccessPolicy/${policy.id}` }, invitedBy: original.invitedBy, profile: original.profile });
       expect(updated.meta?.versionId).toBe('2');
 
-      const extra = await postInvite(t.app, headers, project.id, { ...body, forceNewMembership: true });
+      const extra = await postInvite(t.app, admin.headers, project.id, { ...body, forceNewMembership: true });
       expect(extra.statusCode).toBe(201);
       expect(outputs(extra).membership.id).not.toBe(original.id);
       expect(await countCurrent(t.app, 'ProjectMembership', { project: project.id, 'resource.user.reference': outputs(first).user.reference })).toBe(2);
@@ -184,7 +175,7 @@ describe('invite: profiles, access policies and memberships', () => {
     test('upsert with another profile → 409; the earlier writes of that request (mfaRequired) are rolled back', async () => {
       const project = await createProject(t.app);
       const email = uniqueEmail();
-      expect((await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email })).statusCode).toBe(201);
+      expect((await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email })).statusCode).toBe(201);
       const other = await createPractitioner(t.app, project.id);
       const issue = await refused(project.id, { ...person, resourceType: 'Practitioner', email, upsert: true, mfaRequired: true, membership: { profile: { reference: `Practitioner/${other.id}` } } }, 409);
       expect(issue.text).toBe('User is already a member of this project with a different profile');
@@ -194,14 +185,14 @@ describe('invite: profiles, access policies and memberships', () => {
 
     test('an externalId another member already has → 409', async () => {
       const project = await createProject(t.app);
-      expect((await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), externalId: 'ext-7' })).statusCode).toBe(201);
+      expect((await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), externalId: 'ext-7' })).statusCode).toBe(201);
       const issue = await refused(project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), externalId: 'ext-7' }, 409);
       expect(issue.expression).toEqual(['externalId']);
     });
 
     test('the membership answered by the admin endpoint is the stored one', async () => {
       const project = await createProject(t.app);
-      const res = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail() }, { form: 'admin' });
+      const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail() }, { form: 'admin' });
       expect(res.statusCode).toBe(201);
       const membership = res.json() as ProjectMembership;
       const stored = await t.app.ctx.database.db.collection('ProjectMembership').findOne({ _id: membership.id as never });

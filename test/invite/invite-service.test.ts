@@ -1,22 +1,16 @@
 import { FhirError } from '../../src/errors';
-import { createTestApp, type TestApp } from '../helpers/app';
-import { snapshot } from './db-snapshot';
+import { snapshotDatabase } from '../helpers/app';
+import { useTestApp } from '../helpers/suite';
 import { createMember, createProject, superAdminAuth, uniqueEmail } from './fixtures';
 import { inviteDeps, inviteDirect } from './service-helpers';
 
 /** The service called directly (as a benchmark or another domain would), without HTTP. */
 describe('invite service', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
 
   test('a failure at the very end of the transaction (the outbox refuses the mail) leaves the database exactly as before', async () => {
     const project = await createProject(t.app);
-    const before = await snapshot(t.app);
+    const before = await snapshotDatabase(t.app);
     // The HTTP schema would refuse this address; called directly, the outbox is the last guard.
     const attempt = inviteDirect(inviteDeps(t.app), superAdminAuth(), project.id, {
       resourceType: 'Practitioner',
@@ -27,16 +21,16 @@ describe('invite service', () => {
     });
     await expect(attempt).rejects.toBeInstanceOf(FhirError);
     // User, Practitioner, membership, credentials and activation were written before the mail: all gone.
-    expect(await snapshot(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
   test('a plain member is refused before anything is read or written', async () => {
     const project = await createProject(t.app);
     const member = await createMember(t.app, project.id);
-    const before = await snapshot(t.app);
+    const before = await snapshotDatabase(t.app);
     const attempt = inviteDirect(inviteDeps(t.app), member.auth, project.id, { resourceType: 'Patient', firstName: 'A', lastName: 'B', email: uniqueEmail(), sendEmail: false });
     await expect(attempt).rejects.toMatchObject({ statusCode: 403 });
-    expect(await snapshot(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
   test('a project administrator (by membership) invites; the result carries user, profile and membership', async () => {

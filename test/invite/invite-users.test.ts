@@ -1,24 +1,15 @@
 import type { ProjectMembership, User } from '@medplum/fhirtypes';
 import { verifyPassword } from '../../src/auth/password-hash';
-import { createTestApp, type TestApp } from '../helpers/app';
-import { signIn } from '../helpers/auth';
-import { snapshot } from './db-snapshot';
+import { snapshotDatabase } from '../helpers/app';
+import { useSignIn, useTestApp } from '../helpers/suite';
 import { countCurrent, createPatient, createProject, uniqueEmail } from './fixtures';
 import { firstIssue, outputs, postInvite } from './http-helpers';
 
 const person = { firstName: 'Grace', lastName: 'Hopper', sendEmail: false };
 
 describe('invite: users, roles and scopes', () => {
-  let t: TestApp;
-  let headers: Record<string, string>;
-
-  beforeAll(async () => {
-    t = await createTestApp();
-    headers = (await signIn(t.app)).headers;
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useTestApp();
+  const admin = useSignIn(t);
 
   async function userOf(res: { json(): unknown }): Promise<User & { id: string }> {
     const ref = outputs(res as never).user.reference;
@@ -34,7 +25,7 @@ describe('invite: users, roles and scopes', () => {
     const project = await createProject(t.app);
     const extra = resourceType === 'RelatedPerson' ? { patient: { reference: `Patient/${(await createPatient(t.app, project.id)).id}` } } : {};
     const email = uniqueEmail(resourceType.toLowerCase());
-    const res = await postInvite(t.app, headers, project.id, { ...person, resourceType, email, ...extra });
+    const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType, email, ...extra });
     expect(res.statusCode).toBe(201);
     const out = outputs(res);
     expect(out.profile).toMatchObject({ resourceType, meta: { project: project.id }, name: [{ given: ['Grace'], family: 'Hopper' }], telecom: [{ system: 'email', value: email }] });
@@ -61,7 +52,7 @@ describe('invite: users, roles and scopes', () => {
     ['Patient', 'server'],
   ])('scope overrides the default: a %s with scope %s', async (resourceType, scope) => {
     const project = await createProject(t.app);
-    const res = await postInvite(t.app, headers, project.id, { ...person, resourceType, email: uniqueEmail(), scope });
+    const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType, email: uniqueEmail(), scope });
     expect(res.statusCode).toBe(201);
     const user = await userOf(res);
     expect(user.project?.reference).toBe(scope === 'project' ? `Project/${project.id}` : undefined);
@@ -69,7 +60,7 @@ describe('invite: users, roles and scopes', () => {
 
   test('an externalId-only invite makes a project-scoped User and a membership carrying the externalId', async () => {
     const project = await createProject(t.app);
-    const res = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', externalId: 'idp|1234' });
+    const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', externalId: 'idp|1234' });
     expect(res.statusCode).toBe(201);
     const user = await userOf(res);
     expect(user).toMatchObject({ project: { reference: `Project/${project.id}` }, externalId: 'idp|1234' });
@@ -77,7 +68,7 @@ describe('invite: users, roles and scopes', () => {
     expect(outputs(res).membership.externalId).toBe('idp|1234');
     expect(outputs(res).emailStatus).toBe('skipped');
 
-    const again = await postInvite(t.app, headers, project.id, { ...person, firstName: 'Other', resourceType: 'Practitioner', externalId: 'idp|1234' });
+    const again = await postInvite(t.app, admin.headers, project.id, { ...person, firstName: 'Other', resourceType: 'Practitioner', externalId: 'idp|1234' });
     expect(again.statusCode).toBe(409);
     expect(await countCurrent(t.app, 'User', { 'resource.externalId': 'idp|1234' })).toBe(1);
   });
@@ -86,12 +77,12 @@ describe('invite: users, roles and scopes', () => {
     const first = await createProject(t.app);
     const second = await createProject(t.app);
     const email = uniqueEmail();
-    const a = await postInvite(t.app, headers, first.id, { ...person, resourceType: 'Practitioner', email, password: 'first-password' });
+    const a = await postInvite(t.app, admin.headers, first.id, { ...person, resourceType: 'Practitioner', email, password: 'first-password' });
     expect(a.statusCode).toBe(201);
     const userA = await userOf(a);
     const credentialsBefore = await t.app.ctx.database.db.collection('credentials').findOne({ _id: userA.id as never });
 
-    const b = await postInvite(t.app, headers, second.id, { resourceType: 'Practitioner', firstName: 'New', lastName: 'Name', email, password: 'second-password', sendEmail: false });
+    const b = await postInvite(t.app, admin.headers, second.id, { resourceType: 'Practitioner', firstName: 'New', lastName: 'Name', email, password: 'second-password', sendEmail: false });
     expect(b.statusCode).toBe(201);
     const userB = await userOf(b);
     expect(userB.id).toBe(userA.id);
@@ -108,8 +99,8 @@ describe('invite: users, roles and scopes', () => {
     const first = await createProject(t.app);
     const second = await createProject(t.app);
     const email = uniqueEmail('patient');
-    const a = await postInvite(t.app, headers, first.id, { ...person, resourceType: 'Patient', email });
-    const b = await postInvite(t.app, headers, second.id, { ...person, resourceType: 'Patient', email });
+    const a = await postInvite(t.app, admin.headers, first.id, { ...person, resourceType: 'Patient', email });
+    const b = await postInvite(t.app, admin.headers, second.id, { ...person, resourceType: 'Patient', email });
     expect([a.statusCode, b.statusCode]).toEqual([201, 201]);
     const [userA, userB] = [await userOf(a), await userOf(b)];
     expect(userA.id).not.toBe(userB.id);
@@ -123,20 +114,20 @@ describe('invite: users, roles and scopes', () => {
   ])('an email already a member as a %s-scoped User is refused under scope %s (409, nothing written)', async (firstScope, secondScope) => {
     const project = await createProject(t.app);
     const email = uniqueEmail();
-    expect((await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email, scope: firstScope })).statusCode).toBe(201);
-    const before = await snapshot(t.app);
-    const res = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email, scope: secondScope });
+    expect((await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email, scope: firstScope })).statusCode).toBe(201);
+    const before = await snapshotDatabase(t.app);
+    const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email, scope: secondScope });
     expect(res.statusCode).toBe(409);
     expect(firstIssue(res).text).toMatch(/already a member of this project/);
-    expect(await snapshot(t.app)).toEqual(before);
+    expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
   test('the other scope is fine when that User is not a member of this project', async () => {
     const elsewhere = await createProject(t.app);
     const project = await createProject(t.app);
     const email = uniqueEmail();
-    expect((await postInvite(t.app, headers, elsewhere.id, { ...person, resourceType: 'Practitioner', email })).statusCode).toBe(201);
-    const res = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email, scope: 'project' });
+    expect((await postInvite(t.app, admin.headers, elsewhere.id, { ...person, resourceType: 'Practitioner', email })).statusCode).toBe(201);
+    const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email, scope: 'project' });
     expect(res.statusCode).toBe(201);
     expect((await userOf(res)).project?.reference).toBe(`Project/${project.id}`);
   });
@@ -144,13 +135,13 @@ describe('invite: users, roles and scopes', () => {
   test('mfaRequired marks a new User and is applied to an existing one', async () => {
     const project = await createProject(t.app);
     const other = await createProject(t.app);
-    const fresh = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), mfaRequired: true });
+    const fresh = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), mfaRequired: true });
     expect((await userOf(fresh)).mfaRequired).toBe(true);
 
     const email = uniqueEmail();
-    const plain = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email });
+    const plain = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email });
     expect((await userOf(plain)).mfaRequired).toBeUndefined();
-    const again = await postInvite(t.app, headers, other.id, { ...person, resourceType: 'Practitioner', email, mfaRequired: true });
+    const again = await postInvite(t.app, admin.headers, other.id, { ...person, resourceType: 'Practitioner', email, mfaRequired: true });
     expect(again.statusCode).toBe(201);
     const user = await userOf(again);
     expect(user.id).toBe((await userOf(plain)).id);
@@ -159,8 +150,8 @@ describe('invite: users, roles and scopes', () => {
 
   test('a password is hashed into credentials only when given; without one no credentials exist until activation', async () => {
     const project = await createProject(t.app);
-    const withPassword = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), password: 'correct horse battery' });
-    const withoutPassword = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail() });
+    const withPassword = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), password: 'correct horse battery' });
+    const withoutPassword = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail() });
     const credentials = t.app.ctx.database.db.collection('credentials');
     const hashed = await credentials.findOne({ _id: (await userOf(withPassword)).id as never });
     expect(await verifyPassword(hashed?.passwordHash as string, 'correct horse battery')).toBe(true);
@@ -174,8 +165,8 @@ describe('invite: users, roles and scopes', () => {
 
   test('the membership records who invited', async () => {
     const project = await createProject(t.app);
-    const res = await postInvite(t.app, headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail() });
-    const admin = (await t.app.ctx.database.db.collection('User').findOne({ 'resource.email': 'admin@example.com' })) as { _id: string } | null;
-    expect((outputs(res).membership as ProjectMembership).invitedBy).toEqual({ reference: `User/${admin?._id}` });
+    const res = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail() });
+    const inviter = (await t.app.ctx.database.db.collection('User').findOne({ 'resource.email': 'admin@example.com' })) as { _id: string } | null;
+    expect((outputs(res).membership as ProjectMembership).invitedBy).toEqual({ reference: `User/${inviter?._id}` });
   });
 });
