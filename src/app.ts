@@ -15,7 +15,7 @@ import { findProfilesDir, loadDefinitions } from './fhir/definitions';
 import { fhirPlugin } from './fhir/plugin';
 import { healthPlugin } from './http/health';
 import { errorHandler, notFoundHandler } from './http/error-handler';
-import { loggerOptions } from './http/logger';
+import { loggerOptions, OneLinePerRequest } from './http/logger';
 import { invitePlugin } from './invite/plugin';
 
 const BODY_LIMIT = 1024 * 1024;
@@ -31,6 +31,7 @@ declare module 'fastify' {
 export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? loggerOptions(config),
+    logController: new OneLinePerRequest(),
     bodyLimit: BODY_LIMIT,
     requestIdHeader: 'x-request-id',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },

@@ -1,13 +1,15 @@
 import type { AccessPolicy, ProjectMembership, RelatedPerson } from '@medplum/fhirtypes';
 import type { AppContext } from '../app-context';
 import type { AuthContext } from '../auth/auth-context';
+import type { AuthServices } from '../auth/services';
 import { forbidden, unauthorized } from '../errors';
 import type { StoredResource } from '../fhir/repository';
 import { CLINICAL_TYPES, currentCollection } from '../fhir/resource-types';
 import { fullRule, projectAdminRules, scopeFromRules, superAdminScope, type AccessRule, type AccessScope } from './access-scope';
 import { mentions, mergeRules, referenceParameter, rulesFromPolicy, stringParameter, withoutAdminTypes, type ParameterValue, type PolicyProblem } from './policy-rules';
 
-type ResolveContext = Pick<AppContext, 'database' | 'log'>;
+/** With `auth.accessScopes` (the app's cache), scopes are remembered for a few seconds. */
+type ResolveContext = Pick<AppContext, 'database' | 'log'> & { auth?: Pick<AuthServices, 'accessScopes'> };
 
 /** One policy a membership applies, with its own parameters. */
 interface PolicyUse {
@@ -97,11 +99,31 @@ function needsPatient(uses: PolicyUse[], policies: Map<string, AccessPolicy>): b
  * a project administrator also the administrative types of the project (under the administrator
  * rules, whatever the policies say about them). At most three reads: the membership, its
  * policies, and the RelatedPerson behind `%patient` when a policy needs it.
+ *
+ * Given the app's cache (`ctx.auth.accessScopes`), a resolved scope is kept per membership for
+ * a few seconds (its TTL), so a busy caller costs those reads once per TTL, not once per request.
+ * The trade-off is the one the token and the sign-in session already make (see
+ * src/auth/services.ts): a change to the membership, its policies or the RelatedPerson behind
+ * `%patient` written through THIS instance's FHIR API or $invite clears the cache and applies at
+ * once; one written through ANOTHER instance (or straight into the database) applies here within
+ * the TTL. Refusals (401, 403) are never cached.
  */
 export async function resolveAccessScope(ctx: ResolveContext, auth: AuthContext): Promise<AccessScope> {
-  if (auth.superAdmin) {
-    return superAdminScope(auth);
+  const cache = ctx.auth?.accessScopes;
+  const key = auth.superAdmin ? 'super-admin' : `${auth.membershipId}|${auth.projectId}|${auth.profile.reference ?? ''}`;
+  const cached = cache?.get(key);
+  if (cached) {
+    // A scope holds the caller only as `auth`; the rest depends on the key alone.
+    return { ...cached, auth };
   }
+  const generation = cache?.generation;
+  const scope = auth.superAdmin ? superAdminScope(auth) : await loadScope(ctx, auth);
+  cache?.set(key, scope, { generation });
+  return scope;
+}
+
+/** Reads the membership and its policies into the scope of a caller who is not the super administrator. */
+async function loadScope(ctx: ResolveContext, auth: AuthContext): Promise<AccessScope> {
   const membership = await loadMembership(ctx, auth);
   const projectAdmin = membership.admin === true;
   const uses = policyUses(membership);

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { JWK } from 'jose';
+import type { AccessScope } from '../access/access-scope';
 import type { AppContext } from '../app-context';
 import { FhirError } from '../errors';
 import type { AuthContext } from './auth-context';
@@ -20,6 +21,14 @@ import { TtlCache } from './ttl-cache';
  */
 const SESSION_CACHE_TTL_MS = 5_000;
 
+/**
+ * How long an instance remembers that an access token verified (signature, issuer, type), never
+ * past the token's own expiry. A token cannot change: the same string always verifies the same
+ * way until it expires, so this changes no decision, it only saves the signature check (the
+ * largest CPU cost of a read). Revocation is still checked on every request (`loginActive`).
+ */
+const VERIFIED_TOKEN_TTL_MS = 5 * 60_000;
+
 /** What the auth domain offers the rest of the server. */
 export interface AuthServices {
   /** Verifies a bearer access token (signature, expiry, revocation) into an AuthContext; 401 otherwise. */
@@ -29,6 +38,11 @@ export interface AuthServices {
    * (an access token) or `Authorization: Basic` (a ClientApplication id and secret), or throws 401.
    */
   authenticate(request: FastifyRequest): Promise<void>;
+  /**
+   * Access scopes resolved per membership, kept SESSION_CACHE_TTL_MS (see resolveAccessScope in
+   * src/access/resolve.ts); `clear()` it after writing a membership, policy or RelatedPerson.
+   */
+  accessScopes: TtlCache<AccessScope>;
   /** Ends a sign-in session: every token issued from it stops working (401). */
   revokeLogin(loginId: string): Promise<void>;
   /** Signs and verifies this server's tokens. */
@@ -74,6 +88,8 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
   });
   const sessions = new TtlCache<boolean>(ctx.clock, SESSION_CACHE_TTL_MS);
   const clients = new TtlCache<AuthContext>(ctx.clock, SESSION_CACHE_TTL_MS);
+  const verifiedTokens = new TtlCache<AccessTokenClaims>(ctx.clock, VERIFIED_TOKEN_TTL_MS);
+  const accessScopes = new TtlCache<AccessScope>(ctx.clock, SESSION_CACHE_TTL_MS);
   let dummyHash: Promise<string> | undefined;
 
   await ensureSuperAdmin(ctx);
@@ -89,7 +105,12 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
     return active;
   };
 
-  const verifyAccessToken = async (token: string): Promise<AuthContext> => {
+  /** The verified claims (from the cache while the token is valid); 401 otherwise. */
+  const verifiedClaims = async (token: string): Promise<AccessTokenClaims> => {
+    const cached = verifiedTokens.get(token);
+    if (cached) {
+      return cached;
+    }
     let claims: AccessTokenClaims;
     try {
       claims = await signer.verifyAccess(token);
@@ -99,6 +120,16 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
       }
       throw unauthenticated('The access token is not valid: sign in again');
     }
+    // Our tokens always carry exp and never nbf; anything else is simply verified every time.
+    const { exp, nbf } = claims as { exp?: unknown; nbf?: unknown };
+    if (typeof exp === 'number' && nbf === undefined) {
+      verifiedTokens.set(token, claims, { ttlMs: exp * 1000 - ctx.clock.now().getTime() });
+    }
+    return claims;
+  };
+
+  const verifyAccessToken = async (token: string): Promise<AuthContext> => {
+    const claims = await verifiedClaims(token);
     if (!(await loginActive(claims.login_id))) {
       throw unauthenticated('This sign-in session has ended (signed out or revoked): sign in again');
     }
@@ -131,6 +162,7 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
   return {
     signer,
     verifyAccessToken,
+    accessScopes,
     authenticate: async (request) => {
       const header = request.headers.authorization;
       if (!header) {

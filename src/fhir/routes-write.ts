@@ -7,13 +7,26 @@ import type { RestDeps } from './rest/rest-deps';
 import { createForCaller, deleteForCaller, updateForCaller } from './rest/write';
 import { schemas } from './route-schemas';
 
+/** Types whose writes change what resolveAccessScope answers: memberships, policies, `%patient`. */
+const SCOPE_TYPES = new Set(['ProjectMembership', 'AccessPolicy', 'RelatedPerson']);
+
 /** create, update and delete. */
 export function registerWriteRoutes(app: FastifyInstance, ctx: AppContext, deps: RestDeps): void {
   const preHandler = authenticator(ctx);
+  /** Runs a write; one that may change access scopes clears the app's cache of them (even when it failed). */
+  const writing = async <T>(type: string, write: () => Promise<T>): Promise<T> => {
+    try {
+      return await write();
+    } finally {
+      if (SCOPE_TYPES.has(type)) {
+        ctx.auth.accessScopes.clear();
+      }
+    }
+  };
 
   app.post<{ Params: TypeParams }>('/:type', { schema: schemas.create, preValidation: [requireKnownType, requireJsonBody], preHandler }, async (request, reply) => {
     const scope = await callerScope(ctx, request);
-    const result = await createForCaller(deps, scope, request.params.type, request.body);
+    const result = await writing(request.params.type, () => createForCaller(deps, scope, request.params.type, request.body));
     reply.header('location', `${fhirBase(deps.baseUrl)}${result.resource.resourceType}/${result.resource.id}/_history/${result.version}`);
     return sendResource(reply, result, 201);
   });
@@ -21,13 +34,13 @@ export function registerWriteRoutes(app: FastifyInstance, ctx: AppContext, deps:
   app.put<{ Params: InstanceParams }>('/:type/:id', { schema: schemas.update, preValidation: [requireKnownType, requireJsonBody], preHandler }, async (request, reply) => {
     const scope = await callerScope(ctx, request);
     const { type, id } = request.params;
-    return sendResource(reply, await updateForCaller(deps, scope, type, id, request.body, ifMatchHeader(request)));
+    return sendResource(reply, await writing(type, () => updateForCaller(deps, scope, type, id, request.body, ifMatchHeader(request))));
   });
 
   app.delete<{ Params: InstanceParams }>('/:type/:id', { schema: schemas.delete, preValidation: requireKnownType, preHandler }, async (request, reply) => {
     const scope = await callerScope(ctx, request);
     const { type, id } = request.params;
-    await deleteForCaller(deps, scope, type, id);
+    await writing(type, () => deleteForCaller(deps, scope, type, id));
     return reply.status(200).type(FHIR_JSON).send(outcomeOk(`Deleted ${type}/${id}`));
   });
 }

@@ -1,3 +1,4 @@
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config';
 
 /** Paths that may carry secrets; pino replaces them before anything is written. */
@@ -34,4 +35,27 @@ export function loggerOptions(config: AppConfig): object {
       req: (req: { method: string; url: string; id: string; ip?: string }) => ({ id: req.id, method: req.method, url: safeUrl(req.url), ip: req.ip }),
     },
   };
+}
+
+/**
+ * One log line per request, written when it is answered: method, URL (made safe by the `req`
+ * serializer), status and response time. Fastify's default writes two ("incoming request" and
+ * "request completed"), which at the default level was about a fifth of the CPU time of a read.
+ * Every other line Fastify writes (errors, aborted streams...) is unchanged.
+ */
+export class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {
+    // Logged with the completion instead.
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) {
+      return;
+    }
+    if (error) {
+      reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    } else {
+      reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    }
+  }
 }

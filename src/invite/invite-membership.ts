@@ -1,6 +1,7 @@
 import type { Project, ProjectMembership, Reference, Resource, User } from '@medplum/fhirtypes';
 import { newId } from '../clock';
 import { createResource, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
+import { storedField } from '../fhir/search/supported-params';
 import { defaultUniqueKey } from '../fhir/unique-keys';
 import type { MembershipAccess } from './invite-access';
 import type { InviteRequest } from './invite-request';
@@ -13,11 +14,19 @@ export type StoredMembership = ProjectMembership & { id: string };
 /** What the invite will do with memberships, decided before anything is written. */
 export type MembershipPlan = { action: 'create' } | { action: 'extra' } | { action: 'update'; current: StoredMembership };
 
+/**
+ * The filter of a project's memberships of a user: by the derived `user` search field, whose
+ * index ({ project, sp.user }) finds them, and the reference exactly as stored.
+ */
+export function membershipsOfUser(projectId: string, userReference: string): Record<string, unknown> {
+  return { project: projectId, [storedField('reference', 'user')]: userReference, 'resource.user.reference': userReference };
+}
+
 /** The user's current memberships in the project, the primary one (default unique key) first. */
 export async function findMemberships(repo: RepoContext, projectId: string, userId: string): Promise<StoredMembership[]> {
   const docs = await repo.database.db
     .collection<StoredResource<ProjectMembership>>('ProjectMembership')
-    .find({ project: projectId, deleted: false, 'resource.user.reference': `User/${userId}` }, { session: repo.session, limit: 50 })
+    .find({ ...membershipsOfUser(projectId, `User/${userId}`), deleted: false }, { session: repo.session, limit: 50 })
     .toArray();
   const primaryKey = `ProjectMembership|Project/${projectId}|User/${userId}`;
   return docs.sort((a, b) => Number(b.uk === primaryKey) - Number(a.uk === primaryKey)).map((d) => d.resource as StoredMembership);

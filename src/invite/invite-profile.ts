@@ -1,6 +1,7 @@
 import type { Patient, Practitioner, Reference, RelatedPerson, Resource } from '@medplum/fhirtypes';
 import { newId } from '../clock';
 import { createResource, findResources, readStored, type RepoContext } from '../fhir/repository';
+import { storedField } from '../fhir/search/supported-params';
 import type { InviteRequest } from './invite-request';
 import { refuseBadRequest, refuseMultipleMatches } from './invite-errors';
 
@@ -25,11 +26,17 @@ export async function readInProject<T extends Resource = Resource>(repo: RepoCon
   return doc && !doc.deleted && doc.project === projectId ? (doc.resource as T) : undefined;
 }
 
-/** Profiles of a type in the project whose telecom carries this email (case-insensitive). */
+/**
+ * Profiles of a type in the project whose telecom carries this email (case-insensitive). The
+ * derived `email` search field (email telecom values, lower-cased) finds the candidates through
+ * its index ({ project, sp.email }); the telecom match decides, as before.
+ */
 async function findByEmail(repo: RepoContext, projectId: string, request: InviteRequest): Promise<ProfileResource[]> {
+  const email = request.email as string;
   const filter: Record<string, unknown> = {
     project: projectId,
-    'resource.telecom': { $elemMatch: { system: 'email', value: { $regex: `^${escapeRegex(request.email as string)}$`, $options: 'i' } } },
+    [storedField('token', 'email')]: email,
+    'resource.telecom': { $elemMatch: { system: 'email', value: { $regex: `^${escapeRegex(email)}$`, $options: 'i' } } },
   };
   if (request.resourceType === 'RelatedPerson' && request.patient) {
     filter['resource.patient.reference'] = request.patient.reference;

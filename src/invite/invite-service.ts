@@ -24,7 +24,7 @@ import { findMemberships, planMembership, refuseTakenExternalId, writeMembership
 import { checkPatient, resolveProfile, type ProfileResource } from './invite-profile';
 import type { InviteRequest } from './invite-request';
 import type { InviteTemplates } from './invite-templates';
-import { ensureUser, findInvitedUser, refuseOppositeScope, type StoredUser } from './invite-user';
+import { ensureUser, findInvitedUser, findInviteUsers, refuseOppositeScope, type StoredUser } from './invite-user';
 
 /** What the invite needs; all created once per app. */
 export interface InviteDeps {
@@ -35,6 +35,8 @@ export interface InviteDeps {
   templates: InviteTemplates;
   /** One per app: serializes invites of the same person in this process. */
   lock: KeyedLock;
+  /** The app's cache of access scopes, cleared when an invite changed an existing membership. */
+  accessScopes?: { clear(): void };
 }
 
 export interface InviteResult {
@@ -76,9 +78,10 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
   const project = await loadProject(repo, projectId);
   const access = await resolveAccess(repo, project, request);
   await checkPatient(repo, projectId, request);
-  await refuseOppositeScope(repo, projectId, request);
+  const users = await findInviteUsers(repo, projectId, request);
+  await refuseOppositeScope(repo, projectId, request, users.otherScope);
 
-  const existingUser = await findInvitedUser(repo, projectId, request);
+  const existingUser = users.invited;
   const memberships = existingUser ? await findMemberships(repo, projectId, existingUser.id) : [];
   const plan = planMembership(request, memberships);
   await refuseTakenExternalId(repo, projectId, request.membership.externalId, existingUser?.id);
@@ -188,6 +191,7 @@ export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<Inv
   await authorizeInvite({ database: deps.database, clock: deps.clock }, call.caller, call.projectId);
   const { request } = call;
   const lockKey = request.email ? `invite:email:${request.email}` : `invite:ext:${call.projectId}:${request.externalId}`;
+  let updatedMembership = false;
   return deps.lock.run(lockKey, async () => {
     let passwordHash: string | undefined;
     for (let attempt = 1; ; attempt++) {
@@ -211,6 +215,7 @@ export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<Inv
             return call.answer(previous);
           }
           const result = await inviteInSession(deps, session, call, passwordHash);
+          updatedMembership ||= !result.membershipCreated;
           const stored = call.answer(result);
           if (call.idempotency) {
             const nonce = await storeAnswer(deps, session, call.idempotency.key, call.idempotency.fingerprint, stored);
@@ -231,6 +236,11 @@ export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<Inv
         }
         throw finalError(err);
       }
+    }
+  }).finally(() => {
+    // An updated membership (upsert) may change its member's access: forget the cached scopes.
+    if (updatedMembership) {
+      deps.accessScopes?.clear();
     }
   });
 }

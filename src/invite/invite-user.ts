@@ -1,6 +1,7 @@
 import type { Project, ProjectMembership, User } from '@medplum/fhirtypes';
 import { createResource, findResources, readStored, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
 import { defaultUniqueKey } from '../fhir/unique-keys';
+import { membershipsOfUser } from './invite-membership';
 import { CREDENTIALS, type CredentialsDoc } from '../auth/credentials';
 import { newId } from '../clock';
 import type { InviteRequest, UserScope } from './invite-request';
@@ -56,19 +57,42 @@ export async function findInvitedUser(repo: RepoContext, projectId: string, requ
   return findByExternalId(repo, projectId, request.externalId as string);
 }
 
+export interface InviteUsers {
+  /** The existing User this invite is for. */
+  invited?: StoredUser;
+  /** For an email invite: the User with that email in the other scope (server or project). */
+  otherScope?: StoredUser;
+}
+
+const otherScopeOf = (scope: UserScope): UserScope => (scope === 'server' ? 'project' : 'server');
+
+/** The Users an invite needs to know about; for an email, both scopes in one indexed read (unique keys). */
+export async function findInviteUsers(repo: RepoContext, projectId: string, request: InviteRequest): Promise<InviteUsers> {
+  if (!request.email) {
+    return { invited: await findByExternalId(repo, projectId, request.externalId as string) };
+  }
+  const invitedKey = userKey(request.scope, projectId, request.email);
+  const otherKey = userKey(otherScopeOf(request.scope), projectId, request.email);
+  const docs = await repo.database.db
+    .collection<StoredResource<User>>('User')
+    .find({ uk: { $in: [invitedKey, otherKey] }, deleted: false }, { session: repo.session, limit: 2 })
+    .toArray();
+  const byKey = (uk: string): StoredUser | undefined => docs.find((d) => d.uk === uk)?.resource as StoredUser | undefined;
+  return { invited: byKey(invitedKey), otherScope: byKey(otherKey) };
+}
+
 /** Whether a User has a non-deleted membership in the project. */
 async function isMember(repo: RepoContext, projectId: string, userId: string): Promise<boolean> {
-  const found = await findResources(repo, 'ProjectMembership', { project: projectId, 'resource.user.reference': `User/${userId}` }, 1);
+  const found = await findResources(repo, 'ProjectMembership', membershipsOfUser(projectId, `User/${userId}`), 1);
   return found.length > 0;
 }
 
-/** The same email already in the project under the other scope → 409. */
-export async function refuseOppositeScope(repo: RepoContext, projectId: string, request: InviteRequest): Promise<void> {
+/** The same email already in the project under the other scope (`user`, from findInviteUsers) → 409. */
+export async function refuseOppositeScope(repo: RepoContext, projectId: string, request: InviteRequest, user: StoredUser | undefined): Promise<void> {
   if (!request.email) {
     return;
   }
-  const other: UserScope = request.scope === 'server' ? 'project' : 'server';
-  const user = await findByKey(repo, userKey(other, projectId, request.email));
+  const other = otherScopeOf(request.scope);
   if (user && (await isMember(repo, projectId, user.id))) {
     throw refuseConflict(
       `User is already a member of this project (as a ${other}-scoped user with this email); invite them with scope "${other}"`,

@@ -60,6 +60,7 @@ export const invitePlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     email: ctx.email,
     templates: loadInviteTemplates(),
     lock: new KeyedLock(),
+    accessScopes: ctx.auth.accessScopes,
   };
   const authenticate = async (request: FastifyRequest): Promise<void> => ctx.auth.authenticate(request);
 

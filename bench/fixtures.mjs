@@ -1,0 +1,192 @@
+// What the benchmark and the profiler share: loading the built server, signing in, and the
+// data the cases read (a Patient; a plain project member whose access comes from an AccessPolicy).
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const Fastify = require('fastify');
+const { MongoClient } = require('mongodb');
+
+export const ADMIN_EMAIL = 'bench-admin@example.com';
+export const ADMIN_PASSWORD = 'bench-password-1234';
+export const MEMBER_EMAIL = 'bench-member@example.com';
+export const MEMBER_PASSWORD = 'bench-member-Correct-Horse-9';
+
+/** The built server (dist/) under `root`; BENCH_APP_ROOT points it at another build (before/after). */
+export function loadDist(root) {
+  const dist = join(process.env.BENCH_APP_ROOT ?? root, 'dist/src');
+  return {
+    buildApp: require(join(dist, 'app.js')).buildApp,
+    loadConfig: require(join(dist, 'config.js')).loadConfig,
+    startEmbeddedEngine: require(join(dist, 'db/embedded-engine.js')).startEmbeddedEngine,
+    loggerOptions: require(join(dist, 'http/logger.js')).loggerOptions,
+    ensureIndexes: require(join(dist, 'db/indexes.js')).ensureIndexes,
+  };
+}
+
+async function json(response) {
+  const body = await response.json();
+  if (!response.ok) {
+    throw new Error(`${response.status} ${JSON.stringify(body)}`);
+  }
+  return body;
+}
+
+/** Password sign-in with PKCE, then the code for tokens. */
+export async function signIn(baseUrl, email, password) {
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const login = await fetch(`${baseUrl}auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password, codeChallenge: challenge, codeChallengeMethod: 'S256', scope: 'openid' }),
+  }).then(json);
+  const token = await fetch(`${baseUrl}oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code: login.code, code_verifier: verifier }).toString(),
+  }).then(json);
+  return { access: token.access_token, project: token.project.reference.split('/')[1] };
+}
+
+/**
+ * The server's own logger configuration (main.ts uses it) at BENCH_LOG_LEVEL (default: info,
+ * the server's default), written to /dev/null: the cost of every log line is measured, the
+ * bench output stays readable. BENCH_LOG_LEVEL=off turns the logger off.
+ */
+function benchLogger(dist, config) {
+  const level = process.env.BENCH_LOG_LEVEL ?? 'info';
+  if (level === 'off') {
+    return false;
+  }
+  const pino = require('pino');
+  return { ...dist.loggerOptions({ ...config, logLevel: level }), stream: pino.destination({ dest: '/dev/null', sync: true }) };
+}
+
+/**
+ * Builds and starts the server under test on `engineUri`, signs in the super administrator,
+ * creates a project with the Patient the read cases fetch and a plain member (a Practitioner,
+ * not an administrator) whose access is an AccessPolicy granting Patient read-only, signed in.
+ */
+export async function startServer(dist, engineUri, dataDir) {
+  const config = dist.loadConfig({
+    MONGODB_URI: engineUri, MONGODB_DATABASE: 'bench_app', ADMIN_EMAIL, ADMIN_PASSWORD,
+    RATE_LIMIT: 'off', DATA_DIR: dataDir, OUTBOX_POLL_MS: '0',
+  });
+  const app = await dist.buildApp(config, { embedded: true, logger: benchLogger(dist, config) });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${app.server.address().port}/`;
+  const admin = await signIn(base, ADMIN_EMAIL, ADMIN_PASSWORD);
+  const headers = { authorization: `Bearer ${admin.access}`, 'content-type': 'application/fhir+json' };
+  const post = (path, body) => fetch(`${base}fhir/R4/${path}`, { method: 'POST', headers, body: JSON.stringify(body) }).then(json);
+  // A project of its own: members of the administrator's project are super administrators.
+  const project = await post('Project', { resourceType: 'Project', name: 'Bench clinic' });
+  const meta = { project: project.id };
+  const patient = await post('Patient', { resourceType: 'Patient', meta, name: [{ given: ['Ada'], family: 'Quillfeather' }], birthDate: '1990-01-01' });
+  const policy = await post('AccessPolicy', {
+    resourceType: 'AccessPolicy',
+    meta,
+    name: 'Bench reader',
+    resource: [{ resourceType: 'Patient', readonly: true }, { resourceType: 'Practitioner', criteria: 'Practitioner?_id=%profile.id' }],
+  });
+  await post(`Project/${project.id}/$invite`, {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'resourceType', valueCode: 'Practitioner' },
+      { name: 'firstName', valueString: 'Bench' },
+      { name: 'lastName', valueString: 'Member' },
+      { name: 'email', valueString: MEMBER_EMAIL },
+      { name: 'password', valueString: MEMBER_PASSWORD },
+      { name: 'sendEmail', valueBoolean: false },
+      { name: 'accessPolicy', valueReference: { reference: `AccessPolicy/${policy.id}` } },
+    ],
+  });
+  const member = await signIn(base, MEMBER_EMAIL, MEMBER_PASSWORD);
+  return { app, base, admin, member, patient };
+}
+
+/** The collections one invite (a new person, with the welcome email) writes, in its transaction. */
+export const INVITE_COLLECTIONS = ['User', 'User_history', 'Practitioner', 'Practitioner_history', 'ProjectMembership', 'ProjectMembership_history', 'activations', 'outbox'];
+
+/**
+ * The thin server: bare driver calls on the same engine, no logic around them.
+ * - GET /Patient/:id: one findOne.
+ * - POST /invite: the documents an invite writes, in one transaction, as small placeholders in
+ *   collections with no secondary index.
+ * - POST /invite-docs (after useInviteDocuments): copies of the documents the server's own
+ *   invites wrote (same sizes), in collections with the server's indexes (dist.ensureIndexes).
+ */
+export async function startFloor(uri, patient, dist) {
+  const client = new MongoClient(uri);
+  await client.connect();
+  const db = client.db('bench_floor');
+  const docsDb = client.db('bench_floor_docs');
+  await db.collection('Patient').insertOne({ _id: patient.id, resource: patient });
+  if (dist) {
+    await dist.ensureIndexes({ db: docsDb });
+  }
+  const thin = Fastify({ logger: false });
+  thin.get('/Patient/:id', async (req) => (await db.collection('Patient').findOne({ _id: req.params.id })).resource);
+  // The embedded engine loses writes of concurrent transactions, so the server runs them one at a
+  // time (withTransaction in src/db/transaction.ts); the floor does the same, with this mutex.
+  let tail = Promise.resolve();
+  const serially = (fn) => {
+    const run = tail.then(fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+  const transaction = (fn) =>
+    serially(async () => {
+      const session = client.startSession();
+      try {
+        await session.withTransaction(() => fn(session));
+      } finally {
+        await session.endSession();
+      }
+    });
+  let seq = 0;
+  thin.post('/invite', async () => {
+    const n = `${process.pid}-${seq++}`;
+    await transaction(async (session) => {
+      const now = new Date();
+      await db.collection('User').insertOne({ _id: `u${n}`, uk: `User|server|f${n}@example.com`, resource: { resourceType: 'User', email: `f${n}@example.com` } }, { session });
+      await db.collection('User_history').insertOne({ _id: `u${n}/1`, lastUpdated: now }, { session });
+      await db.collection('Practitioner').insertOne({ _id: `p${n}`, resource: { resourceType: 'Practitioner' } }, { session });
+      await db.collection('Practitioner_history').insertOne({ _id: `p${n}/1`, lastUpdated: now }, { session });
+      await db.collection('ProjectMembership').insertOne({ _id: `m${n}`, uk: `pm${n}`, resource: { resourceType: 'ProjectMembership' } }, { session });
+      await db.collection('ProjectMembership_history').insertOne({ _id: `m${n}/1`, lastUpdated: now }, { session });
+      await db.collection('activations').insertOne({ _id: `a${n}`, userId: `u${n}` }, { session });
+      await db.collection('outbox').insertOne({ _id: `o${n}`, status: 'pending' }, { session });
+    });
+    return { ok: true };
+  });
+  let templates = [];
+  thin.post('/invite-docs', async () => {
+    const n = `${process.pid}-${seq++}`;
+    await transaction(async (session) => {
+      for (const { collection, doc } of templates) {
+        const copy = { ...doc, _id: `${n}${collection.endsWith('_history') ? '/1' : ''}` };
+        if (typeof doc.uk === 'string') {
+          copy.uk = `${doc.uk}|${n}`;
+        }
+        await docsDb.collection(collection).insertOne(copy, { session });
+      }
+    });
+    return { ok: true };
+  });
+  await thin.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    base: `http://127.0.0.1:${thin.server.address().port}/`,
+    server: thin.server,
+    /** Takes the last document of each invite collection of the server's database as the template. */
+    useInviteDocuments: async (appDb) => {
+      templates = [];
+      for (const collection of INVITE_COLLECTIONS) {
+        const docs = await appDb.collection(collection).find({}).toArray();
+        templates.push({ collection, doc: docs[docs.length - 1] });
+      }
+    },
+    close: async () => (await thin.close(), await client.close()),
+  };
+}

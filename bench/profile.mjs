@@ -1,0 +1,112 @@
+// Profiles one case of the benchmark: the server runs in this process and the V8 profiler records
+// it only while the load runs; the load comes from a separate autocannon process, so the profile
+// holds the server's work only. Usage (after npm run build):
+//   node bench/profile.mjs CASE [OUT.cpuprofile]     CASE: read-admin | read-member | invite | floor-read | floor-invite
+//   node bench/top-frames.mjs OUT.cpuprofile         (where the time went)
+// BENCH_SECONDS (default 8) sets the load's length; BENCH_PROFILE=0 skips the profiler and prints
+// only the server's CPU time per request; BENCH_COMMANDS=1 also counts and times every database
+// command the server sends (by command, collection and filter shape).
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadDist, startFloor, startServer } from './fixtures.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const which = process.argv[2] ?? 'read-admin';
+const out = process.argv[3] ?? join(tmpdir(), `${which}.cpuprofile`);
+const seconds = process.env.BENCH_SECONDS ?? '8';
+
+function autocannon(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, 'node_modules/autocannon/autocannon.js'), ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`autocannon exited ${code}`))));
+  });
+}
+
+const dist = loadDist(root);
+const engine = await dist.startEmbeddedEngine();
+try {
+  // BENCH_COMMANDS=1: also time every database command the server sends during the load.
+  const monitor = process.env.BENCH_COMMANDS === '1';
+  const uri = monitor ? `${engine.uri}&monitorCommands=true` : engine.uri;
+  const { app, base, admin, member, patient } = await startServer(dist, uri, join(root, 'data', 'bench'));
+  const commands = new Map();
+  if (monitor) {
+    const started = new Map();
+    const client = app.ctx.database.client;
+    const shape = (value) => (value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shape(v)])) : '?');
+    client.on('commandStarted', (e) => {
+      const c = e.command;
+      const coll = c[e.commandName];
+      const what = c.filter ? JSON.stringify(shape(c.filter)) : c.updates ? JSON.stringify(shape(c.updates[0]?.q)) : c.documents ? `${c.documents.length} doc` : '';
+      started.set(e.requestId, { key: `${e.commandName} ${typeof coll === 'string' ? coll : ''} ${what}`, at: performance.now() });
+    });
+    const done = (e) => {
+      const s = started.get(e.requestId);
+      if (s) {
+        started.delete(e.requestId);
+        const entry = commands.get(s.key) ?? { count: 0, ms: 0 };
+        entry.count += 1;
+        entry.ms += performance.now() - s.at;
+        commands.set(s.key, entry);
+      }
+    };
+    client.on('commandSucceeded', done);
+    client.on('commandFailed', done);
+  }
+  const floor = await startFloor(engine.uri, patient, dist);
+  // BENCH_PROFILE=0: no profiler, only the CPU time per request (less noisy than req/s).
+  const profiling = process.env.BENCH_PROFILE !== '0';
+  const session = new Session();
+  if (profiling) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+  }
+  let served = 0;
+  app.server.on('request', () => served++);
+  floor.server.on('request', () => served++);
+  const cpuBefore = process.cpuUsage();
+  const read = (who) => ['-d', seconds, '-c', '10', '-H', `authorization=Bearer ${who.access}`, `${base}fhir/R4/Patient/${patient.id}`];
+  if (which === 'read-admin') {
+    await autocannon(read(admin));
+  } else if (which === 'read-member') {
+    await autocannon(read(member));
+  } else if (which === 'invite') {
+    const body = JSON.stringify({ resourceType: 'Parameters', parameter: [
+      { name: 'resourceType', valueCode: 'Practitioner' },
+      { name: 'firstName', valueString: 'Bench' },
+      { name: 'lastName', valueString: 'Person' },
+      { name: 'email', valueString: `[<id>]@example.com` },
+    ] });
+    await autocannon(['-d', seconds, '-c', '4', '-m', 'POST', '-I', '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', '-b', body, `${base}fhir/R4/Project/${admin.project}/$invite`]);
+  } else if (which === 'floor-read') {
+    await autocannon(['-d', seconds, '-c', '10', `${floor.base}Patient/${patient.id}`]);
+  } else if (which === 'floor-invite') {
+    await autocannon(['-d', seconds, '-c', '4', '-m', 'POST', `${floor.base}invite`]);
+  } else {
+    throw new Error(`unknown case ${which}`);
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  console.log(`${which}: ${served} requests, server CPU ${Math.round((cpu.user + cpu.system) / served)} µs per request`);
+  if (profiling) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(out, JSON.stringify(profile));
+    console.log(`profile written to ${out}`);
+  }
+  if (monitor) {
+    console.log('\ncount  total ms  mean ms  command');
+    for (const [key, { count, ms }] of [...commands].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40)) {
+      console.log(`${String(count).padStart(5)} ${ms.toFixed(0).padStart(9)} ${(ms / count).toFixed(2).padStart(8)}  ${key}`);
+    }
+  }
+  await floor.close();
+  await app.close();
+} finally {
+  await engine.stop();
+}
