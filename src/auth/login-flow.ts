@@ -4,7 +4,7 @@ import { newId } from '../clock';
 import { badRequest } from '../errors';
 import { defaultUniqueKey } from '../fhir/unique-keys';
 import { readCredentials } from './credentials';
-import { insertLogin, readLogin, updateLogin, type LoginDoc } from './login-store';
+import { insertLogin, newLoginDoc, readLogin, updateLogin, type LoginDoc } from './login-store';
 import { grantsSuperAdmin, membershipsOf, projectOf, readCurrent } from './memberships';
 import { mfaGate } from './mfa-gate';
 import { verifyPassword } from './password-hash';
@@ -121,29 +121,23 @@ export async function passwordLogin(ctx: AppContext, input: PasswordLoginInput):
   }
 
   const now = ctx.clock.now();
-  const login: LoginDoc = {
-    _id: newId(),
-    userId: user.id as string,
-    userType: 'User',
-    authMethod: 'password',
-    ...(projectId ? { projectId } : {}),
-    ...(pending.profileType ? { profileType: pending.profileType } : {}),
-    ...(input.clientId ? { clientId: input.clientId } : {}),
-    scope: input.scope || 'openid',
-    nonce: input.nonce || newId(),
-    ...(input.codeChallenge ? { codeChallenge: input.codeChallenge, codeChallengeMethod } : {}),
-    granted: false,
-    mfaRequired: false,
-    mfaVerified: false,
-    mfaFailures: 0,
-    revoked: false,
-    authTime: now,
-    createdAt: now,
-    updatedAt: now,
-    expiresAt: new Date(now.getTime() + ctx.config.refreshTokenTtlSeconds * 1000),
-    ...(input.remoteAddress ? { remoteAddress: input.remoteAddress } : {}),
-    ...(input.userAgent ? { userAgent: input.userAgent.slice(0, 512) } : {}),
-  };
+  const login = newLoginDoc(
+    now,
+    ctx.config.refreshTokenTtlSeconds,
+    {
+      _id: newId(),
+      userId: user.id as string,
+      userType: 'User',
+      authMethod: 'password',
+      ...(projectId ? { projectId } : {}),
+      ...(pending.profileType ? { profileType: pending.profileType } : {}),
+      ...(input.clientId ? { clientId: input.clientId } : {}),
+      scope: input.scope || 'openid',
+      nonce: input.nonce || newId(),
+      ...(input.codeChallenge ? { codeChallenge: input.codeChallenge, codeChallengeMethod } : {}),
+    },
+    { remoteAddress: input.remoteAddress, userAgent: input.userAgent },
+  );
   await insertLogin(ctx.database, login);
 
   const step = await mfaGate(ctx, login, user);

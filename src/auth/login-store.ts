@@ -52,6 +52,29 @@ export interface LoginDoc {
   userAgent?: string;
 }
 
+/** The fields every new login starts with; the caller adds who, how and for what. */
+export function newLoginDoc(
+  now: Date,
+  ttlSeconds: number,
+  fields: Pick<LoginDoc, '_id' | 'userId' | 'userType' | 'authMethod' | 'scope' | 'nonce'> & Partial<LoginDoc>,
+  client: { remoteAddress?: string; userAgent?: string } = {},
+): LoginDoc {
+  return {
+    granted: false,
+    mfaRequired: false,
+    mfaVerified: false,
+    mfaFailures: 0,
+    revoked: false,
+    authTime: now,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: new Date(now.getTime() + ttlSeconds * 1000),
+    ...(client.remoteAddress ? { remoteAddress: client.remoteAddress } : {}),
+    ...(client.userAgent ? { userAgent: client.userAgent.slice(0, 512) } : {}),
+    ...fields,
+  };
+}
+
 /** The login, or undefined when there is none. */
 export async function readLogin(database: Database, loginId: string, session?: ClientSession): Promise<LoginDoc | undefined> {
   if (typeof loginId !== 'string' || loginId === '') {

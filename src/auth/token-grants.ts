@@ -3,7 +3,7 @@ import type { ProjectMembership, Reference } from '@medplum/fhirtypes';
 import type { AppContext } from '../app-context';
 import { newId } from '../clock';
 import { authenticateClient, ClientAuthError, parseBasic, type ClientCredentials } from './basic-auth';
-import { findLoginByCodeHash, insertLogin, readLogin, updateLogin, type LoginDoc } from './login-store';
+import { findLoginByCodeHash, insertLogin, newLoginDoc, readLogin, updateLogin, type LoginDoc } from './login-store';
 import { grantsSuperAdmin, projectOf, readCurrent } from './memberships';
 import { randomSecret, safeEqual, sha256Hex } from './secrets';
 import { TokenError } from './tokens';
@@ -245,31 +245,26 @@ export async function clientCredentialsGrant(ctx: AppContext, body: TokenRequest
     throw err;
   }
   const now = ctx.clock.now();
-  const login: LoginDoc = {
-    _id: newId(),
-    userId: clientId,
-    userType: 'ClientApplication',
-    authMethod: 'client',
-    clientId,
-    projectId: auth.projectId,
-    membershipId: auth.membershipId,
-    profile: auth.profile,
-    projectAdmin: auth.projectAdmin,
-    superAdmin: auth.superAdmin,
-    scope: body.scope || 'openid',
-    nonce: newId(),
-    granted: true,
-    mfaRequired: false,
-    mfaVerified: false,
-    mfaFailures: 0,
-    revoked: false,
-    authTime: now,
-    createdAt: now,
-    updatedAt: now,
-    expiresAt: new Date(now.getTime() + ctx.config.accessTokenTtlSeconds * 1000),
-    ...(meta.remoteAddress ? { remoteAddress: meta.remoteAddress } : {}),
-    ...(meta.userAgent ? { userAgent: meta.userAgent.slice(0, 512) } : {}),
-  };
+  const login = newLoginDoc(
+    now,
+    ctx.config.accessTokenTtlSeconds,
+    {
+      _id: newId(),
+      userId: clientId,
+      userType: 'ClientApplication',
+      authMethod: 'client',
+      clientId,
+      projectId: auth.projectId,
+      membershipId: auth.membershipId,
+      profile: auth.profile,
+      projectAdmin: auth.projectAdmin,
+      superAdmin: auth.superAdmin,
+      scope: body.scope || 'openid',
+      nonce: newId(),
+      granted: true,
+    },
+    meta,
+  );
   await insertLogin(ctx.database, login);
   return issueTokens(ctx, login);
 }
