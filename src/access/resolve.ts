@@ -1,6 +1,7 @@
-import type { AccessPolicy, ProjectMembership, RelatedPerson } from '@medplum/fhirtypes';
+import type { AccessPolicy, Project, ProjectMembership, RelatedPerson } from '@medplum/fhirtypes';
 import type { AppContext } from '../app-context';
 import type { AuthContext } from '../auth/auth-context';
+import { grantsSuperAdmin } from '../auth/memberships';
 import type { AuthServices } from '../auth/services';
 import { forbidden, unauthorized } from '../errors';
 import type { StoredResource } from '../fhir/repository';
@@ -53,13 +54,25 @@ function policyUses(membership: ProjectMembership): PolicyUse[] {
 async function loadMembership(ctx: ResolveContext, auth: AuthContext): Promise<ProjectMembership> {
   const doc = await ctx.database.db.collection<StoredResource<ProjectMembership>>(currentCollection('ProjectMembership')).findOne({ _id: auth.membershipId });
   const membership = doc?.resource;
-  if (!doc || doc.deleted || !membership || membership.project?.reference !== `Project/${auth.projectId}`) {
+  if (
+    !doc ||
+    doc.deleted ||
+    !membership ||
+    membership.project?.reference !== `Project/${auth.projectId}` ||
+    membership.user?.reference !== `${auth.userType}/${auth.userId}`
+  ) {
     throw unauthorized('Your project membership no longer exists; sign in again');
   }
   if (membership.active === false) {
     throw unauthorized('Your project membership is not active; ask a project administrator');
   }
   return membership;
+}
+
+/** The caller's project as stored now (undefined when it is gone). */
+async function loadProject(ctx: ResolveContext, projectId: string): Promise<Project | undefined> {
+  const doc = await ctx.database.db.collection<StoredResource<Project>>(currentCollection('Project')).findOne({ _id: projectId });
+  return doc && !doc.deleted ? doc.resource : undefined;
 }
 
 /** The policies by id, each in the caller's project; any missing one is a 403 (fail closed). */
@@ -95,10 +108,19 @@ function needsPatient(uses: PolicyUse[], policies: Map<string, AccessPolicy>): b
 /**
  * The caller's access for this request: project confinement plus the membership's access
  * policies (`accessPolicy` and every `access[]` entry with its parameters), combined as a union.
- * The super administrator has everything. A member without any policy has the clinical types;
- * a project administrator also the administrative types of the project (under the administrator
- * rules, whatever the policies say about them). At most three reads: the membership, its
- * policies, and the RelatedPerson behind `%patient` when a policy needs it.
+ * A member without any policy has the clinical types; a project administrator also the
+ * administrative types of the project (under the administrator rules, whatever the policies say
+ * about them). The super administrator has everything, but only while the database says so: the
+ * token's `super_admin` claim is an upper bound, never trusted alone. Every caller's membership is
+ * read: it must still exist, be active and belong to the caller and the token's project; a
+ * super-admin token keeps super admin only while that membership makes its holder one
+ * (`grantsSuperAdmin`: an admin membership of a `superAdmin` project), and is otherwise treated as
+ * the member or project administrator the membership now makes it. At most three reads: the
+ * membership, then its project (super-admin tokens) or its policies, and the RelatedPerson behind
+ * `%patient` when a policy needs it.
+ *
+ * The scope's `auth` carries the flags as resolved now (`superAdmin`, `projectAdmin`), not the
+ * token's, so code reading `scope.auth` cannot trust a stale claim either.
  *
  * Given the app's cache (`ctx.auth.accessScopes`), a resolved scope is kept per membership for
  * a few seconds (its TTL), so a busy caller costs those reads once per TTL, not once per request.
@@ -106,25 +128,33 @@ function needsPatient(uses: PolicyUse[], policies: Map<string, AccessPolicy>): b
  * src/auth/services.ts): a change to the membership, its policies or the RelatedPerson behind
  * `%patient` written through THIS instance's FHIR API or $invite clears the cache and applies at
  * once; one written through ANOTHER instance (or straight into the database) applies here within
- * the TTL. Refusals (401, 403) are never cached.
+ * the TTL. This holds for super-admin tokens too. Refusals (401, 403) are never cached.
  */
 export async function resolveAccessScope(ctx: ResolveContext, auth: AuthContext): Promise<AccessScope> {
   const cache = ctx.auth?.accessScopes;
-  const key = auth.superAdmin ? 'super-admin' : `${auth.membershipId}|${auth.projectId}|${auth.profile.reference ?? ''}`;
+  const key = `${auth.membershipId}|${auth.projectId}|${auth.userType}/${auth.userId}|${auth.profile.reference ?? ''}|${auth.superAdmin ? 'super' : ''}`;
   const cached = cache?.get(key);
   if (cached) {
     // A scope holds the caller only as `auth`; the rest depends on the key alone.
-    return { ...cached, auth };
+    return { ...cached, auth: resolvedAuth(auth, cached) };
   }
   const generation = cache?.generation;
-  const scope = auth.superAdmin ? superAdminScope(auth) : await loadScope(ctx, auth);
+  const scope = await loadScope(ctx, auth);
   cache?.set(key, scope, { generation });
   return scope;
 }
 
-/** Reads the membership and its policies into the scope of a caller who is not the super administrator. */
+/** The caller with the flags the scope was resolved with (not the token's claims). */
+function resolvedAuth(auth: AuthContext, scope: Pick<AccessScope, 'superAdmin' | 'projectAdmin'>): AuthContext {
+  return { ...auth, superAdmin: scope.superAdmin === true, projectAdmin: scope.projectAdmin === true };
+}
+
+/** Reads the membership (and its project or policies) into the caller's scope. */
 async function loadScope(ctx: ResolveContext, auth: AuthContext): Promise<AccessScope> {
   const membership = await loadMembership(ctx, auth);
+  if (auth.superAdmin && grantsSuperAdmin(await loadProject(ctx, auth.projectId), membership)) {
+    return superAdminScope(resolvedAuth(auth, { superAdmin: true, projectAdmin: true }));
+  }
   const projectAdmin = membership.admin === true;
   const uses = policyUses(membership);
   const profile = membership.profile?.reference ?? auth.profile.reference;
@@ -156,5 +186,5 @@ async function loadScope(ctx: ResolveContext, auth: AuthContext): Promise<Access
       table.set(type, rules);
     }
   }
-  return scopeFromRules(auth, table, { projects: [auth.projectId], projectAdmin, superAdmin: false });
+  return scopeFromRules(resolvedAuth(auth, { superAdmin: false, projectAdmin }), table, { projects: [auth.projectId], projectAdmin, superAdmin: false });
 }

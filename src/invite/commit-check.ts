@@ -1,4 +1,5 @@
 import type { Database } from '../db/database';
+import { withWriteLock } from '../db/transaction';
 
 /**
  * Deciding what an invite transaction whose commit outcome is unknown really did. MongoDB
@@ -30,9 +31,17 @@ export async function commitState(database: Database, inserted: readonly DocRef[
   return { state, present };
 }
 
-/** Removes what a partial commit left behind (documents only this transaction could have made). */
+/**
+ * Removes what a partial commit left behind (documents only this transaction could have made).
+ * These are plain deletes on collections that transactions write, so they run under
+ * `withWriteLock`: on the embedded engine a plain write overlapping a transaction on the same
+ * collection can be lost. Call it outside any transaction (the invite does): inside one, the lock
+ * is already held and the deletes would overlap that very transaction.
+ */
 export async function removeOrphans(database: Database, present: readonly DocRef[]): Promise<void> {
-  for (const ref of present) {
-    await database.db.collection<{ _id: string }>(ref.collection).deleteOne({ ...ref.match, _id: ref.id });
-  }
+  await withWriteLock(database, async () => {
+    for (const ref of present) {
+      await database.db.collection<{ _id: string }>(ref.collection).deleteOne({ ...ref.match, _id: ref.id });
+    }
+  });
 }

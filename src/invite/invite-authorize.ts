@@ -1,26 +1,28 @@
-import type { Project, ProjectMembership } from '@medplum/fhirtypes';
+import type { Project } from '@medplum/fhirtypes';
 import type { AuthContext } from '../auth/auth-context';
+import { assertCurrentProjectAdmin } from '../auth/memberships';
+import { FhirError } from '../errors';
 import { readStored, type RepoContext } from '../fhir/repository';
 import { refuseForbidden, refuseNotFound } from './invite-errors';
 
+const NOT_ADMIN = 'Only an administrator of this project may invite people into it';
+
 /**
- * Who may invite into a project: the super administrator (any project), or an administrator of
- * that very project whose membership still grants it. Anyone else, and any other project, → 403.
- * (Medplum silently uses the caller's own project instead; we refuse.)
+ * Who may invite into a project, as the database holds it NOW (the token's `projectAdmin` and
+ * `superAdmin` claims are not trusted: the membership may have been demoted, deleted or
+ * deactivated since sign-in): an administrator of that very project, or the super administrator
+ * (an admin membership of a `superAdmin` project) for any project. Anyone else, and any other
+ * project, → 403. (Medplum silently uses the caller's own project instead; we refuse.)
  */
 export async function authorizeInvite(repo: RepoContext, caller: AuthContext, projectId: string): Promise<void> {
-  if (caller.superAdmin) {
-    return;
-  }
-  const message = 'Only an administrator of this project may invite people into it';
-  if (!caller.projectAdmin || caller.projectId !== projectId) {
-    throw refuseForbidden(message);
-  }
-  // The token says admin; make sure the membership still does (it may have been changed since).
-  const membership = await readStored<ProjectMembership>(repo, 'ProjectMembership', caller.membershipId);
-  const current = membership && !membership.deleted ? membership.resource : undefined;
-  if (!current?.admin || current.project?.reference !== `Project/${projectId}` || current.user?.reference !== `${caller.userType}/${caller.userId}`) {
-    throw refuseForbidden(message);
+  try {
+    await assertCurrentProjectAdmin(repo, caller, projectId, NOT_ADMIN);
+  } catch (err) {
+    // The same 403, as a refusal the invite's retry loop answers at once.
+    if (err instanceof FhirError && err.code === 'FST_FORBIDDEN') {
+      throw refuseForbidden(err.message);
+    }
+    throw err;
   }
 }
 

@@ -70,6 +70,18 @@ export interface InviteOutcome {
 }
 
 const MAX_ATTEMPTS = 3;
+/** How often a commit that failed with a transient error is settled and the invite run again. */
+const MAX_COMMIT_RETRIES = 5;
+
+/**
+ * Thrown out of the transaction when `withTransaction` runs the invite again after a failed
+ * commit: what that commit really did is settled outside any transaction (see `landedWhole`).
+ */
+class UnsettledCommit extends Error {
+  constructor() {
+    super('an earlier commit of this invite must be settled first');
+  }
+}
 
 /** The whole invite inside one transaction: every read and write joins `session`. */
 export async function inviteInSession(deps: InviteDeps, session: ClientSession, call: InviteCall, passwordHash: string | undefined): Promise<InviteResult> {
@@ -151,6 +163,9 @@ function retryable(err: unknown): boolean {
 }
 
 function finalError(err: unknown): unknown {
+  if (err instanceof UnsettledCommit) {
+    return new FhirError('FST_UNAVAILABLE', 'The database could not commit the invite; send it again (with the same Idempotency-Key to be safe)');
+  }
   if (err instanceof DuplicateKeyError) {
     return conflict('Another request changed this account or membership at the same time; try again');
   }
@@ -163,7 +178,8 @@ function finalError(err: unknown): unknown {
 /**
  * After a failed or unconfirmed commit: true when it landed whole (then its result stands). A
  * partial landing (the embedded engine on a clash at commit, see commit-check.ts) is cleaned up
- * and reported as false, like nothing landing at all: the invite then runs again.
+ * and reported as false, like nothing landing at all: the invite then runs again. Its reads and
+ * deletes are plain ones: call it outside any transaction.
  */
 async function landedWhole(deps: InviteDeps, result: InviteResult): Promise<boolean> {
   const { state, present } = await commitState(deps.database, result.inserted);
@@ -194,7 +210,9 @@ export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<Inv
   let updatedMembership = false;
   return deps.lock.run(lockKey, async () => {
     let passwordHash: string | undefined;
-    for (let attempt = 1; ; attempt++) {
+    let attempt = 1;
+    let commitRetries = 0;
+    for (;;) {
       if (call.idempotency) {
         const stored = await findAnswer(deps, call.idempotency.key, call.idempotency.fingerprint);
         if (stored) {
@@ -205,14 +223,13 @@ export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<Inv
       if (request.password && passwordHash === undefined && !(await userMayExist(deps, call))) {
         passwordHash = await hashPassword(request.password);
       }
-      // withTransaction may run the function again after a failed commit: settle that one first.
+      // withTransaction may run the function again after a failed commit: leave the transaction
+      // then, and settle that commit outside it (below) before running the invite again.
       const attemptState: { result?: InviteResult } = {};
       try {
         const answer = await withTransaction(deps.database, async (session) => {
-          const previous = attemptState.result;
-          attemptState.result = undefined;
-          if (previous && (await landedWhole(deps, previous))) {
-            return call.answer(previous);
+          if (attemptState.result) {
+            throw new UnsettledCommit();
           }
           const result = await inviteInSession(deps, session, call, passwordHash);
           updatedMembership ||= !result.membershipCreated;
@@ -231,7 +248,12 @@ export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<Inv
         if (pending && (await landedWhole(deps, pending))) {
           return { answer: call.answer(pending), replayed: false };
         }
+        if (err instanceof UnsettledCommit && commitRetries < MAX_COMMIT_RETRIES) {
+          commitRetries += 1;
+          continue;
+        }
         if (attempt < MAX_ATTEMPTS && retryable(err)) {
+          attempt += 1;
           continue;
         }
         throw finalError(err);

@@ -4,7 +4,7 @@ import { canSee, checkWrite, redact, requireInteraction, restoreHiddenFields } f
 import { resolveAccessScope } from '../../src/access/resolve';
 import type { AuthContext } from '../../src/auth/auth-context';
 import { useTestApp } from '../helpers/suite';
-import { make, makeMember, makePolicy, makeProject, thrown } from './fixtures';
+import { make, makeMember, makePolicy, makeProject, rootAuth, thrown } from './fixtures';
 
 describe('enforcement of access policies', () => {
   const t = useTestApp();
@@ -168,8 +168,7 @@ describe('enforcement of access policies', () => {
   });
 
   test('secret fields never leave through redact and are never written, even by the super administrator', async () => {
-    const root: AuthContext = { userId: 'root', userType: 'User', loginId: 'l', projectId: p1, membershipId: 'none', profile: { reference: 'Practitioner/x' }, projectAdmin: true, superAdmin: true };
-    const scope = await resolveAccessScope(t.app.ctx, root);
+    const scope = await resolveAccessScope(t.app.ctx, await rootAuth(t.app));
     const access = requireInteraction(scope, 'User', 'read');
     const user = { resourceType: 'User', id: 'u1', email: 'a@example.com', passwordHash: 'argon2-hash', mfaSecret: 'TOTPSECRET' } as User & { id: string };
     const shown = redact(access, user);

@@ -1,6 +1,7 @@
-import type { AccessPolicy, AccessPolicyResource, ProjectMembership, ProjectMembershipAccess, Resource } from '@medplum/fhirtypes';
+import type { AccessPolicy, AccessPolicyResource, Project, ProjectMembership, ProjectMembershipAccess, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import type { AuthContext } from '../../src/auth/auth-context';
+import type { StoredResource } from '../../src/fhir/repository';
 import { create, createMembership, createProject, repoOf } from '../helpers/fixtures';
 
 export { repoOf };
@@ -53,6 +54,33 @@ export async function makeMember(app: FastifyInstance, project: string, spec: Me
     superAdmin: false,
   };
   return { membership, auth };
+}
+
+/**
+ * The bootstrap super administrator (admin membership of the `superAdmin` project) as the
+ * AuthContext its token carries, read from the database: the server checks the stored
+ * membership behind a super-admin claim, so a made-up one is refused.
+ */
+export async function rootAuth(app: FastifyInstance): Promise<AuthContext> {
+  const db = app.ctx.database.db;
+  const project = await db.collection<StoredResource<Project>>('Project').findOne({ 'resource.superAdmin': true, deleted: false });
+  const membership = await db
+    .collection<StoredResource<ProjectMembership>>('ProjectMembership')
+    .findOne({ project: project?._id, 'resource.admin': true, deleted: false }, { sort: { lastUpdated: 1 } });
+  const user = membership?.resource.user?.reference;
+  if (!project || !membership || !user) {
+    throw new Error('the bootstrap super administrator is missing');
+  }
+  return {
+    userId: user.split('/')[1],
+    userType: 'User',
+    loginId: `login-root-${(counter += 1)}`,
+    projectId: project._id,
+    membershipId: membership._id,
+    profile: membership.resource.profile ?? {},
+    projectAdmin: true,
+    superAdmin: true,
+  };
 }
 
 /** Catches the error a call throws (undefined when it does not throw). */

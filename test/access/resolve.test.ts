@@ -6,7 +6,7 @@ import type { AuthContext } from '../../src/auth/auth-context';
 import { deleteResource } from '../../src/fhir/repository';
 import { ADMIN_TYPES, CLINICAL_TYPES } from '../../src/fhir/resource-types';
 import { useTestApp } from '../helpers/suite';
-import { make, makeMember, makePolicy, makeProject, rejection, repoOf, thrown } from './fixtures';
+import { make, makeMember, makePolicy, makeProject, rejection, repoOf, rootAuth, thrown } from './fixtures';
 
 describe('resolveAccessScope', () => {
   const t = useTestApp();
@@ -27,8 +27,7 @@ describe('resolveAccessScope', () => {
   const resolve = (auth: AuthContext) => resolveAccessScope(t.app.ctx, auth);
 
   test('the super administrator has every type and every project', async () => {
-    const auth: AuthContext = { userId: 'root', userType: 'User', loginId: 'l', projectId: p1, membershipId: 'none', profile: { reference: 'Practitioner/x' }, projectAdmin: true, superAdmin: true };
-    const scope = await resolve(auth);
+    const scope = await resolve(await rootAuth(t.app));
     expect(scope.projects).toBeUndefined();
     for (const type of [...ADMIN_TYPES, ...CLINICAL_TYPES]) {
       expect([...(scope.forType(type)?.interactions ?? [])].sort()).toEqual([...ALL_INTERACTIONS].sort());

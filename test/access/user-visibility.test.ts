@@ -3,9 +3,8 @@ import type { StoredResource } from '../../src/fhir/repository';
 import { checkWrite, requireInteraction } from '../../src/access/enforce';
 import { resolveAccessScope } from '../../src/access/resolve';
 import { canSeeUser, userVisibilityFilter } from '../../src/access/user-visibility';
-import type { AuthContext } from '../../src/auth/auth-context';
 import { useTestApp } from '../helpers/suite';
-import { make, makeMember, makeProject } from './fixtures';
+import { make, makeMember, makeProject, rootAuth } from './fixtures';
 
 describe('which users a project administrator sees', () => {
   const t = useTestApp();
@@ -52,8 +51,7 @@ describe('which users a project administrator sees', () => {
   });
 
   test('the super administrator sees every user', async () => {
-    const root: AuthContext = { userId: 'root', userType: 'User', loginId: 'l', projectId: p1, membershipId: 'none', profile: { reference: 'Practitioner/x' }, projectAdmin: true, superAdmin: true };
-    const scope = await resolveAccessScope(t.app.ctx, root);
+    const scope = await resolveAccessScope(t.app.ctx, await rootAuth(t.app));
     expect(await userVisibilityFilter(t.app.ctx, scope)).toBeUndefined();
     expect(await visibleWith(undefined)).toEqual(Object.keys(users).sort());
     expect(await canSeeUser(t.app.ctx, scope, users.serverStranger)).toBe(true);

@@ -1,5 +1,6 @@
-import type { Bundle, Patient, ProjectMembership } from '@medplum/fhirtypes';
+import type { Bundle, Patient, ProjectMembership, User } from '@medplum/fhirtypes';
 import { TestClock } from '../helpers/app';
+import { create } from '../helpers/fixtures';
 import { useSignIn, useTestApp } from '../helpers/suite';
 import { FHIR_JSON, issues, post } from './fixtures';
 
@@ -14,12 +15,16 @@ describe('FHIR history', () => {
   });
 
   const get = (url: string) => t.app.inject({ method: 'GET', url: url.replace('http://localhost:8103', ''), headers: admin.headers });
-  const membership = (user: string): ProjectMembership => ({
-    resourceType: 'ProjectMembership',
-    project: { reference: `Project/${projectId}` },
-    user: { reference: `User/${user}` },
-    profile: { reference: `Practitioner/${user}` },
-  });
+  /** A membership of a new (server-scoped, email-less) User, with the admin's profile: its references must exist. */
+  const membership = async (name: string): Promise<ProjectMembership> => {
+    const user = await create<User>(t.app, { resourceType: 'User', firstName: name, lastName: 'Peer' });
+    return {
+      resourceType: 'ProjectMembership',
+      project: { reference: `Project/${projectId}` },
+      user: { reference: `User/${user.id}` },
+      profile: { reference: admin.profile?.reference as string },
+    };
+  };
 
   test('instance history lists every version newest first, with the deletion, and pages', async () => {
     clock.advance(1000);
@@ -51,11 +56,15 @@ describe('FHIR history', () => {
   });
 
   test('type history with _since pages through versions sharing one timestamp without skipping or repeating', async () => {
+    const peers = [];
+    for (let i = 0; i < 7; i++) {
+      peers.push(await membership(`peer-${i}`));
+    }
     clock.advance(60_000);
     const since = clock.now().toISOString();
     const written: string[] = [];
-    for (let i = 0; i < 7; i++) {
-      const m = await post(t.app, admin.headers, membership(`peer-${i}`));
+    for (const peer of peers) {
+      const m = await post(t.app, admin.headers, peer);
       written.push(`${m.id}/1`);
     }
     // All seven share the same lastUpdated: the clock did not move.
@@ -79,11 +88,12 @@ describe('FHIR history', () => {
   });
 
   test('_since is inclusive and excludes older versions', async () => {
+    const [olderPeer, newerPeer] = [await membership('older'), await membership('newer')];
     clock.advance(60_000);
-    const older = await post(t.app, admin.headers, membership('older'));
+    const older = await post(t.app, admin.headers, olderPeer);
     clock.advance(60_000);
     const at = clock.now().toISOString();
-    const newer = await post(t.app, admin.headers, membership('newer'));
+    const newer = await post(t.app, admin.headers, newerPeer);
     const res = await get(`/fhir/R4/ProjectMembership/_history?_since=${at}`);
     const idsSeen = ((res.json() as Bundle).entry ?? []).map((e) => e.resource?.id);
     expect(idsSeen).toEqual([newer.id]);

@@ -1,5 +1,6 @@
-import type { Bundle, Patient, Practitioner, ProjectMembership } from '@medplum/fhirtypes';
+import type { Bundle, Patient, Practitioner, ProjectMembership, User } from '@medplum/fhirtypes';
 import { TestClock } from '../helpers/app';
+import { create } from '../helpers/fixtures';
 import { useSignIn, useTestApp } from '../helpers/suite';
 import { entryIds, issues, post } from './fixtures';
 
@@ -111,7 +112,7 @@ describe('FHIR search over HTTP', () => {
     const membership = await post<ProjectMembership>(t.app, admin.headers, {
       resourceType: 'ProjectMembership',
       project: { reference: `Project/${projectId}` },
-      user: { reference: 'User/someone' },
+      user: { reference: `User/${(await create<User>(t.app, { resourceType: 'User', firstName: 'Some', lastName: 'One' })).id}` },
       profile: { reference: `Practitioner/${practitioner.id}` },
     });
     const inc = await t.app.inject({ method: 'GET', url: `/fhir/R4/ProjectMembership?_id=${membership.id}&_include=ProjectMembership:profile`, headers: admin.headers });

@@ -3,6 +3,7 @@ import type { AccessPolicy, Patient, Practitioner, ProjectMembership, RelatedPer
 import type { AuthContext } from '../../src/auth/auth-context';
 import { newId } from '../../src/clock';
 import { createResource, type StoredResource } from '../../src/fhir/repository';
+import { rootAuth } from '../access/fixtures';
 import { createAccount, createMembership, createPractitioner as createProfile, createProject, repoOf, uniqueEmail } from '../helpers/fixtures';
 
 /** Test data for the invite suites, written straight through the repository. */
@@ -69,18 +70,12 @@ export async function createMember(app: FastifyInstance, projectId: string, opti
   return { user, membership, email, password: PASSWORD, auth };
 }
 
-/** The super administrator as an AuthContext (for calling the service directly). */
-export function superAdminAuth(): AuthContext {
-  return {
-    userId: 'super-admin',
-    userType: 'User',
-    loginId: newId(),
-    projectId: 'super-project',
-    membershipId: 'super-membership',
-    profile: { reference: 'Practitioner/super' },
-    projectAdmin: true,
-    superAdmin: true,
-  };
+/**
+ * The bootstrap super administrator as an AuthContext (for calling the service directly). Read
+ * from the database: the invite checks the stored membership, so a made-up one is refused.
+ */
+export function superAdminAuth(app: FastifyInstance): Promise<AuthContext> {
+  return rootAuth(app);
 }
 
 export async function stored<T extends ProjectMembership | User>(app: FastifyInstance, type: string, filter: Record<string, unknown>): Promise<StoredResource<T>[]> {

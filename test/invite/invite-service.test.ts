@@ -12,7 +12,7 @@ describe('invite service', () => {
     const project = await createProject(t.app);
     const before = await snapshotDatabase(t.app);
     // The HTTP schema would refuse this address; called directly, the outbox is the last guard.
-    const attempt = inviteDirect(inviteDeps(t.app), superAdminAuth(), project.id, {
+    const attempt = inviteDirect(inviteDeps(t.app), await superAdminAuth(t.app), project.id, {
       resourceType: 'Practitioner',
       firstName: 'Late',
       lastName: 'Failure',
@@ -20,6 +20,8 @@ describe('invite service', () => {
       password: 'a long enough password',
     });
     await expect(attempt).rejects.toBeInstanceOf(FhirError);
+    // Refused by the outbox (400), not by the authorization (403) before anything was written.
+    await expect(attempt).rejects.toMatchObject({ statusCode: 400 });
     // User, Practitioner, membership, credentials and activation were written before the mail: all gone.
     expect(await snapshotDatabase(t.app)).toEqual(before);
   });

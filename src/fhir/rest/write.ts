@@ -5,6 +5,7 @@ import { newId } from '../../clock';
 import { badRequest, FhirError, forbidden, gone } from '../../errors';
 import { createResource, deleteResource, updateResource } from '../repository';
 import { ID_PATTERN } from '../search/normalize';
+import { checkMembershipReferences } from './membership-references';
 import { readVisibleDoc, type ReadResult } from './read';
 import { repoContext, type RestDeps } from './rest-deps';
 
@@ -35,7 +36,7 @@ function ownerOfNew(scope: AccessScope, type: string, id: string, body: Body): s
   if (type === 'Project') {
     return id;
   }
-  if (!scope.auth.superAdmin) {
+  if (!scope.superAdmin) {
     return scope.auth.projectId;
   }
   const requested = body.meta?.project as unknown;
@@ -48,9 +49,12 @@ function ownerOfNew(scope: AccessScope, type: string, id: string, body: Body): s
   return (type === 'ProjectMembership' ? referenceId(body.project, 'Project') : undefined) ?? scope.auth.projectId;
 }
 
-/** A membership or user written by a project member cannot point at another project. */
+/**
+ * A membership or user written by a project member cannot point at another project (403); the
+ * membership's other references are checked for everyone by `checkMembershipReferences` (400).
+ */
 function checkProjectReferences(scope: AccessScope, resource: Body, project: string | undefined): void {
-  if (scope.auth.superAdmin || (resource.resourceType !== 'ProjectMembership' && resource.resourceType !== 'User')) {
+  if (scope.superAdmin || (resource.resourceType !== 'ProjectMembership' && resource.resourceType !== 'User')) {
     return;
   }
   const field = resource.project as { reference?: unknown } | undefined;
@@ -84,6 +88,7 @@ export async function createForCaller(deps: RestDeps, scope: AccessScope, type: 
   const candidate = restoreHiddenFields(access, withProject({ ...body, id }, project));
   checkProjectReferences(scope, candidate, project);
   checkWrite(scope, access, candidate);
+  await checkMembershipReferences(deps, candidate, project);
   const created = await createResource(repoContext(deps), candidate as Resource, { project, author: scope.auth.profile }, id);
   return result(redact(access, created));
 }
@@ -115,6 +120,7 @@ export async function updateForCaller(deps: RestDeps, scope: AccessScope, type: 
       const candidate = restoreHiddenFields(access, withProject(body, existing.project), previous);
       checkProjectReferences(scope, candidate, existing.project);
       checkWrite(scope, access, candidate, previous);
+      await checkMembershipReferences(deps, candidate, existing.project, previous);
       try {
         const updated = await updateResource(repoContext(deps), candidate as Resource, {
           project: existing.project,
