@@ -53,9 +53,11 @@ export async function closedPort(): Promise<number> {
 }
 
 /** A TCP server that accepts connections and never says a word (a hung SMTP server). */
-export async function startSilentServer(): Promise<{ port: number; stop(): Promise<void> }> {
+export async function startSilentServer(): Promise<{ port: number; connections(): number; stop(): Promise<void> }> {
   const sockets = new Set<Socket>();
+  let connections = 0;
   const server: Server = createServer((socket) => {
+    connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
@@ -64,6 +66,7 @@ export async function startSilentServer(): Promise<{ port: number; stop(): Promi
   const { port } = server.address() as AddressInfo;
   return {
     port,
+    connections: () => connections,
     stop: async () => {
       for (const socket of sockets) {
         socket.destroy();

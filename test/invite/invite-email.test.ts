@@ -142,10 +142,8 @@ describe('invite: email', () => {
     const project = await createProject(t.app, { name: 'Outage' });
     const emails = [uniqueEmail('a'), uniqueEmail('b'), uniqueEmail('c')];
     t.smtp.failing = true;
-    const started = Date.now();
     const responses = await Promise.all(emails.map((email) => postInvite(t.app, admin.headers, project.id, { ...person, email })));
     expect(responses.map((r) => r.statusCode)).toEqual([201, 201, 201]);
-    expect(Date.now() - started).toBeLessThan(5000);
     // Let the dispatcher try (and be refused) a few times while SMTP is down.
     await sleep(600);
     expect(t.smtp.messages.filter((m) => emails.includes((m.to as { text: string }).text))).toHaveLength(0);
