@@ -12,6 +12,7 @@ const config: Config = {
   transformIgnorePatterns: ['/node_modules/(?!(cookie)/)'],
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
+  setupFilesAfterEnv: ['<rootDir>/test/helpers/engine-per-file.ts'],
   testTimeout: 60000,
   reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };
