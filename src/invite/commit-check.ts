@@ -7,6 +7,8 @@ import { withWriteLock } from '../db/transaction';
  * engine, on a unique-key clash found only at commit, drops the connection AND applies the
  * other writes of the transaction: then the documents that did land are orphans (e.g. a
  * membership of a User that was never stored) and are removed before the invite is retried.
+ * Since transactions on that engine run one at a time per database handle (db/transaction.ts),
+ * this is a safety net for a second handle or process on the same engine.
  */
 
 /** A document the transaction inserted (deletable by id if it turns out orphaned). */

@@ -1,9 +1,8 @@
 import type { Project } from '@medplum/fhirtypes';
 import type { AuthContext } from '../auth/auth-context';
-import { assertCurrentProjectAdmin } from '../auth/memberships';
-import { FhirError } from '../errors';
-import { readStored, type RepoContext } from '../fhir/repository';
-import { refuseForbidden, refuseNotFound } from './invite-errors';
+import { assertCurrentProjectAdmin, readCurrent } from '../auth/memberships';
+import type { RepoContext } from '../fhir/repository';
+import { refuseNotFound } from './invite-errors';
 
 const NOT_ADMIN = 'Only an administrator of this project may invite people into it';
 
@@ -15,22 +14,15 @@ const NOT_ADMIN = 'Only an administrator of this project may invite people into 
  * project, → 403. (Medplum silently uses the caller's own project instead; we refuse.)
  */
 export async function authorizeInvite(repo: RepoContext, caller: AuthContext, projectId: string): Promise<void> {
-  try {
-    await assertCurrentProjectAdmin(repo, caller, projectId, NOT_ADMIN);
-  } catch (err) {
-    // The same 403, as a refusal the invite's retry loop answers at once.
-    if (err instanceof FhirError && err.code === 'FST_FORBIDDEN') {
-      throw refuseForbidden(err.message);
-    }
-    throw err;
-  }
+  // Runs before the invite's lock and retry loop, so its 403 needs no refusal wrapper.
+  await assertCurrentProjectAdmin(repo, caller, projectId, NOT_ADMIN);
 }
 
 /** The project, or 404 (only reachable by callers allowed to know whether it exists). */
 export async function loadProject(repo: RepoContext, projectId: string): Promise<Project & { id: string }> {
-  const doc = await readStored<Project>(repo, 'Project', projectId);
-  if (!doc || doc.deleted) {
+  const project = await readCurrent<Project>(repo, 'Project', projectId);
+  if (!project) {
     throw refuseNotFound(`Project/${projectId} not found`);
   }
-  return doc.resource as Project & { id: string };
+  return project as Project & { id: string };
 }

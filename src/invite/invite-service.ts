@@ -24,7 +24,7 @@ import { findMemberships, planMembership, refuseTakenExternalId, writeMembership
 import { checkPatient, resolveProfile, type ProfileResource } from './invite-profile';
 import type { InviteRequest } from './invite-request';
 import type { InviteTemplates } from './invite-templates';
-import { ensureUser, findInvitedUser, findInviteUsers, refuseOppositeScope, type StoredUser } from './invite-user';
+import { ensureUser, findInviteUsers, refuseOppositeScope, type StoredUser } from './invite-user';
 
 /** What the invite needs; all created once per app. */
 export interface InviteDeps {
@@ -194,7 +194,7 @@ async function landedWhole(deps: InviteDeps, result: InviteResult): Promise<bool
 }
 
 async function userMayExist(deps: InviteDeps, call: InviteCall): Promise<boolean> {
-  return (await findInvitedUser({ database: deps.database, clock: deps.clock }, call.projectId, call.request)) !== undefined;
+  return (await findInviteUsers({ database: deps.database, clock: deps.clock }, call.projectId, call.request)).invited !== undefined;
 }
 
 /**

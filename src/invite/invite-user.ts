@@ -1,5 +1,6 @@
 import type { Project, ProjectMembership, User } from '@medplum/fhirtypes';
-import { createResource, findResources, readStored, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
+import { createResource, findResources, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
+import { idOf, readCurrent } from '../auth/memberships';
 import { defaultUniqueKey } from '../fhir/unique-keys';
 import { membershipsOfUser } from './invite-membership';
 import { CREDENTIALS, type CredentialsDoc } from '../auth/credentials';
@@ -30,31 +31,16 @@ export function userKey(scope: UserScope, projectId: string, email: string): str
   return defaultUniqueKey(probe) as string;
 }
 
-async function findByKey(repo: RepoContext, uk: string): Promise<StoredUser | undefined> {
-  const doc = await repo.database.db.collection<StoredResource<User>>('User').findOne({ uk, deleted: false }, { session: repo.session });
-  return (doc?.resource as StoredUser | undefined) ?? undefined;
-}
-
 /** A project-scoped User known by externalId: through a membership of the project, or on the User. */
 async function findByExternalId(repo: RepoContext, projectId: string, externalId: string): Promise<StoredUser | undefined> {
   const memberships = await findResources<ProjectMembership>(repo, 'ProjectMembership', { project: projectId, 'resource.externalId': externalId }, 2);
-  const userRef = memberships.find((m) => m.user?.reference?.startsWith('User/'))?.user?.reference;
-  if (userRef) {
-    const doc = await readStored<User>(repo, 'User', userRef.slice('User/'.length));
-    if (doc && !doc.deleted) {
-      return doc.resource as StoredUser;
-    }
+  const userId = memberships.map((m) => idOf(m.user, 'User')).find((id) => id !== undefined);
+  const user = await readCurrent<User>(repo, 'User', userId);
+  if (user) {
+    return user as StoredUser;
   }
   const users = await findResources<User>(repo, 'User', { project: projectId, 'resource.externalId': externalId, 'resource.project.reference': `Project/${projectId}` }, 1);
   return users[0] as StoredUser | undefined;
-}
-
-/** The existing User this invite is for, or undefined. */
-export async function findInvitedUser(repo: RepoContext, projectId: string, request: InviteRequest): Promise<StoredUser | undefined> {
-  if (request.email) {
-    return findByKey(repo, userKey(request.scope, projectId, request.email));
-  }
-  return findByExternalId(repo, projectId, request.externalId as string);
 }
 
 export interface InviteUsers {
