@@ -1,7 +1,7 @@
 import type { SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { AuthContext } from '../auth/auth-context';
-import { CLINICAL_TYPES, STORED_TYPES } from '../fhir/resource-types';
+import { STORED_TYPES } from '../fhir/resource-types';
 
 /** The FHIR interactions a policy can grant. */
 export type Interaction = 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'delete';
@@ -120,24 +120,6 @@ export function scopeFromRules(auth: AuthContext, table: Map<string, AccessRule[
 export function superAdminScope(auth: AuthContext): AccessScope {
   const table = new Map(STORED_TYPES.map((t) => [t, [fullRule()]]));
   return scopeFromRules(auth, table, { projects: undefined, projectAdmin: true, superAdmin: true });
-}
-
-/**
- * Project confinement without a policy: the super administrator sees everything; a project
- * administrator has every type in the project (administrative ones under the administrator
- * rules); other members the clinical types only.
- */
-export function defaultScope(auth: AuthContext): AccessScope {
-  if (auth.superAdmin) {
-    return superAdminScope(auth);
-  }
-  const table = new Map<string, AccessRule[]>(CLINICAL_TYPES.map((t) => [t, [fullRule()]]));
-  if (auth.projectAdmin) {
-    for (const [type, rules] of projectAdminRules()) {
-      table.set(type, rules);
-    }
-  }
-  return scopeFromRules(auth, table, { projects: [auth.projectId], projectAdmin: auth.projectAdmin, superAdmin: false });
 }
 
 /**

@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { ClientSession } from 'mongodb';
 import type { Clock } from '../clock';
 import type { Database } from '../db/database';
 import { badRequest, type FhirError } from '../errors';
 import { ACTIVATIONS, hashSecret, type ActivationDoc } from './activation-store';
+import { matchesHash } from './secrets';
 
 /** The kinds of activation request that may set a password. */
 const PASSWORD_KINDS: ReadonlySet<ActivationDoc['kind']> = new Set(['invite', 'reset']);
@@ -11,19 +11,13 @@ const PASSWORD_KINDS: ReadonlySet<ActivationDoc['kind']> = new Set(['invite', 'r
 /** A hash nobody's secret has, compared against when the id is unknown (same work either way). */
 const NO_SUCH_HASH = hashSecret('no such activation request');
 
-function sameHash(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'hex');
-  const right = Buffer.from(b, 'hex');
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
 /**
  * Why an activation link cannot be used, as a 400 a person understands, or undefined when it can.
  * The secret is checked first (in constant time) so that nobody without it learns anything about
  * the request (used, expired...).
  */
 export function activationProblem(activation: ActivationDoc | null | undefined, secret: string, now: Date): FhirError | undefined {
-  const matches = sameHash(activation?.secretHash ?? NO_SUCH_HASH, hashSecret(secret));
+  const matches = matchesHash(secret, activation?.secretHash ?? NO_SUCH_HASH);
   if (!activation) {
     return badRequest('This link is not valid: check that you opened the whole link from the email', 'id');
   }

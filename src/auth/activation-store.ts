@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
 import type { ClientSession } from 'mongodb';
 import type { Clock } from '../clock';
 import type { Database } from '../db/database';
+import { randomSecret, sha256Hex } from './secrets';
 
 /**
  * Single-use activation (set-password) requests. The secret is returned once and stored only
@@ -27,9 +27,8 @@ export interface CreatedActivation {
   expiresAt: Date;
 }
 
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
+/** How an activation secret is stored (SHA-256 hex, like every high-entropy secret). */
+export const hashSecret = sha256Hex;
 
 /** Writes a new activation request in the caller's transaction and answers its link. */
 export async function createActivation(
@@ -38,8 +37,8 @@ export async function createActivation(
   input: { userId: string; kind: ActivationDoc['kind'] },
 ): Promise<CreatedActivation> {
   const now = deps.clock.now();
-  const id = randomBytes(16).toString('base64url');
-  const secret = randomBytes(32).toString('base64url');
+  const id = randomSecret(16);
+  const secret = randomSecret(32);
   const collection = deps.database.db.collection<ActivationDoc>(ACTIVATIONS);
   await collection.updateMany(
     { userId: input.userId, kind: input.kind, usedAt: { $exists: false }, supersededAt: { $exists: false } },

@@ -41,10 +41,7 @@ function toDomainError(err: unknown): unknown {
  * Duplicate keys become DuplicateKeyError; a dropped connection at commit AmbiguousCommitError.
  */
 export async function withTransaction<T>(database: Database, fn: (session: ClientSession) => Promise<T>): Promise<T> {
-  if (database.embedded && !database.inTransaction.getStore()) {
-    return database.transactionLock.run('tx', () => database.inTransaction.run(true, () => runTransaction(database, fn)));
-  }
-  return runTransaction(database, fn);
+  return withWriteLock(database, () => runTransaction(database, fn));
 }
 
 async function runTransaction<T>(database: Database, fn: (session: ClientSession) => Promise<T>): Promise<T> {

@@ -252,34 +252,3 @@ export async function readVersion<T extends Resource>(ctx: RepoContext, type: st
   }
   return entry as HistoryEntry<T>;
 }
-
-export interface HistoryQuery {
-  id?: string;
-  /** Only versions written after this instant. */
-  since?: Date;
-  count: number;
-  /** Versions written strictly before this instant (for paging). */
-  before?: Date;
-  /** Restrict to these owning projects (undefined: all, for the super administrator). */
-  projects?: string[];
-}
-
-/** Versions newest first (instance history when id is given, else type history). */
-export async function readHistory(ctx: RepoContext, type: string, query: HistoryQuery): Promise<HistoryEntry[]> {
-  const filter: Filter<HistoryEntry> = {};
-  if (query.id !== undefined) {
-    filter.id = query.id;
-  }
-  if (query.since || query.before) {
-    filter.lastUpdated = { ...(query.since ? { $gt: query.since } : {}), ...(query.before ? { $lt: query.before } : {}) };
-  }
-  if (query.projects) {
-    filter.project = { $in: query.projects };
-  }
-  return ctx.database.db
-    .collection<HistoryEntry>(historyCollection(type))
-    .find(filter, { session: ctx.session })
-    .sort({ lastUpdated: -1, _id: -1 })
-    .limit(query.count)
-    .toArray();
-}

@@ -52,9 +52,6 @@ export function toFhirError(err: unknown): FhirError {
     down.headers = { 'retry-after': '5' };
     return down;
   }
-  if (err instanceof SyntaxError && fe.statusCode === 400) {
-    return new FhirError('FST_INVALID', 'The request body is not valid JSON, or it has a forbidden __proto__ or constructor key');
-  }
   const mapped = fe?.code ? FASTIFY_CODES[fe.code] : undefined;
   if (mapped) {
     return new FhirError(mapped, FRIENDLY[fe.code] ?? ERROR_CODES[mapped].message);

@@ -2,8 +2,8 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { AccessScope, Interaction } from '../../access/access-scope';
 import { redact, requireInteraction } from '../../access/enforce';
 import { gone, notFound } from '../../errors';
-import type { HistoryEntry, StoredResource } from '../repository';
-import { currentCollection, historyCollection } from '../resource-types';
+import { readVersion, type StoredResource } from '../repository';
+import { currentCollection } from '../resource-types';
 import type { RestDeps } from './rest-deps';
 import { visible } from './confinement';
 
@@ -35,8 +35,8 @@ export async function readForCaller(deps: RestDeps, scope: AccessScope, type: st
 /** GET /{type}/{id}/_history/{vid}: one version; 410 when that version is a deletion. */
 export async function readVersionForCaller(deps: RestDeps, scope: AccessScope, type: string, id: string, version: number): Promise<ReadResult> {
   const access = requireInteraction(scope, type, 'vread');
-  const entry = await deps.database.db.collection<HistoryEntry>(historyCollection(type)).findOne({ _id: `${id}/${version}` });
-  if (!entry || !(await visible(deps, scope, entry.resource, 'vread'))) {
+  const entry = await readVersion({ database: deps.database, clock: deps.clock }, type, id, version);
+  if (!(await visible(deps, scope, entry.resource, 'vread'))) {
     throw notFound(`${type}/${id} has no version ${version}`);
   }
   if (entry.deleted) {
