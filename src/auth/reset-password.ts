@@ -50,7 +50,7 @@ export async function requestPasswordReset(deps: ResetPasswordDeps, input: Reset
   const userId = user.id;
   const to = user.email;
   await withTransaction(deps.database, async (session) => {
-    const activation = await createActivation({ database: deps.database, clock: deps.clock, baseUrl: deps.baseUrl, ttlMs: deps.ttlMs }, session, { userId, kind: 'reset' });
+    const activation = await createActivation({ database: deps.database, clock: deps.clock, baseUrl: deps.baseUrl, ttlMs: deps.ttlMs }, session, { userId, kind: 'reset', delivery: 'mail' });
     await deps.email.enqueue(session, resetMail(to, activation));
   });
   return true;

@@ -7,7 +7,7 @@ import { AmbiguousCommitError, withTransaction } from '../db/transaction';
 import { badRequest, FhirError } from '../errors';
 import { readStored, updateResource, type RepoContext } from '../fhir/repository';
 import { loadUsableActivation } from './activation-check';
-import { ACTIVATIONS, type ActivationDoc } from './activation-store';
+import { ACTIVATIONS, outstandingOf, type ActivationDoc } from './activation-store';
 import { LOGINS, type LoginDoc } from './login-store';
 import { credentialsCollection } from './mfa-credentials';
 import { hashPassword } from './password-hash';
@@ -40,10 +40,12 @@ export interface SetPasswordInput {
 /**
  * Sets a user's password through an activation (invite or reset) request. The request must
  * exist, match the secret, be unused, not superseded and unexpired. In one transaction: the
- * password hash is stored in `credentials`, the User's email is marked verified, the request is
- * marked used (guarded, so exactly one of several concurrent uses wins), the user's other
- * outstanding requests are superseded and every sign-in session of the user is revoked (a
- * stolen refresh or access token dies with a reset). Answers the User id.
+ * password hash is stored in `credentials`, the request is marked used (guarded, so exactly one
+ * of several concurrent uses wins), the user's other outstanding requests are superseded, every
+ * sign-in session of the user is revoked (a stolen refresh or access token dies with a reset)
+ * and, only when the link was MAILED to the account's address, the User's email is marked
+ * verified (using it proves control of the address; a link handed to an administrator proves
+ * nothing). Answers the User id.
  */
 export async function setPasswordWithActivation(deps: SetPasswordDeps, input: SetPasswordInput): Promise<string> {
   const run = (): Promise<string> => setPasswordOnce(deps, input);
@@ -75,7 +77,12 @@ async function setPasswordOnce(deps: SetPasswordDeps, input: SetPasswordInput): 
  * `changedAt`), and revokes any login that the transaction did not see (a sign-in with the old
  * password racing the reset).
  */
-async function endSessionsOnThisInstance(deps: SetPasswordDeps, userId: string, revoked: string[], changedAt: Date): Promise<void> {
+export async function endSessionsOnThisInstance(
+  deps: Pick<SetPasswordDeps, 'database' | 'clock' | 'revokeLogin'>,
+  userId: string,
+  revoked: string[],
+  changedAt: Date,
+): Promise<void> {
   if (!deps.revokeLogin) {
     return;
   }
@@ -90,8 +97,8 @@ async function endSessionsOnThisInstance(deps: SetPasswordDeps, userId: string, 
 }
 
 /** Revokes, in the transaction, every sign-in session of the user that is still open; answers their ids. */
-async function revokeSessions(deps: SetPasswordDeps, session: ClientSession, userId: string, now: Date): Promise<string[]> {
-  const logins = deps.database.db.collection<LoginDoc>(LOGINS);
+export async function revokeUserSessions(database: Database, session: ClientSession, userId: string, now: Date): Promise<string[]> {
+  const logins = database.db.collection<LoginDoc>(LOGINS);
   const open = await logins.find({ userId, userType: 'User', revoked: false }, { session }).toArray();
   if (open.length === 0) {
     return [];
@@ -113,11 +120,7 @@ async function applyActivation(deps: SetPasswordDeps, session: ClientSession, in
   if (claimed.matchedCount !== 1) {
     throw badRequest('This link was already used. Sign in with your password, or ask for a new link if you forgot it', 'id');
   }
-  await activations.updateMany(
-    { userId: activation.userId, _id: { $ne: activation._id }, usedAt: { $exists: false }, supersededAt: { $exists: false } },
-    { $set: { supersededAt: now } },
-    { session },
-  );
+  await activations.updateMany({ ...outstandingOf(activation.userId), _id: { $ne: activation._id } }, { $set: { supersededAt: now } }, { session });
   await credentialsCollection(deps.database).updateOne(
     { _id: activation.userId },
     { $set: { passwordHash, passwordChangedAt: now } },
@@ -128,10 +131,10 @@ async function applyActivation(deps: SetPasswordDeps, session: ClientSession, in
   if (!stored || stored.deleted) {
     throw badRequest('The account this link was sent for no longer exists', 'id');
   }
-  if (stored.resource.emailVerified !== true) {
+  if (activation.mailed === true && stored.resource.emailVerified !== true) {
     await updateResource(repo, { ...stored.resource, emailVerified: true }, { skipValidation: true, author: { reference: `User/${activation.userId}` } });
   }
-  return revokeSessions(deps, session, activation.userId, now);
+  return revokeUserSessions(deps.database, session, activation.userId, now);
 }
 
 /** The commit's outcome is unknown: decide from what the database now holds. */

@@ -1,4 +1,5 @@
 import type { AccessPolicy, Patient, ProjectMembershipAccess, Reference } from '@medplum/fhirtypes';
+import { passwordProblem } from '../auth/password-policy';
 import { badRequest, FhirError, issue } from '../errors';
 
 export type ProfileType = 'Practitioner' | 'Patient' | 'RelatedPerson';
@@ -24,6 +25,9 @@ export interface InviteRequest {
   externalId?: string;
   /** Resolved: the given scope or the default for the profile type. */
   scope: UserScope;
+  /** The caller named the scope (false: the default for the profile type was taken). */
+  scopeGiven: boolean;
+  /** Only for a project-scoped User (see normalizeInviteRequest); checked against the password policy. */
   password?: string;
   sendEmail: boolean;
   upsert: boolean;
@@ -136,6 +140,27 @@ function merge<K extends 'accessPolicy' | 'access' | 'admin' | 'externalId'>(bod
   return inner !== undefined ? { value: inner, source: `membership.${key}` } : { value: top, source: key };
 }
 
+/**
+ * An administrator may choose the password only of a project-scoped User: a server-scoped account
+ * can later join other projects, so only the owner of its email may set its password (through a
+ * mailed link). The password must also pass the policy that set-password applies.
+ */
+function checkPassword(password: string | undefined, scope: UserScope): void {
+  if (password === undefined) {
+    return;
+  }
+  if (scope === 'server') {
+    throw badRequest(
+      'password can only be given for a project-scoped user (scope "project"): a server-scoped account sets its password through the activation link mailed to its owner',
+      'password',
+    );
+  }
+  const problem = passwordProblem(password);
+  if (problem) {
+    throw badRequest(problem, 'password');
+  }
+}
+
 /** Cross-field rules after the schema passed; answers the normalized request. */
 export function normalizeInviteRequest(input: unknown): InviteRequest {
   const body = input as InviteBody;
@@ -143,9 +168,6 @@ export function normalizeInviteRequest(input: unknown): InviteRequest {
   const externalId = merge(body, 'externalId');
   if (!email && !externalId.value) {
     throw badRequest('Give the email address or the externalId of the person to invite', ['email', 'externalId']);
-  }
-  if (body.password !== undefined && Buffer.byteLength(body.password, 'utf8') > 72) {
-    throw badRequest('password must be at most 72 bytes long', 'password');
   }
   if (body.upsert && body.forceNewMembership) {
     throw badRequest('upsert and forceNewMembership cannot both be true', 'forceNewMembership');
@@ -194,13 +216,16 @@ export function normalizeInviteRequest(input: unknown): InviteRequest {
     membership.userName = body.membership.userName;
   }
   const defaultScope: UserScope = !email || body.resourceType === 'Patient' ? 'project' : 'server';
+  const scope = body.scope ?? defaultScope;
+  checkPassword(body.password, scope);
   return {
     resourceType: body.resourceType,
     firstName: body.firstName,
     lastName: body.lastName,
     email,
     externalId: externalId.value,
-    scope: body.scope ?? defaultScope,
+    scope,
+    scopeGiven: body.scope !== undefined,
     password: body.password,
     sendEmail: body.sendEmail ?? true,
     upsert: body.upsert ?? false,

@@ -74,7 +74,7 @@ export const inviteBodySchema = {
     email: { type: 'string', format: 'email', maxLength: 254 },
     externalId: { type: 'string', minLength: 1, maxLength: 256, pattern: TEXT },
     scope: { type: 'string', enum: ['server', 'project'] },
-    password: { type: 'string', minLength: 8, maxLength: 72, description: '8 to 72 bytes' },
+    password: { type: 'string', minLength: 8, maxLength: 72, description: 'Only for a new project-scoped User: 8 characters to 72 bytes, not a common password' },
     sendEmail: { type: 'boolean' },
     upsert: { type: 'boolean' },
     forceNewMembership: { type: 'boolean' },

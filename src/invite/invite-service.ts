@@ -25,6 +25,8 @@ import { checkPatient, resolveProfile, type ProfileResource } from './invite-pro
 import type { InviteRequest } from './invite-request';
 import type { InviteTemplates } from './invite-templates';
 import { ensureUser, findInviteUsers, refuseOppositeScope, type StoredUser } from './invite-user';
+import { clearUnverifiedCredentials, mustReclaim } from './invite-account';
+import { endSessionsOnThisInstance } from '../auth/setpassword';
 
 /** What the invite needs; all created once per app. */
 export interface InviteDeps {
@@ -37,6 +39,8 @@ export interface InviteDeps {
   lock: KeyedLock;
   /** The app's cache of access scopes, cleared when an invite changed an existing membership. */
   accessScopes?: { clear(): void };
+  /** Ends a sign-in session on this instance (the app's `auth.revokeLogin`), after the commit. */
+  revokeLogin?: (loginId: string) => Promise<void>;
 }
 
 export interface InviteResult {
@@ -50,6 +54,10 @@ export interface InviteResult {
   emailStatus: 'queued' | 'skipped';
   /** Only when sendEmail is false and the User was created. */
   activationUrl?: string;
+  /** An unverified account was reclaimed for its owner (see invite-account.ts). */
+  reclaimed: boolean;
+  /** The sign-in sessions the reclaim ended. */
+  endedLogins: string[];
   /** Every document the transaction inserted, to decide an unknown commit outcome. */
   inserted: DocRef[];
 }
@@ -116,12 +124,21 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
     inserted.push(...resourceDocs('ProjectMembership', membership.id));
   }
 
-  const mail = Boolean(request.email) && request.sendEmail;
+  // An unverified server-scoped account joining another project is reclaimed for the owner of
+  // its email: credentials cleared, sessions ended, every earlier link superseded, a link mailed.
+  const reclaim = !userCreated && Boolean(request.email) && mustReclaim(user, memberships.length > 0);
+  const endedLogins = reclaim ? await clearUnverifiedCredentials(repo, user.id) : [];
+  const mail = Boolean(request.email) && (request.sendEmail || reclaim);
   // A new account gets an activation link when someone can receive it (the email, or the caller
   // when sendEmail is false); a never-activated one gets a fresh link (superseding) with the mail.
-  const activate = userCreated ? mail || !request.sendEmail : pending && mail;
+  const activate = userCreated ? mail || !request.sendEmail : (pending || reclaim) && mail;
   const activation = activate
-    ? await createActivation({ database: deps.database, clock: deps.clock, baseUrl: deps.config.baseUrl, ttlMs: deps.config.activationTtlMs }, session, { userId: user.id, kind: 'invite' })
+    ? await createActivation({ database: deps.database, clock: deps.clock, baseUrl: deps.config.baseUrl, ttlMs: deps.config.activationTtlMs }, session, {
+        userId: user.id,
+        kind: 'invite',
+        delivery: mail ? 'mail' : 'caller',
+        supersedeAll: reclaim,
+      })
     : undefined;
   if (activation) {
     inserted.push({ collection: ACTIVATIONS, id: activation.id });
@@ -138,7 +155,9 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
     membershipCreated: created,
     userCreated,
     emailStatus: mail ? 'queued' : 'skipped',
-    activationUrl: userCreated && !request.sendEmail ? activation?.url : undefined,
+    activationUrl: userCreated && !mail ? activation?.url : undefined,
+    reclaimed: reclaim,
+    endedLogins,
     inserted,
   };
 }
@@ -193,6 +212,17 @@ async function landedWhole(deps: InviteDeps, result: InviteResult): Promise<bool
   return false;
 }
 
+/**
+ * After a committed invite that reclaimed an account: this instance's session cache learns at once
+ * that its sessions ended (others within their cache TTL), including a sign-in that raced the
+ * transaction with the old password.
+ */
+async function afterCommit(deps: InviteDeps, result: InviteResult, startedAt: Date): Promise<void> {
+  if (result.reclaimed) {
+    await endSessionsOnThisInstance(deps, result.user.id, result.endedLogins, startedAt);
+  }
+}
+
 async function userMayExist(deps: InviteDeps, call: InviteCall): Promise<boolean> {
   return (await findInviteUsers({ database: deps.database, clock: deps.clock }, call.projectId, call.request)).invited !== undefined;
 }
@@ -226,6 +256,7 @@ export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<Inv
       // withTransaction may run the function again after a failed commit: leave the transaction
       // then, and settle that commit outside it (below) before running the invite again.
       const attemptState: { result?: InviteResult } = {};
+      const startedAt = deps.clock.now();
       try {
         const answer = await withTransaction(deps.database, async (session) => {
           if (attemptState.result) {
@@ -241,11 +272,13 @@ export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<Inv
           attemptState.result = result;
           return stored;
         });
+        await afterCommit(deps, attemptState.result as InviteResult, startedAt);
         return { answer, replayed: false };
       } catch (err) {
         // A result means the function finished and the commit failed: decide what really landed.
         const pending = attemptState.result;
         if (pending && (await landedWhole(deps, pending))) {
+          await afterCommit(deps, pending, startedAt);
           return { answer: call.answer(pending), replayed: false };
         }
         if (err instanceof UnsettledCommit && commitRetries < MAX_COMMIT_RETRIES) {

@@ -61,6 +61,7 @@ export const invitePlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     templates: loadInviteTemplates(),
     lock: new KeyedLock(),
     accessScopes: ctx.auth.accessScopes,
+    revokeLogin: ctx.auth.revokeLogin,
   };
   const authenticate = async (request: FastifyRequest): Promise<void> => ctx.auth.authenticate(request);
 

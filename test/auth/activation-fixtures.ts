@@ -1,6 +1,6 @@
 import type { Practitioner, Project, ProjectMembership, User } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
-import { createActivation, type ActivationDoc, type CreatedActivation } from '../../src/auth/activation-store';
+import { createActivation, type ActivationDoc, type ActivationInput, type CreatedActivation } from '../../src/auth/activation-store';
 import { withTransaction } from '../../src/db/transaction';
 import { create, createAccount, createMembership, createPractitioner, createProject, uniqueEmail } from '../helpers/fixtures';
 
@@ -14,6 +14,8 @@ export interface UserOptions {
   /** A project id for a project-scoped user. */
   projectId?: string;
   firstName?: string;
+  /** An account whose owner proved the email (through a mailed link). */
+  emailVerified?: boolean;
 }
 
 /** A User without a password (what an invite creates before its activation link is used). */
@@ -29,9 +31,15 @@ export async function createUser(app: FastifyInstance, options: UserOptions = {}
   return create(app, user, options.projectId);
 }
 
-export async function createLink(app: FastifyInstance, userId: string, kind: ActivationDoc['kind'] = 'invite'): Promise<CreatedActivation> {
+/** An activation link as the server makes them: by default one mailed to the user (`delivery: 'mail'`). */
+export async function createLink(
+  app: FastifyInstance,
+  userId: string,
+  kind: ActivationDoc['kind'] = 'invite',
+  delivery: ActivationInput['delivery'] = 'mail',
+): Promise<CreatedActivation> {
   const { database, clock, config } = app.ctx;
-  return withTransaction(database, (session) => createActivation({ database, clock, baseUrl: config.baseUrl, ttlMs: config.activationTtlMs }, session, { userId, kind }));
+  return withTransaction(database, (session) => createActivation({ database, clock, baseUrl: config.baseUrl, ttlMs: config.activationTtlMs }, session, { userId, kind, delivery }));
 }
 
 export interface Member {
@@ -54,6 +62,7 @@ export async function createMember(app: FastifyInstance, options: UserOptions & 
     lastName: 'Lovelace',
     projectId: options.projectId,
     mfaRequired: options.mfaRequired,
+    emailVerified: options.emailVerified,
   });
   const profile = await createPractitioner(app, project.id, { name: [{ given: ['Ada'], family: 'Lovelace' }] });
   const membership = await createMembership(app, { projectId: project.id, user: `User/${user.id}`, profile: `Practitioner/${profile.id}` });

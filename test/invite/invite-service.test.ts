@@ -17,6 +17,7 @@ describe('invite service', () => {
       firstName: 'Late',
       lastName: 'Failure',
       email: 'two words@example.com',
+      scope: 'project',
       password: 'a long enough password',
     });
     await expect(attempt).rejects.toBeInstanceOf(FhirError);

@@ -1,5 +1,6 @@
 import type { ProjectMembership, User } from '@medplum/fhirtypes';
 import { verifyPassword } from '../../src/auth/password-hash';
+import { createLink } from '../auth/activation-fixtures';
 import { snapshotDatabase } from '../helpers/app';
 import { useSignIn, useTestApp } from '../helpers/suite';
 import { countCurrent, createPatient, createProject, uniqueEmail } from './fixtures';
@@ -73,24 +74,30 @@ describe('invite: users, roles and scopes', () => {
     expect(await countCurrent(t.app, 'User', { 'resource.externalId': 'idp|1234' })).toBe(1);
   });
 
-  test('an existing server-scoped User invited into a second project is reused, names and password untouched', async () => {
+  test('an existing, verified server-scoped User invited into a second project is reused: names and password untouched', async () => {
     const first = await createProject(t.app);
     const second = await createProject(t.app);
     const email = uniqueEmail();
-    const a = await postInvite(t.app, admin.headers, first.id, { ...person, resourceType: 'Practitioner', email, password: 'first-password' });
+    const a = await postInvite(t.app, admin.headers, first.id, { ...person, resourceType: 'Practitioner', email });
     expect(a.statusCode).toBe(201);
     const userA = await userOf(a);
+    // The owner proves the address with a link mailed to it (what the invitation or a reset mail carries).
+    const link = await createLink(t.app, userA.id, 'reset', 'mail');
+    const set = await t.app.inject({ method: 'POST', url: '/auth/setpassword', payload: { id: link.id, secret: link.secret, password: 'first password of grace' } });
+    expect(set.statusCode).toBe(200);
+    expect((await userOf(a)).emailVerified).toBe(true);
     const credentialsBefore = await t.app.ctx.database.db.collection('credentials').findOne({ _id: userA.id as never });
 
-    const b = await postInvite(t.app, admin.headers, second.id, { resourceType: 'Practitioner', firstName: 'New', lastName: 'Name', email, password: 'second-password', sendEmail: false });
+    const b = await postInvite(t.app, admin.headers, second.id, { resourceType: 'Practitioner', firstName: 'New', lastName: 'Name', email, sendEmail: false });
     expect(b.statusCode).toBe(201);
     const userB = await userOf(b);
     expect(userB.id).toBe(userA.id);
     expect(userB).toMatchObject({ firstName: 'Grace', lastName: 'Hopper' });
     expect(outputs(b).activationUrl).toBeUndefined();
+    expect(outputs(b).emailStatus).toBe('skipped');
     const credentialsAfter = await t.app.ctx.database.db.collection('credentials').findOne({ _id: userA.id as never });
     expect(credentialsAfter).toEqual(credentialsBefore);
-    expect(await verifyPassword(credentialsAfter?.passwordHash as string, 'first-password')).toBe(true);
+    expect(await verifyPassword(credentialsAfter?.passwordHash as string, 'first password of grace')).toBe(true);
     expect(await countCurrent(t.app, 'User', { 'resource.email': email })).toBe(1);
     expect(await countCurrent(t.app, 'ProjectMembership', { 'resource.user.reference': `User/${userA.id}` })).toBe(2);
   });
@@ -150,7 +157,7 @@ describe('invite: users, roles and scopes', () => {
 
   test('a password is hashed into credentials only when given; without one no credentials exist until activation', async () => {
     const project = await createProject(t.app);
-    const withPassword = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), password: 'correct horse battery' });
+    const withPassword = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), scope: 'project', password: 'correct horse battery' });
     const withoutPassword = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail() });
     const credentials = t.app.ctx.database.db.collection('credentials');
     const hashed = await credentials.findOne({ _id: (await userOf(withPassword)).id as never });
