@@ -24,7 +24,7 @@ import { findMemberships, planMembership, refuseTakenExternalId, writeMembership
 import { checkPatient, resolveProfile, type ProfileResource } from './invite-profile';
 import type { InviteRequest } from './invite-request';
 import type { InviteTemplates } from './invite-templates';
-import { ensureUser, findInviteUsers, refuseOppositeScope, type StoredUser } from './invite-user';
+import { ensureUser, findInviteUsers, resolveInvitee, type StoredUser } from './invite-user';
 import { clearUnverifiedCredentials, mustReclaim } from './invite-account';
 import { endSessionsOnThisInstance } from '../auth/setpassword';
 
@@ -99,9 +99,8 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
   const access = await resolveAccess(repo, project, request);
   await checkPatient(repo, projectId, request);
   const users = await findInviteUsers(repo, projectId, request);
-  await refuseOppositeScope(repo, projectId, request, users.otherScope);
+  const existingUser = await resolveInvitee(repo, projectId, request, users);
 
-  const existingUser = users.invited;
   const memberships = existingUser ? await findMemberships(repo, projectId, existingUser.id) : [];
   const plan = planMembership(request, memberships);
   await refuseTakenExternalId(repo, projectId, request.membership.externalId, existingUser?.id);

@@ -73,18 +73,26 @@ async function isMember(repo: RepoContext, projectId: string, userId: string): P
   return found.length > 0;
 }
 
-/** The same email already in the project under the other scope (`user`, from findInviteUsers) → 409. */
-export async function refuseOppositeScope(repo: RepoContext, projectId: string, request: InviteRequest, user: StoredUser | undefined): Promise<void> {
-  if (!request.email) {
-    return;
+/**
+ * The existing User this invite is for, given the Users with its email in both scopes
+ * (findInviteUsers). The same email already a member of this project under the other scope →
+ * 409, except for `forceNewMembership` without an explicit scope: that person gets another
+ * membership on the account they already have here (e.g. a server-scoped Practitioner invited
+ * again as a Patient, whose default scope is project).
+ */
+export async function resolveInvitee(repo: RepoContext, projectId: string, request: InviteRequest, users: InviteUsers): Promise<StoredUser | undefined> {
+  const other = users.otherScope;
+  if (!request.email || !other || !(await isMember(repo, projectId, other.id))) {
+    return users.invited;
   }
-  const other = otherScopeOf(request.scope);
-  if (user && (await isMember(repo, projectId, user.id))) {
-    throw refuseConflict(
-      `User is already a member of this project (as a ${other}-scoped user with this email); invite them with scope "${other}"`,
-      'scope',
-    );
+  if (!users.invited && request.forceNewMembership && !request.scopeGiven) {
+    return other;
   }
+  const otherScope = otherScopeOf(request.scope);
+  throw refuseConflict(
+    `User is already a member of this project (as a ${otherScope}-scoped user with this email); invite them with scope "${otherScope}"`,
+    'scope',
+  );
 }
 
 async function hasPassword(repo: RepoContext, userId: string): Promise<boolean> {
