@@ -6,6 +6,7 @@ import { defaultUniqueKey } from '../fhir/unique-keys';
 import { readCredentials } from './credentials';
 import { insertLogin, newLoginDoc, readLogin, updateLogin, type LoginDoc } from './login-store';
 import { grantsSuperAdmin, membershipsOf, projectOf, readCurrent } from './memberships';
+import { membershipRequiresMfa } from './membership-mfa';
 import { mfaGate } from './mfa-gate';
 import { verifyPassword } from './password-hash';
 import { randomSecret, sha256Hex } from './secrets';
@@ -190,11 +191,43 @@ async function describeMemberships(ctx: AppContext, memberships: ProjectMembersh
   });
 }
 
-/** Sets the membership of a pending login and issues its single-use authorization code. */
-async function issueCode(ctx: AppContext, login: LoginDoc, membership: ProjectMembership): Promise<{ login: string; code: string }> {
+/**
+ * The MFA step a membership demands before its code, or undefined when none is due: a membership
+ * marked MFA-required (membership-mfa.ts) of a sign-in that has not passed MFA. The login then
+ * remembers the membership, so that the MFA endpoints' `continueLogin` issues the code for it.
+ */
+async function membershipMfaStep(ctx: AppContext, login: LoginDoc, membership: ProjectMembership): Promise<Record<string, unknown> | undefined> {
+  if (login.mfaVerified || !membershipRequiresMfa(membership)) {
+    return undefined;
+  }
+  const user = await readCurrent<User>(ctx, 'User', login.userId);
+  if (!user) {
+    throw badRequest('This account no longer exists', 'login');
+  }
+  const step = await mfaGate(ctx, login, user, true);
+  const marked = await updateLogin(ctx.database, login._id, {
+    set: { mfaRequired: true, pendingMembershipId: membership.id as string },
+    filter: { revoked: false, granted: false, mfaVerified: false, codeHash: { $exists: false } },
+    now: ctx.clock.now(),
+  });
+  if (!step || !marked) {
+    throw badRequest('Login already completed: sign in again', 'login');
+  }
+  return step;
+}
+
+/**
+ * Sets the membership of a pending login and issues its single-use authorization code, or
+ * answers the MFA step that membership demands first (no code, hence no token, without it).
+ */
+async function issueCode(ctx: AppContext, login: LoginDoc, membership: ProjectMembership): Promise<LoginResponse | Record<string, unknown>> {
   const project = await projectOf(ctx, membership);
   if (!project) {
     throw badRequest('The project of this membership no longer exists', 'profile');
+  }
+  const mfaStep = await membershipMfaStep(ctx, login, membership);
+  if (mfaStep) {
+    return mfaStep;
   }
   const code = randomSecret(32);
   const now = ctx.clock.now();
@@ -219,14 +252,20 @@ async function issueCode(ctx: AppContext, login: LoginDoc, membership: ProjectMe
 
 /**
  * Continues a sign-in whose password (and MFA step, if any) is done: one membership gives
- * `{ login, code }`, several give `{ login, memberships }` to choose from with /auth/profile.
- * The MFA endpoints call this after a correct TOTP code (with `mfaVerified` set on the login).
+ * `{ login, code }`, several give `{ login, memberships }` to choose from with /auth/profile;
+ * a membership that requires MFA gives its MFA step first (issueCode). The MFA endpoints call
+ * this after a correct TOTP code (with `mfaVerified` set on the login): a membership chosen
+ * before that step then gets its code.
  */
-export async function continueLogin(ctx: AppContext, loginId: string): Promise<LoginResponse> {
+export async function continueLogin(ctx: AppContext, loginId: string): Promise<LoginResponse | Record<string, unknown>> {
   const login = await readPendingLogin(ctx, loginId);
   const memberships = await membershipsOf(ctx, `User/${login.userId}`, membershipQuery(login));
   if (memberships.length === 0) {
     throw badRequest('This account is no longer a member of any matching project', 'login');
+  }
+  const chosen = memberships.find((m) => m.id === login.pendingMembershipId);
+  if (chosen) {
+    return issueCode(ctx, login, chosen);
   }
   if (memberships.length === 1) {
     return issueCode(ctx, login, memberships[0]);
@@ -234,8 +273,11 @@ export async function continueLogin(ctx: AppContext, loginId: string): Promise<L
   return { login: login._id, memberships: await describeMemberships(ctx, memberships) };
 }
 
-/** POST /auth/profile: picks one of the login's memberships (by id) and answers `{ login, code }`. */
-export async function chooseProfile(ctx: AppContext, loginId: string, membershipId: string): Promise<{ login: string; code: string }> {
+/**
+ * POST /auth/profile: picks one of the login's memberships (by id) and answers `{ login, code }`,
+ * or the MFA step when that membership requires MFA and the sign-in has not passed it.
+ */
+export async function chooseProfile(ctx: AppContext, loginId: string, membershipId: string): Promise<LoginResponse | Record<string, unknown>> {
   const login = await readPendingLogin(ctx, loginId);
   const memberships = await membershipsOf(ctx, `User/${login.userId}`, membershipQuery(login));
   const membership = memberships.find((m) => m.id === membershipId);

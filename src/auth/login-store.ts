@@ -37,6 +37,8 @@ export interface LoginDoc {
   granted: boolean;
   /** SHA-256 of the current refresh secret; rotated on every refresh. */
   refreshSecretHash?: string;
+  /** A membership chosen before its MFA step (it requires MFA): the code is issued for it once verified. */
+  pendingMembershipId?: string;
   /** True when the MFA gate demanded a step: no code until mfaVerified. */
   mfaRequired: boolean;
   mfaVerified: boolean;

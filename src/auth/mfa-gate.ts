@@ -14,8 +14,9 @@ import { isEnrolled } from './mfa-store';
  *   (the only response that carries the pending secret), finished by /auth/mfa/login-enroll.
  * The login document is already stored when this runs; the caller marks it `mfaRequired` when a
  * body is returned, and `continueLogin` (login-flow.ts) refuses to issue a code until `mfaVerified`.
+ * `required`: MFA is demanded by the chosen membership (auth/membership-mfa.ts), not by the User.
  */
-export async function mfaGate(ctx: AppContext, login: LoginDoc, user: User): Promise<Record<string, unknown> | undefined> {
+export async function mfaGate(ctx: AppContext, login: LoginDoc, user: User, required = false): Promise<Record<string, unknown> | undefined> {
   if (login.userType !== 'User' || !user.id) {
     return undefined;
   }
@@ -24,7 +25,7 @@ export async function mfaGate(ctx: AppContext, login: LoginDoc, user: User): Pro
     return { login: login._id, mfaRequired: true };
   }
   // A User marked enrolled without a stored secret (e.g. imported) fails closed: it must enroll.
-  if (user.mfaRequired || user.mfaEnrolled) {
+  if (required || user.mfaRequired || user.mfaEnrolled) {
     return { login: login._id, mfaEnrollRequired: true, ...(await enrollmentOffer(ctx, user)) };
   }
   return undefined;

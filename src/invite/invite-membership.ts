@@ -3,6 +3,7 @@ import { newId } from '../clock';
 import { createResource, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
 import { storedField } from '../fhir/search/supported-params';
 import { defaultUniqueKey } from '../fhir/unique-keys';
+import { withMfaRequired } from '../auth/membership-mfa';
 import type { MembershipAccess } from './invite-access';
 import type { InviteRequest } from './invite-request';
 import type { ProfileResource } from './invite-profile';
@@ -68,10 +69,16 @@ function displayName(first?: string, last?: string): string | undefined {
   return text || undefined;
 }
 
-/** Copies the template fields that are set (never project, user or profile). */
-function templateFields(request: InviteRequest): Partial<ProjectMembership> {
+/**
+ * Copies the template fields that are set (never project, user or profile). `mfaRequired: true`
+ * marks the membership: signing in to it demands MFA (see auth/membership-mfa.ts).
+ */
+function templateFields(request: InviteRequest, current?: ProjectMembership): Partial<ProjectMembership> {
   const { admin, externalId, userName } = request.membership;
   const fields: Partial<ProjectMembership> = {};
+  if (request.mfaRequired) {
+    fields.extension = withMfaRequired(current?.extension);
+  }
   if (admin !== undefined) {
     fields.admin = admin;
   }
@@ -111,7 +118,7 @@ export async function writeMembership(repo: RepoContext, request: InviteRequest,
     const access = request.membership.accessPolicy || request.membership.access ? input.access : {};
     const updated: ProjectMembership = {
       ...current,
-      ...templateFields(request),
+      ...templateFields(request, current),
       ...access,
       resourceType: 'ProjectMembership',
       id: current.id,

@@ -95,20 +95,32 @@ export async function resolveInvitee(repo: RepoContext, projectId: string, reque
   );
 }
 
+/**
+ * Whether an invite into `projectId` may change the account-level settings (names, mfaRequired,
+ * password) of an existing User: only of a project-scoped User of that very project. A
+ * server-scoped account belongs to its owner, whichever projects it joins.
+ */
+export function controlsAccount(user: User, projectId: string): boolean {
+  return user.project?.reference === `Project/${projectId}`;
+}
+
 async function hasPassword(repo: RepoContext, userId: string): Promise<boolean> {
   const credentials = await repo.database.db.collection<CredentialsDoc>(CREDENTIALS).findOne({ _id: userId }, { session: repo.session });
   return typeof credentials?.passwordHash === 'string' && credentials.passwordHash.length > 0;
 }
 
 /**
- * Reuses the User (names and password untouched; `mfaRequired: true` applied) or creates one:
- * project-scoped (in the project, visible to its admins) or server-scoped. A new User gets a
- * password only when one was given (hashed before the transaction).
+ * Reuses the User or creates one: project-scoped (in the project, visible to its admins) or
+ * server-scoped. A new User gets a password only when one was given (hashed before the
+ * transaction; only project-scoped ones may get one, see invite-request.ts) and `mfaRequired`.
+ * An existing one keeps its names and password; `mfaRequired: true` is applied to it only when
+ * the inviting project controls the account (controlsAccount); otherwise it goes on the
+ * membership alone (invite-membership.ts).
  */
 export async function ensureUser(repo: RepoContext, project: Project & { id: string }, request: InviteRequest, existing: StoredUser | undefined, passwordHash: string | undefined): Promise<ResolvedUser> {
   if (existing) {
     let user = existing;
-    if (request.mfaRequired && !user.mfaRequired) {
+    if (request.mfaRequired && !user.mfaRequired && controlsAccount(user, project.id)) {
       const updated = await updateResource<User>(repo, { ...user, mfaRequired: true }, { ifMatch: user.meta?.versionId });
       user = updated.resource as StoredUser;
     }

@@ -1,4 +1,5 @@
 import type { ProjectMembership, User } from '@medplum/fhirtypes';
+import { membershipRequiresMfa } from '../../src/auth/membership-mfa';
 import { verifyPassword } from '../../src/auth/password-hash';
 import { createLink } from '../auth/activation-fixtures';
 import { snapshotDatabase } from '../helpers/app';
@@ -139,20 +140,31 @@ describe('invite: users, roles and scopes', () => {
     expect((await userOf(res)).project?.reference).toBe(`Project/${project.id}`);
   });
 
-  test('mfaRequired marks a new User and is applied to an existing one', async () => {
+  test('mfaRequired marks a new User; an existing server-scoped User only on its membership; a project-scoped User of the project on the account', async () => {
     const project = await createProject(t.app);
     const other = await createProject(t.app);
     const fresh = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email: uniqueEmail(), mfaRequired: true });
     expect((await userOf(fresh)).mfaRequired).toBe(true);
+    expect(membershipRequiresMfa(outputs(fresh).membership)).toBe(true);
 
     const email = uniqueEmail();
     const plain = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Practitioner', email });
     expect((await userOf(plain)).mfaRequired).toBeUndefined();
+    expect(membershipRequiresMfa(outputs(plain).membership)).toBe(false);
     const again = await postInvite(t.app, admin.headers, other.id, { ...person, resourceType: 'Practitioner', email, mfaRequired: true });
     expect(again.statusCode).toBe(201);
     const user = await userOf(again);
     expect(user.id).toBe((await userOf(plain)).id);
-    expect(user).toMatchObject({ mfaRequired: true, meta: { versionId: '2' } });
+    expect(user.mfaRequired).toBeUndefined();
+    expect(user.meta?.versionId).toBe('1');
+    expect(membershipRequiresMfa(outputs(again).membership)).toBe(true);
+
+    const patientEmail = uniqueEmail('patient');
+    const patient = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Patient', email: patientEmail });
+    const upserted = await postInvite(t.app, admin.headers, project.id, { ...person, resourceType: 'Patient', email: patientEmail, upsert: true, mfaRequired: true });
+    expect(upserted.statusCode).toBe(200);
+    expect(await userOf(upserted)).toMatchObject({ id: (await userOf(patient)).id, mfaRequired: true, meta: { versionId: '2' } });
+    expect(membershipRequiresMfa(outputs(upserted).membership)).toBe(true);
   });
 
   test('a password is hashed into credentials only when given; without one no credentials exist until activation', async () => {
