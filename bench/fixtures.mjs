@@ -33,14 +33,14 @@ async function json(response) {
   return body;
 }
 
-/** Password sign-in with PKCE, then the code for tokens. */
-export async function signIn(baseUrl, email, password) {
+/** Password sign-in with PKCE (to `projectId` when given), then the code for tokens. */
+export async function signIn(baseUrl, email, password, projectId) {
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const login = await fetch(`${baseUrl}auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password, codeChallenge: challenge, codeChallengeMethod: 'S256', scope: 'openid' }),
+    body: JSON.stringify({ email, password, projectId, codeChallenge: challenge, codeChallengeMethod: 'S256', scope: 'openid' }),
   }).then(json);
   const token = await fetch(`${baseUrl}oauth2/token`, {
     method: 'POST',
@@ -94,6 +94,8 @@ export async function startServer(dist, engineUri, dataDir) {
     resourceType: 'Parameters',
     parameter: [
       { name: 'resourceType', valueCode: 'Practitioner' },
+      // An administrator may choose the password only of a project-scoped user.
+      { name: 'scope', valueCode: 'project' },
       { name: 'firstName', valueString: 'Bench' },
       { name: 'lastName', valueString: 'Member' },
       { name: 'email', valueString: MEMBER_EMAIL },
@@ -102,7 +104,7 @@ export async function startServer(dist, engineUri, dataDir) {
       { name: 'accessPolicy', valueReference: { reference: `AccessPolicy/${policy.id}` } },
     ],
   });
-  const member = await signIn(base, MEMBER_EMAIL, MEMBER_PASSWORD);
+  const member = await signIn(base, MEMBER_EMAIL, MEMBER_PASSWORD, project.id);
   return { app, base, admin, member, patient };
 }
 

@@ -64,6 +64,8 @@ describe('cached access scopes and verified tokens', () => {
         resourceType: 'Parameters',
         parameter: [
           { name: 'resourceType', valueCode: 'Practitioner' },
+          // An administrator may choose the password only of a project-scoped user.
+          { name: 'scope', valueCode: 'project' },
           { name: 'firstName', valueString: 'Cache' },
           { name: 'lastName', valueString: 'Invite' },
           { name: 'email', valueString: email },
@@ -74,7 +76,7 @@ describe('cached access scopes and verified tokens', () => {
         ],
       });
     expect((await invite(reading.id, false)).status).toBe(201);
-    const invited = { session: await signIn(t.app, email, password) };
+    const invited = { session: await signIn(t.app, email, password, project) };
     expect(await readPatient(invited)).toBe(200);
     expect((await invite(other.id, true)).status).toBe(200);
     expect(await readPatient(invited)).toBe(403);
