@@ -5,7 +5,8 @@ import { badRequest } from '../errors';
 import { defaultUniqueKey } from '../fhir/unique-keys';
 import { readCredentials } from './credentials';
 import { insertLogin, newLoginDoc, readLogin, updateLogin, type LoginDoc } from './login-store';
-import { grantsSuperAdmin, membershipsOf, projectOf, readCurrent } from './memberships';
+import { checkGrant } from './grant-check';
+import { grantsSuperAdmin, idOf, membershipsOf, projectOf, readCurrent } from './memberships';
 import { mfaGate } from './mfa-gate';
 import { verifyPassword } from './password-hash';
 import { randomSecret, sha256Hex } from './secrets';
@@ -192,10 +193,12 @@ async function describeMemberships(ctx: AppContext, memberships: ProjectMembersh
 
 /** Sets the membership of a pending login and issues its single-use authorization code. */
 async function issueCode(ctx: AppContext, login: LoginDoc, membership: ProjectMembership): Promise<{ login: string; code: string }> {
-  const project = await projectOf(ctx, membership);
-  if (!project) {
-    throw badRequest('The project of this membership no longer exists', 'profile');
+  // Re-checked now: the user, the membership's project or the OAuth client may be gone since the password step.
+  const status = await checkGrant(ctx, { userType: 'User', userId: login.userId, projectId: idOf(membership.project, 'Project') ?? '', membershipId: membership.id as string, clientId: login.clientId });
+  if (!status.ok) {
+    throw badRequest(status.reason, 'login');
   }
+  const project = status.project;
   const code = randomSecret(32);
   const now = ctx.clock.now();
   const updated = await updateLogin(ctx.database, login._id, {
