@@ -138,7 +138,7 @@ export function projectAdminRules(): Map<string, AccessRule[]> {
   return new Map([
     ['Project', rule([...READ_INTERACTIONS, 'update'], ['superAdmin', 'systemSecret', 'strictMode'], ['superAdmin', 'systemSecret', 'strictMode', 'features', 'link', 'systemSetting', 'owner'])],
     ['ProjectMembership', rule(ALL_INTERACTIONS, [], ['project', 'user'])],
-    ['User', rule([...READ_INTERACTIONS, 'update', 'delete'], ['passwordHash', 'mfaSecret'], ['email', 'emailVerified', 'mfaEnrolled', 'project'])],
+    ['User', rule([...READ_INTERACTIONS, 'update', 'delete'], ['passwordHash', 'mfaSecret'], ['email', 'emailVerified', 'mfaEnrolled', 'project', 'admin'])],
     ['ClientApplication', rule(ALL_INTERACTIONS, ['secret'], ['secret'])],
     ['AccessPolicy', rule(ALL_INTERACTIONS)],
   ]);
