@@ -125,18 +125,20 @@ export function superAdminScope(auth: AuthContext): AccessScope {
 /**
  * What a project administrator may do with the administrative types, always within the
  * project (project confinement applies on top): read and update the project itself, manage
- * memberships, client applications and access policies, read the project's users and update
- * the project-scoped ones. Never: create or delete the project, move a membership to another
- * user or project, change a user's email or sign-in state, raise the project to super admin.
+ * memberships, client applications and access policies, read, update and delete the users
+ * scoped to the project (server-scoped users are never shown as `User` resources to them, see
+ * user-visibility.ts). Never: create or delete the project, change its owner, move a membership
+ * to another user or project, change a user's email or sign-in state, raise the project to super
+ * admin. Removing the owner's or the last administrator's membership is refused (admin-guard.ts).
  */
 export function projectAdminRules(): Map<string, AccessRule[]> {
   const rule = (interactions: Interaction[], hiddenFields: string[] = [], readonlyFields: string[] = []): AccessRule[] => [
     { interactions: new Set(interactions), hiddenFields, readonlyFields },
   ];
   return new Map([
-    ['Project', rule([...READ_INTERACTIONS, 'update'], ['superAdmin', 'systemSecret', 'strictMode'], ['superAdmin', 'systemSecret', 'strictMode', 'features', 'link', 'systemSetting'])],
+    ['Project', rule([...READ_INTERACTIONS, 'update'], ['superAdmin', 'systemSecret', 'strictMode'], ['superAdmin', 'systemSecret', 'strictMode', 'features', 'link', 'systemSetting', 'owner'])],
     ['ProjectMembership', rule(ALL_INTERACTIONS, [], ['project', 'user'])],
-    ['User', rule([...READ_INTERACTIONS, 'update', 'delete'], ['passwordHash', 'mfaSecret'], ['email', 'emailVerified', 'mfaEnrolled', 'project'])],
+    ['User', rule([...READ_INTERACTIONS, 'update', 'delete'], ['passwordHash', 'mfaSecret'], ['email', 'emailVerified', 'mfaEnrolled', 'project', 'admin'])],
     ['ClientApplication', rule(ALL_INTERACTIONS, ['secret'], ['secret'])],
     ['AccessPolicy', rule(ALL_INTERACTIONS)],
   ]);

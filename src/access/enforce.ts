@@ -36,7 +36,7 @@ export function applicableRules(access: ResourceAccess, resource: Resource, inte
 /**
  * Whether the caller may see this resource: it lies in the caller's projects and a rule granting
  * `interaction` (by default any read interaction) has criteria it matches. For User resources
- * the routes call `canSeeUser` instead (a member of the project may be a server-scoped user).
+ * the routes call `canSeeUser` instead (a User is confined by `User.project`, see user-visibility.ts).
  */
 export function canSee(scope: AccessScope, resource: Resource, interaction?: Interaction): boolean {
   if (!inProjects(scope, resource)) {

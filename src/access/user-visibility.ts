@@ -1,41 +1,44 @@
 import type { Filter } from 'mongodb';
-import type { ProjectMembership, User } from '@medplum/fhirtypes';
-import type { AppContext } from '../app-context';
+import type { User } from '@medplum/fhirtypes';
 import type { StoredResource } from '../fhir/repository';
-import { currentCollection } from '../fhir/resource-types';
 import type { AccessScope, Interaction } from './access-scope';
 import { applicableRules } from './enforce';
 
-type VisibilityContext = Pick<AppContext, 'database'>;
+/**
+ * Who sees which `User` resources. A server-scoped user (no `User.project`) belongs to the
+ * server, not to any project: only the super administrator sees it as a `User` resource. A
+ * project administrator sees the users scoped to the project (they live and die with it) and
+ * sees everyone else, server-scoped members included, only through their membership (its
+ * `user.display`) and profile. The same rule holds for read, vread, search, history and the
+ * `_include` / `_revinclude` paths, which all go through these two functions.
+ */
 
-function memberships(ctx: VisibilityContext) {
-  return ctx.database.db.collection<StoredResource<ProjectMembership>>(currentCollection('ProjectMembership'));
+/** The project a User is scoped to (undefined for a server-scoped user). */
+function scopedProject(user: User): string | undefined {
+  const reference = user.project?.reference;
+  return reference?.startsWith('Project/') ? reference.slice('Project/'.length) : undefined;
 }
 
 /**
  * The Mongo filter on stored User documents that a User search must use INSTEAD of the usual
- * project filter: users scoped to one of the caller's projects, plus the (server-scoped) users
- * who are members of one. Undefined: no restriction (super administrator). Callers without any
- * User access are refused earlier by `requireInteraction`.
+ * project filter: users scoped to one of the caller's projects (both the stored owner and
+ * `User.project` must say so). Undefined: no restriction (super administrator). Callers without
+ * any User access are refused earlier by `requireInteraction`.
  */
-export async function userVisibilityFilter(ctx: VisibilityContext, scope: AccessScope): Promise<Filter<StoredResource> | undefined> {
+export function userVisibilityFilter(scope: AccessScope): Filter<StoredResource> | undefined {
   if (!scope.projects) {
     return undefined;
   }
-  const docs = await memberships(ctx)
-    .find({ project: { $in: scope.projects }, deleted: false })
-    .toArray();
-  const memberIds = [...new Set(docs.map((d) => d.resource.user?.reference).filter((r): r is string => r?.startsWith('User/') === true).map((r) => r.slice('User/'.length)))];
   const scopedTo = scope.projects.map((p) => `Project/${p}`);
-  return { $or: [{ project: { $in: scope.projects } }, { 'resource.project.reference': { $in: scopedTo } }, { _id: { $in: memberIds } }] };
+  return { project: { $in: scope.projects }, 'resource.project.reference': { $in: scopedTo } };
 }
 
 /**
  * Whether the caller may see this User (for read, vread, history; and before update/delete,
- * which `checkWrite` then confines to users scoped to the project): a rule on User grants the
- * interaction, and the user is scoped to one of the caller's projects or a member of one.
+ * which `checkWrite` then confines to the project): a rule on User grants the interaction, and
+ * the user is scoped to one of the caller's projects (or the caller is the super administrator).
  */
-export async function canSeeUser(ctx: VisibilityContext, scope: AccessScope, user: User, interaction?: Interaction): Promise<boolean> {
+export function canSeeUser(scope: AccessScope, user: User, interaction?: Interaction): boolean {
   const access = scope.forType('User');
   if (!access || applicableRules(access, user, interaction).length === 0) {
     return false;
@@ -43,10 +46,6 @@ export async function canSeeUser(ctx: VisibilityContext, scope: AccessScope, use
   if (!scope.projects) {
     return true;
   }
-  const scopedTo = user.meta?.project ?? user.project?.reference?.replace(/^Project\//, '');
-  if (scopedTo && scope.projects.includes(scopedTo)) {
-    return true;
-  }
-  const membership = await memberships(ctx).findOne({ project: { $in: scope.projects }, deleted: false, 'resource.user.reference': `User/${user.id}` });
-  return membership !== null;
+  const scopedTo = scopedProject(user);
+  return scopedTo !== undefined && user.meta?.project === scopedTo && scope.projects.includes(scopedTo);
 }

@@ -7,6 +7,11 @@ export function authIndexes(): IndexSpecs {
       // Finding a login by its authorization code; the code is stored hashed.
       { key: { codeHash: 1 }, name: 'code_hash', unique: true, partialFilterExpression: { codeHash: { $exists: true } } },
       { key: { userId: 1, createdAt: -1 } },
+      // Open sessions through a membership, into a project or via an OAuth client: revoked when
+      // those are deleted or deactivated (src/access/account-removal.ts).
+      { key: { membershipId: 1 }, name: 'open_by_membership', partialFilterExpression: { revoked: false } },
+      { key: { projectId: 1 }, name: 'open_by_project', partialFilterExpression: { revoked: false } },
+      { key: { clientId: 1 }, name: 'open_by_client', partialFilterExpression: { revoked: false } },
       // Ended sessions are purged by MongoDB (the embedded engine may ignore TTL; harmless).
       { key: { expiresAt: 1 }, name: 'expires_at_ttl', expireAfterSeconds: 7 * 86400 },
     ],

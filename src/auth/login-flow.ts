@@ -5,7 +5,8 @@ import { badRequest } from '../errors';
 import { defaultUniqueKey } from '../fhir/unique-keys';
 import { readCredentials } from './credentials';
 import { insertLogin, newLoginDoc, readLogin, updateLogin, type LoginDoc } from './login-store';
-import { grantsSuperAdmin, membershipsOf, projectOf, readCurrent } from './memberships';
+import { checkGrant } from './grant-check';
+import { grantsSuperAdmin, idOf, membershipsOf, projectOf, readCurrent } from './memberships';
 import { membershipRequiresMfa } from './membership-mfa';
 import { mfaGate } from './mfa-gate';
 import { verifyPassword } from './password-hash';
@@ -221,10 +222,12 @@ async function membershipMfaStep(ctx: AppContext, login: LoginDoc, membership: P
  * answers the MFA step that membership demands first (no code, hence no token, without it).
  */
 async function issueCode(ctx: AppContext, login: LoginDoc, membership: ProjectMembership): Promise<LoginResponse | Record<string, unknown>> {
-  const project = await projectOf(ctx, membership);
-  if (!project) {
-    throw badRequest('The project of this membership no longer exists', 'profile');
+  // Re-checked now: the user, the membership's project or the OAuth client may be gone since the password step.
+  const status = await checkGrant(ctx, { userType: 'User', userId: login.userId, projectId: idOf(membership.project, 'Project') ?? '', membershipId: membership.id as string, clientId: login.clientId });
+  if (!status.ok) {
+    throw badRequest(status.reason, 'login');
   }
+  const project = status.project;
   const mfaStep = await membershipMfaStep(ctx, login, membership);
   if (mfaStep) {
     return mfaStep;

@@ -44,6 +44,9 @@ export async function sessionDetails(ctx: AppContext, auth: AuthContext): Promis
   if (!membership || !project) {
     throw unauthenticated('The membership of this session no longer exists: sign in again');
   }
+  if (membership.active === false) {
+    throw unauthenticated('The project membership of this sign-in is not active: ask a project administrator');
+  }
   const profileRef = membership.profile?.reference ?? auth.profile.reference ?? '';
   const [profileType, profileId] = profileRef.split('/');
   const profile = PROFILE_TYPES.has(profileType) ? await readCurrent<Resource>(ctx, profileType, profileId) : undefined;

@@ -6,6 +6,7 @@ import { FhirError } from '../errors';
 import type { AuthContext } from './auth-context';
 import { authenticateClient, ClientAuthError, parseBasic } from './basic-auth';
 import { ensureSuperAdmin } from './bootstrap';
+import { checkGrant, type Grant } from './grant-check';
 import { readLogin, updateLogin } from './login-store';
 import { hashPassword } from './password-hash';
 import { randomSecret, sha256Hex } from './secrets';
@@ -14,10 +15,13 @@ import { createTokenSigner, TokenError, type AccessTokenClaims, type TokenSigner
 import { TtlCache } from './ttl-cache';
 
 /**
- * How long an instance trusts what it learnt about a login (active or ended) and a verified
- * HTTP Basic client. Trade-off: a logout on THIS instance takes effect at once (the cache is
- * updated); a logout on ANOTHER instance, or a deleted client, takes effect here within this time.
- * In exchange, a busy caller costs one database read per login per TTL, not one per request.
+ * How long an instance trusts what it learnt about a login (active or ended), about the grant
+ * behind it (membership, project, user or client: see grant-check.ts) and about a verified HTTP
+ * Basic client. Trade-off: a logout on THIS instance, and a write through THIS instance's FHIR API
+ * that may end grants, take effect at once (the caches are updated or cleared); a logout on
+ * ANOTHER instance, or a delete or deactivation there or straight in the database, takes effect
+ * here within this time. In exchange, a busy caller costs a few database reads per login per TTL,
+ * not per request. Every cache is bounded (TtlCache keeps at most 10,000 entries).
  */
 const SESSION_CACHE_TTL_MS = 5_000;
 
@@ -45,6 +49,12 @@ export interface AuthServices {
   accessScopes: TtlCache<AccessScope>;
   /** Ends a sign-in session: every token issued from it stops working (401). */
   revokeLogin(loginId: string): Promise<void>;
+  /**
+   * Forgets what this instance cached about sign-in sessions, grants and Basic clients: call
+   * after a write that may end a grant (a membership, user, client or project changed or deleted),
+   * so that it applies here at once rather than within SESSION_CACHE_TTL_MS.
+   */
+  forgetSessions(): void;
   /** Signs and verifies this server's tokens. */
   signer: TokenSigner;
   /** The public signing keys, as published at /.well-known/jwks.json. */
@@ -87,6 +97,8 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
     refreshTtlSeconds: ctx.config.refreshTokenTtlSeconds,
   });
   const sessions = new TtlCache<boolean>(ctx.clock, SESSION_CACHE_TTL_MS);
+  /** Per grant: '' while it holds, else why it ended (refusals are cached too: a dead token hammering costs no reads). */
+  const grants = new TtlCache<string>(ctx.clock, SESSION_CACHE_TTL_MS);
   const clients = new TtlCache<AuthContext>(ctx.clock, SESSION_CACHE_TTL_MS);
   const verifiedTokens = new TtlCache<AccessTokenClaims>(ctx.clock, VERIFIED_TOKEN_TTL_MS);
   const accessScopes = new TtlCache<AccessScope>(ctx.clock, SESSION_CACHE_TTL_MS);
@@ -99,10 +111,26 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
     if (cached !== undefined) {
       return cached;
     }
+    const generation = sessions.generation;
     const login = await readLogin(ctx.database, loginId);
     const active = !!login && !login.revoked && login.expiresAt.getTime() > ctx.clock.now().getTime();
-    sessions.set(loginId, active);
+    sessions.set(loginId, active, { generation });
     return active;
+  };
+
+  /** 401 unless the grant still holds (see grant-check.ts), known at most SESSION_CACHE_TTL_MS ago. */
+  const requireGrant = async (grant: Grant): Promise<void> => {
+    const key = `${grant.userType}/${grant.userId}|${grant.projectId}|${grant.membershipId}|${grant.clientId ?? ''}`;
+    let reason = grants.get(key);
+    if (reason === undefined) {
+      const generation = grants.generation;
+      const status = await checkGrant(ctx, grant);
+      reason = status.ok ? '' : status.reason;
+      grants.set(key, reason, { generation });
+    }
+    if (reason) {
+      throw unauthenticated(reason);
+    }
   };
 
   /** The verified claims (from the cache while the token is valid); 401 otherwise. */
@@ -133,7 +161,9 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
     if (!(await loginActive(claims.login_id))) {
       throw unauthenticated('This sign-in session has ended (signed out or revoked): sign in again');
     }
-    return toAuthContext(claims);
+    const auth = toAuthContext(claims);
+    await requireGrant({ ...auth, clientId: claims.client_id });
+    return auth;
   };
 
   const verifyBasic = async (value: string): Promise<AuthContext> => {
@@ -142,6 +172,7 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
     if (cached) {
       return cached;
     }
+    const generation = clients.generation;
     const credentials = parseBasic(value);
     if (!credentials) {
       throw unauthenticated('Malformed Basic credentials: send base64("clientId:clientSecret")');
@@ -149,7 +180,8 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
     try {
       const { auth } = await authenticateClient(ctx, credentials);
       const result: AuthContext = { ...auth, loginId: `basic:${credentials.clientId}` };
-      clients.set(cacheKey, result);
+      await requireGrant(result);
+      clients.set(cacheKey, result, { generation });
       return result;
     } catch (err) {
       if (err instanceof ClientAuthError) {
@@ -183,6 +215,11 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
       const now = ctx.clock.now();
       await updateLogin(ctx.database, loginId, { set: { revoked: true, revokedAt: now }, filter: { revoked: false }, now });
       sessions.set(loginId, false);
+    },
+    forgetSessions: () => {
+      sessions.clear();
+      grants.clear();
+      clients.clear();
     },
     jwks: () => ({ keys: [key.publicJwk] }),
     dummyPasswordHash: () => (dummyHash ??= hashPassword(randomSecret(16))),

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { ProjectMembership, Reference } from '@medplum/fhirtypes';
+import type { Reference } from '@medplum/fhirtypes';
 import type { AppContext } from '../app-context';
 import { newId } from '../clock';
 import { authenticateClient, ClientAuthError, parseBasic, type ClientCredentials } from './basic-auth';
 import { findLoginByCodeHash, insertLogin, newLoginDoc, readLogin, updateLogin, type LoginDoc } from './login-store';
-import { grantsSuperAdmin, projectOf, readCurrent } from './memberships';
+import { checkGrant, type GrantHeld } from './grant-check';
+import { grantsSuperAdmin } from './memberships';
 import { randomSecret, safeEqual, sha256Hex } from './secrets';
 import { TokenError } from './tokens';
 
@@ -153,10 +154,19 @@ export async function authorizationCodeGrant(ctx: AppContext, body: TokenRequest
   } else {
     throw new OAuthError('invalid_request', 'Missing verification context: sign in with a PKCE code challenge');
   }
+  // The membership may have been deactivated, or its user deleted, since the code was issued.
+  const { membership, project } = await currentGrant(ctx, login);
   const refreshSecret = randomSecret(32);
   const now = ctx.clock.now();
   const granted = await updateLogin(ctx.database, login._id, {
-    set: { granted: true, refreshSecretHash: sha256Hex(refreshSecret), expiresAt: new Date(now.getTime() + ctx.config.refreshTokenTtlSeconds * 1000) },
+    set: {
+      granted: true,
+      refreshSecretHash: sha256Hex(refreshSecret),
+      expiresAt: new Date(now.getTime() + ctx.config.refreshTokenTtlSeconds * 1000),
+      profile: membership.profile,
+      projectAdmin: membership.admin === true,
+      superAdmin: grantsSuperAdmin(project, membership),
+    },
     filter: { granted: false, revoked: false, codeHash: login.codeHash },
     now,
   });
@@ -165,6 +175,20 @@ export async function authorizationCodeGrant(ctx: AppContext, body: TokenRequest
     throw new OAuthError('invalid_grant', 'Token already granted: this code was used before, sign in again');
   }
   return issueTokens(ctx, granted, refreshSecret);
+}
+
+/**
+ * The membership and project of a login whose grant still holds (see grant-check.ts), read now;
+ * invalid_grant otherwise. Nothing is written: a session whose grant ended stays unusable.
+ */
+async function currentGrant(ctx: AppContext, login: LoginDoc): Promise<GrantHeld> {
+  const status = login.membershipId && login.projectId
+    ? await checkGrant(ctx, { userType: login.userType, userId: login.userId, projectId: login.projectId, membershipId: login.membershipId, clientId: login.clientId })
+    : undefined;
+  if (!status?.ok) {
+    throw new OAuthError('invalid_grant', status ? status.reason : 'This sign-in has no project membership: sign in again');
+  }
+  return status;
 }
 
 async function checkClientSecret(ctx: AppContext, clientId: string, clientSecret: string): Promise<void> {
@@ -202,11 +226,7 @@ export async function refreshTokenGrant(ctx: AppContext, body: TokenRequest, met
   if (clientId && clientId !== login.clientId) {
     throw new OAuthError('invalid_grant', 'Incorrect client: the refresh token was issued to another client');
   }
-  const membership = await readCurrent<ProjectMembership>(ctx, 'ProjectMembership', login.membershipId);
-  const project = membership ? await projectOf(ctx, membership) : undefined;
-  if (!membership || !project) {
-    throw new OAuthError('invalid_grant', 'The membership of this session no longer exists: sign in again');
-  }
+  const { membership, project } = await currentGrant(ctx, login);
   const refreshSecret = randomSecret(32);
   const rotated = await updateLogin(ctx.database, login._id, {
     set: {

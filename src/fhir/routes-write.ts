@@ -9,17 +9,25 @@ import { schemas } from './route-schemas';
 
 /** Types whose writes change what resolveAccessScope answers: memberships, policies, `%patient`. */
 const SCOPE_TYPES = new Set(['ProjectMembership', 'AccessPolicy', 'RelatedPerson']);
+/** Types whose writes may end sign-in grants (see src/auth/grant-check.ts). */
+const GRANT_TYPES = new Set(['ProjectMembership', 'User', 'ClientApplication', 'Project']);
 
 /** create, update and delete. */
 export function registerWriteRoutes(app: FastifyInstance, ctx: AppContext, deps: RestDeps): void {
   const preHandler = authenticator(ctx);
-  /** Runs a write; one that may change access scopes clears the app's cache of them (even when it failed). */
+  /**
+   * Runs a write; one that may change access scopes or end grants clears this instance's caches
+   * of them (even when it failed), so it applies here at once.
+   */
   const writing = async <T>(type: string, write: () => Promise<T>): Promise<T> => {
     try {
       return await write();
     } finally {
       if (SCOPE_TYPES.has(type)) {
         ctx.auth.accessScopes.clear();
+      }
+      if (GRANT_TYPES.has(type)) {
+        ctx.auth.forgetSessions();
       }
     }
   };

@@ -1,5 +1,7 @@
 import type { Project, ProjectMembership, Reference, Resource, User } from '@medplum/fhirtypes';
+import { guardAdminMembership } from '../access/admin-guard';
 import { newId } from '../clock';
+import { FhirError } from '../errors';
 import { createResource, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
 import { storedField } from '../fhir/search/supported-params';
 import { defaultUniqueKey } from '../fhir/unique-keys';
@@ -99,6 +101,18 @@ export interface MembershipInput {
   access: MembershipAccess;
 }
 
+/** An upsert with `admin: false` must not demote the project owner or its last administrator (409). */
+async function refuseAdminRemoval(repo: RepoContext, current: StoredMembership, updated: ProjectMembership): Promise<void> {
+  try {
+    await guardAdminMembership(repo, current, updated);
+  } catch (err) {
+    if (err instanceof FhirError && err.code === 'FST_CONFLICT') {
+      throw refuseConflict(err.message, 'membership.admin');
+    }
+    throw err;
+  }
+}
+
 /**
  * Writes the membership of the plan. An update keeps id, project, user and the first inviter and
  * refuses another profile (409); an extra membership gets its own unique key.
@@ -127,6 +141,7 @@ export async function writeMembership(repo: RepoContext, request: InviteRequest,
       profile: links.profile,
       invitedBy: current.invitedBy ?? input.invitedBy,
     };
+    await refuseAdminRemoval(repo, current, updated);
     const result = await updateResource<ProjectMembership>(repo, updated, { ifMatch: current.meta?.versionId });
     return { membership: result.resource as StoredMembership, created: false };
   }

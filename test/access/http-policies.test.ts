@@ -1,4 +1,4 @@
-import type { Patient } from '@medplum/fhirtypes';
+import type { Patient, User } from '@medplum/fhirtypes';
 import { snapshotDatabase } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
 import { signIn, type SignedIn } from '../helpers/auth';
@@ -138,13 +138,18 @@ describe('access policies through the FHIR REST API', () => {
     expect((await rec.call(admin, 'GET', `Project/${p2}`)).status).toBe(404);
   });
 
-  test('a project administrator sees the users who are members of the project', async () => {
+  test('a project administrator sees the users scoped to the project, never the server-scoped members', async () => {
     const admin = members.manager;
+    const scoped = await make<User>(t.app, { resourceType: 'User', firstName: 'Scoped', lastName: 'Here', email: 'scoped-here@example.com', project: { reference: `Project/${p1}` } }, p1);
     const search = await rec.call(admin, 'GET', 'User?_count=100');
     expect(search.status).toBe(200);
-    const expected = Object.values(members).map((m) => m.userId);
-    expect(idsIn(search.json)).toEqual(expected.sort());
-    expect((await rec.call(admin, 'GET', `User/${members.plain.userId}`)).status).toBe(200);
+    expect(idsIn(search.json)).toEqual([scoped.id]);
+    expect((await rec.call(admin, 'GET', `User/${scoped.id}`)).status).toBe(200);
+    // The members here are server-scoped users: seen through their memberships only.
+    expect((await rec.call(admin, 'GET', `User/${members.plain.userId}`)).status).toBe(404);
+    const byEmail = await rec.call(admin, 'GET', `User?email=${encodeURIComponent(members.plain.email)}`);
+    expect(idsIn(byEmail.json)).toEqual([]);
+    expect(byEmail.body).not.toContain(members.plain.userId);
     const rootUser = await t.app.ctx.database.db.collection<{ _id: string }>('User').findOne({ 'resource.email': 'admin@example.com' });
     expect(rootUser).not.toBeNull();
     expect((await rec.call(admin, 'GET', `User/${rootUser?._id}`)).status).toBe(404);

@@ -41,27 +41,29 @@ describe('which users a project administrator sees', () => {
     return names.filter((n) => n in users).sort();
   };
 
-  test('the filter finds users scoped to the project and members of it, no one else', async () => {
+  // Server-scoped users belong to the server: a project administrator sees its members who are
+  // server-scoped only through their membership and profile, never as User resources.
+  test('the filter finds the users scoped to the project, no one else (not even server-scoped members)', async () => {
     const { auth } = await makeMember(t.app, p1, { profile: 'Practitioner/admin', admin: true });
     const scope = await resolveAccessScope(t.app.ctx, auth);
-    expect(await visibleWith(await userVisibilityFilter(t.app.ctx, scope))).toEqual(['scopedHere', 'serverMember']);
+    expect(await visibleWith(userVisibilityFilter(scope))).toEqual(['scopedHere']);
     for (const [key, resource] of Object.entries(users)) {
-      expect([key, await canSeeUser(t.app.ctx, scope, resource)]).toEqual([key, key === 'scopedHere' || key === 'serverMember']);
+      expect([key, canSeeUser(scope, resource)]).toEqual([key, key === 'scopedHere']);
     }
   });
 
   test('the super administrator sees every user', async () => {
     const scope = await resolveAccessScope(t.app.ctx, await rootAuth(t.app));
-    expect(await userVisibilityFilter(t.app.ctx, scope)).toBeUndefined();
+    expect(userVisibilityFilter(scope)).toBeUndefined();
     expect(await visibleWith(undefined)).toEqual(Object.keys(users).sort());
-    expect(await canSeeUser(t.app.ctx, scope, users.serverStranger)).toBe(true);
+    expect(canSeeUser(scope, users.serverStranger)).toBe(true);
   });
 
   test('a member who is not an administrator sees no users', async () => {
     const { auth } = await makeMember(t.app, p1, { profile: 'Practitioner/plain' });
     const scope = await resolveAccessScope(t.app.ctx, auth);
     expect(scope.forType('User')).toBeUndefined();
-    expect(await canSeeUser(t.app.ctx, scope, users.scopedHere)).toBe(false);
+    expect(canSeeUser(scope, users.scopedHere)).toBe(false);
   });
 
   test('an administrator may update project-scoped users only, and never their email', async () => {

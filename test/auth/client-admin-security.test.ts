@@ -48,6 +48,7 @@ describe('creating a system client re-reads the caller’s membership', () => {
     expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 
+  // The session itself no longer holds (its membership is inactive or gone): 401 before any admin check.
   test('a deactivated or deleted administrator membership is refused too', async () => {
     const project = await createProject(t.app, 'Removal');
     const inactive = await signedInAdmin(project.id);
@@ -56,8 +57,8 @@ describe('creating a system client re-reads the caller’s membership', () => {
     await deleteResource(repo, 'ProjectMembership', deleted.membership.id);
 
     const before = await snapshotDatabase(t.app);
-    expect((await createClient(inactive.session.headers, project.id)).statusCode).toBe(403);
-    expect((await createClient(deleted.session.headers, project.id)).statusCode).toBe(403);
+    expect((await createClient(inactive.session.headers, project.id)).statusCode).toBe(401);
+    expect((await createClient(deleted.session.headers, project.id)).statusCode).toBe(401);
     expect(await snapshotDatabase(t.app)).toEqual(before);
   });
 

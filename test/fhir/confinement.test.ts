@@ -82,9 +82,9 @@ describe('project confinement', () => {
     expect((await as(second.session, 'GET', `/fhir/R4/Patient/${created.id}`)).statusCode).toBe(200);
   });
 
-  test('users: a member is visible to its project admin, others are not; no secret ever appears', async () => {
+  test('users: server-scoped users (its own included) are not User resources a project admin sees; no secret ever appears', async () => {
     const own = await as(second.session, 'GET', `/fhir/R4/User/${second.userId}`);
-    expect(own.statusCode).toBe(200);
+    expect(own.statusCode).toBe(404);
     const rootUserId = (await t.app.ctx.database.db.collection<{ _id: string }>('User').findOne({ 'resource.email': 'admin@example.com' }))?._id as string;
     expect((await as(second.session, 'GET', `/fhir/R4/User/${rootUserId}`)).statusCode).toBe(404);
     const users = await as(root, 'GET', '/fhir/R4/User?_count=100');

@@ -12,7 +12,7 @@ type Deps = { database: Database };
 
 /**
  * The MongoDB filter (on current documents) confining a type to what the caller may find: their
- * projects (a Project by its own id; a User when scoped to or a member of one) and, when their
+ * projects (a Project by its own id; a User when scoped to one, see user-visibility.ts) and, when their
  * access has criteria, any one of them. Undefined when the caller may not read the type at all.
  */
 export async function confinementFilter(deps: Deps, scope: AccessScope, type: string): Promise<Filter<StoredResource> | undefined> {
@@ -22,7 +22,7 @@ export async function confinementFilter(deps: Deps, scope: AccessScope, type: st
   }
   const parts: Record<string, unknown>[] = [];
   if (type === 'User') {
-    const users = await userVisibilityFilter(deps, scope);
+    const users = userVisibilityFilter(scope);
     if (users) {
       parts.push(users);
     }
@@ -50,7 +50,7 @@ function criteriaFilter(type: string, filters: Parameters<typeof buildSearchFilt
 /** Whether the caller may see this resource (for an interaction, by default any read one). */
 export async function visible(deps: Deps, scope: AccessScope, resource: Resource, interaction?: Interaction): Promise<boolean> {
   if (resource.resourceType === 'User') {
-    return canSeeUser(deps, scope, resource as User, interaction);
+    return canSeeUser(scope, resource as User, interaction);
   }
   return canSee(scope, resource, interaction);
 }
@@ -71,7 +71,7 @@ function renameId(filter: unknown): unknown {
  */
 export async function historyConfinement(deps: Deps, scope: AccessScope, type: string): Promise<Filter<HistoryEntry> | undefined> {
   if (type === 'User') {
-    const users = await userVisibilityFilter(deps, scope);
+    const users = userVisibilityFilter(scope);
     return users ? (renameId(users) as Filter<HistoryEntry>) : undefined;
   }
   if (!scope.projects) {

@@ -1,6 +1,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { AccessScope } from '../../access/access-scope';
 import { redact, requireInteraction } from '../../access/enforce';
+import { refuseHiddenSearch } from '../../access/search-paths';
 import { searchBundle } from '../bundle';
 import { executeSearch } from '../search/execute';
 import { parseSearchQuery, queryPairs } from '../search/parse-query';
@@ -32,6 +33,7 @@ export function selectElements<T extends Resource>(resource: T, fields: string[]
 export async function searchForCaller(deps: RestDeps, scope: AccessScope, type: string, query: unknown): Promise<Bundle> {
   const access = requireInteraction(scope, type, 'search');
   const parsed = parseSearchQuery(type, queryPairs(query));
+  refuseHiddenSearch(scope, type, parsed.request);
   const result = await executeSearch(deps.database, type, parsed, (t) => confinementFilter(deps, scope, t));
   const redactAs = (resource: (typeof result.matches)[number]['resource']) => {
     const typeAccess = resource.resourceType === type ? access : scope.forType(resource.resourceType);

@@ -6,6 +6,7 @@ import { badRequest, FhirError, forbidden, gone } from '../../errors';
 import { createResource, deleteResource, updateResource } from '../repository';
 import { ID_PATTERN } from '../search/normalize';
 import { checkMembershipReferences } from './membership-references';
+import { beforeDelete, beforeUpdate, hasWriteRules, inOneTransaction } from './write-rules';
 import { readVisibleDoc, type ReadResult } from './read';
 import { repoContext, type RestDeps } from './rest-deps';
 
@@ -122,11 +123,13 @@ export async function updateForCaller(deps: RestDeps, scope: AccessScope, type: 
       checkWrite(scope, access, candidate, previous);
       await checkMembershipReferences(deps, candidate, existing.project, previous);
       try {
-        const updated = await updateResource(repoContext(deps), candidate as Resource, {
-          project: existing.project,
-          author: scope.auth.profile,
-          ifMatch: ifMatch ?? `W/"${existing.version}"`,
-        });
+        const options = { project: existing.project, author: scope.auth.profile, ifMatch: ifMatch ?? `W/"${existing.version}"` };
+        const updated = hasWriteRules(type)
+          ? await inOneTransaction(deps, async (repo) => {
+              await beforeUpdate(repo, type, id, candidate as Resource);
+              return updateResource(repo, candidate as Resource, options);
+            })
+          : await updateResource(repoContext(deps), candidate as Resource, options);
         return result(redact(access, updated.resource));
       } catch (err) {
         if (ifMatch === undefined && err instanceof FhirError && err.code === 'FST_PRECONDITION' && attempt < 3) {
@@ -144,6 +147,13 @@ export async function deleteForCaller(deps: RestDeps, scope: AccessScope, type: 
   await deps.writeLock.run(`${type}/${id}`, async () => {
     const existing = await readVisibleDoc(deps, scope, type, id);
     checkWrite(scope, access, existing.resource, existing.resource, 'delete');
-    await deleteResource(repoContext(deps), type, id);
+    if (!hasWriteRules(type)) {
+      await deleteResource(repoContext(deps), type, id);
+      return;
+    }
+    await inOneTransaction(deps, async (repo) => {
+      await beforeDelete(repo, type, id);
+      await deleteResource(repo, type, id);
+    });
   });
 }

@@ -1,0 +1,101 @@
+import type { ClientApplication, ProjectMembership, Resource, User } from '@medplum/fhirtypes';
+import { ACTIVATIONS } from '../auth/activation-store';
+import { CREDENTIALS } from '../auth/credentials';
+import { LOGINS, type LoginDoc } from '../auth/login-store';
+import { deleteResource, readStored, type StoredResource } from '../fhir/repository';
+import { currentCollection } from '../fhir/resource-types';
+import { guardAdminMembership, type SessionRepo } from './admin-guard';
+
+/**
+ * What deleting or deactivating an administrative resource takes with it, in the transaction of
+ * that write (so a refusal or a failure leaves everything as it was):
+ *
+ * - a ProjectMembership deactivated or deleted: every sign-in session through it is revoked; a
+ *   deleted one that was the last membership of a project-scoped User deletes that User too
+ *   (a project-scoped user lives and dies with its membership), with its account data;
+ * - a User deleted: its memberships (in every project) are deleted, each guarded like a DELETE
+ *   (the project owner's or last administrator's membership is refused, 409), with its account data;
+ * - a ClientApplication deleted: its memberships are deleted, its secret and sessions removed,
+ *   and the sessions users opened through it as an OAuth client revoked;
+ * - a Project deleted: every session into it is revoked. Its resources, memberships and users
+ *   stay stored (the super administrator can still read them); its memberships no longer grant
+ *   anything (grant-check.ts refuses a deleted project), so nobody can sign in to it.
+ *
+ * "Account data" is the credentials document (password hash, MFA secret, client secret hash),
+ * the activation requests and the sign-in sessions (revoked, kept for the audit trail).
+ */
+
+async function revokeLogins(repo: SessionRepo, filter: Record<string, unknown>): Promise<void> {
+  const now = repo.clock.now();
+  await repo.database.db
+    .collection<LoginDoc>(LOGINS)
+    .updateMany({ ...filter, revoked: false }, { $set: { revoked: true, revokedAt: now, updatedAt: now } }, { session: repo.session });
+}
+
+/** Removes the secrets, activation requests and sessions of a User or ClientApplication. */
+async function removeAccountData(repo: SessionRepo, principalId: string): Promise<void> {
+  const { db } = repo.database;
+  await db.collection<{ _id: string }>(CREDENTIALS).deleteOne({ _id: principalId }, { session: repo.session });
+  await db.collection(ACTIVATIONS).deleteMany({ userId: principalId }, { session: repo.session });
+  await revokeLogins(repo, { userId: principalId });
+}
+
+/** The memberships (not deleted) whose `user` is this reference, in every project. */
+async function membershipsOf(repo: SessionRepo, userReference: string): Promise<StoredResource<ProjectMembership>[]> {
+  return repo.database.db
+    .collection<StoredResource<ProjectMembership>>(currentCollection('ProjectMembership'))
+    .find({ 'resource.user.reference': userReference, deleted: false }, { session: repo.session, limit: 1000 })
+    .toArray();
+}
+
+/** Deletes every membership of a User or ClientApplication, each guarded like a DELETE. */
+async function deleteMembershipsOf(repo: SessionRepo, userReference: string): Promise<void> {
+  for (const doc of await membershipsOf(repo, userReference)) {
+    await guardAdminMembership(repo, doc.resource, undefined);
+    await revokeLogins(repo, { membershipId: doc._id });
+    await deleteResource(repo, 'ProjectMembership', doc._id);
+  }
+}
+
+/** A membership is deleted (`after` undefined) or changed: the guard, then its consequences. */
+export async function membershipChanging(repo: SessionRepo, before: ProjectMembership, after: ProjectMembership | undefined): Promise<void> {
+  await guardAdminMembership(repo, before, after);
+  const ends = !after || (before.active !== false && after.active === false) || after.user?.reference !== before.user?.reference;
+  if (ends) {
+    await revokeLogins(repo, { membershipId: before.id });
+  }
+  if (after) {
+    return;
+  }
+  const userRef = before.user?.reference;
+  const projectId = before.meta?.project;
+  if (!userRef?.startsWith('User/') || !projectId) {
+    return;
+  }
+  const userId = userRef.slice('User/'.length);
+  const user = await readStored<User>(repo, 'User', userId);
+  const scopedHere = user && !user.deleted && user.resource.project?.reference === `Project/${projectId}`;
+  if (!scopedHere) {
+    return;
+  }
+  const remaining = (await membershipsOf(repo, userRef)).filter((m) => m._id !== before.id);
+  if (remaining.length === 0) {
+    await deleteResource(repo, 'User', userId);
+    await removeAccountData(repo, userId);
+  }
+}
+
+/** A User, ClientApplication or Project is deleted: its consequences (see above). */
+export async function principalDeleting(repo: SessionRepo, resource: Resource): Promise<void> {
+  const id = resource.id as string;
+  if (resource.resourceType === 'User') {
+    await deleteMembershipsOf(repo, `User/${id}`);
+    await removeAccountData(repo, id);
+  } else if (resource.resourceType === 'ClientApplication') {
+    await deleteMembershipsOf(repo, `ClientApplication/${(resource as ClientApplication).id}`);
+    await removeAccountData(repo, id);
+    await revokeLogins(repo, { clientId: id });
+  } else if (resource.resourceType === 'Project') {
+    await revokeLogins(repo, { projectId: id });
+  }
+}
