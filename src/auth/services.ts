@@ -90,7 +90,9 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
   const clients = new TtlCache<AuthContext>(ctx.clock, SESSION_CACHE_TTL_MS);
   const verifiedTokens = new TtlCache<AccessTokenClaims>(ctx.clock, VERIFIED_TOKEN_TTL_MS);
   const accessScopes = new TtlCache<AccessScope>(ctx.clock, SESSION_CACHE_TTL_MS);
-  let dummyHash: Promise<string> | undefined;
+  // Made now, with the same parameters as every real hash: even the first unknown email costs one verify.
+  const dummyHash = hashPassword(randomSecret(16));
+  dummyHash.catch(() => undefined);
 
   await ensureSuperAdmin(ctx);
 
@@ -185,6 +187,6 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
       sessions.set(loginId, false);
     },
     jwks: () => ({ keys: [key.publicJwk] }),
-    dummyPasswordHash: () => (dummyHash ??= hashPassword(randomSecret(16))),
+    dummyPasswordHash: () => dummyHash,
   };
 }
