@@ -4,6 +4,7 @@ import type { AccessScope } from '../access/access-scope';
 import type { AppContext } from '../app-context';
 import { FhirError } from '../errors';
 import type { AuthContext } from './auth-context';
+import { BackgroundTasks } from './background-tasks';
 import { authenticateClient, ClientAuthError, parseBasic } from './basic-auth';
 import { ensureSuperAdmin } from './bootstrap';
 import { readLogin, updateLogin } from './login-store';
@@ -51,6 +52,8 @@ export interface AuthServices {
   jwks(): { keys: JWK[] };
   /** An argon2 hash of nothing anyone knows: verified against when an email is unknown, so timing is the same. */
   dummyPasswordHash(): Promise<string>;
+  /** Work done after the answer (password reset); drained when the app closes. */
+  background: BackgroundTasks;
 }
 
 /** A 401 the caller can act on, with the WWW-Authenticate challenge. */
@@ -188,5 +191,6 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
     },
     jwks: () => ({ keys: [key.publicJwk] }),
     dummyPasswordHash: () => dummyHash,
+    background: new BackgroundTasks(ctx.log),
   };
 }
