@@ -46,7 +46,7 @@ function caller(request: FastifyRequest): MfaCaller {
 
 /** The MFA endpoints of the sign-in (login-enroll, verify) and of signed-in users (status, enroll, disable). */
 export async function registerMfaRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  const deps: MfaServiceDeps = { database: ctx.database, clock: ctx.clock, lock: new KeyedLock() };
+  const deps: MfaServiceDeps = { database: ctx.database, clock: ctx.clock, lock: new KeyedLock(), log: ctx.log };
   const signedIn = { preHandler: ctx.auth.authenticate, schema: { tags: ['auth'], security: [{ bearer: [] }] } };
 
   app.post<{ Body: { login: string; token: string } }>(
