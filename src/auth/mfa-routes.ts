@@ -31,7 +31,14 @@ const loginResponse = {
 const statusResponse = {
   type: 'object',
   additionalProperties: false,
-  properties: { enrolled: { type: 'boolean' }, enrollUri: { type: 'string' }, enrollQrCode: { type: 'string' } },
+  properties: {
+    enrolled: { type: 'boolean' },
+    mfaRequired: { type: 'boolean', description: 'MFA is mandatory for this account: sign-ins always ask for a code, and it cannot be turned off' },
+    enrolledMethods: { type: 'array', items: { type: 'string', enum: ['totp'] } },
+    allowedMethods: { type: 'array', items: { type: 'string', enum: ['totp'] } },
+    enrollUri: { type: 'string' },
+    enrollQrCode: { type: 'string' },
+  },
 };
 
 const outcome = { type: 'object', additionalProperties: true, properties: { resourceType: { type: 'string' } } };

@@ -124,16 +124,28 @@ function requireUser(caller: MfaCaller): void {
   }
 }
 
-export type MfaStatus = { enrolled: true } | ({ enrolled: false } & EnrollmentOffer);
+/**
+ * GET /auth/mfa/status, in the field names of Medplum's server: `enrolled`, `enrolledMethods`,
+ * `allowedMethods` (TOTP only here) and, when not enrolled, the pending secret's `enrollUri` and
+ * `enrollQrCode`. Plus `mfaRequired`: MFA is mandatory for this account (`User.mfaRequired`), so
+ * every sign-in asks for a code (or enrollment) and it cannot be turned off (see disableSignedIn).
+ */
+export type MfaStatus = { mfaRequired: boolean; enrolledMethods: 'totp'[]; allowedMethods: 'totp'[] } & ({ enrolled: true } | ({ enrolled: false } & EnrollmentOffer));
+
+/** Whether MFA is mandatory for the user: it cannot be turned off, and sign-ins need a code. */
+export function mfaRequiredFor(user: User): boolean {
+  return user.mfaRequired === true;
+}
 
 /** GET /auth/mfa/status: enrolled, or not enrolled with a pending secret's URI and QR code. */
 export async function mfaStatus(deps: MfaServiceDeps, caller: MfaCaller): Promise<MfaStatus> {
   requireUser(caller);
   const user = await readUser(deps, caller.userId);
+  const common = { mfaRequired: mfaRequiredFor(user), allowedMethods: ['totp' as const] };
   if (isEnrolled(await readUserCredentials(deps.database, caller.userId))) {
-    return { enrolled: true };
+    return { enrolled: true, enrolledMethods: ['totp'], ...common };
   }
-  return { enrolled: false, ...(await enrollmentOffer(deps, user)) };
+  return { enrolled: false, enrolledMethods: [], ...common, ...(await enrollmentOffer(deps, user)) };
 }
 
 /** POST /auth/mfa/enroll: a signed-in user confirms the pending secret from /auth/mfa/status. */
@@ -162,7 +174,7 @@ export async function enrollSignedIn(deps: MfaServiceDeps, caller: MfaCaller, to
 export async function disableSignedIn(deps: MfaServiceDeps, caller: MfaCaller, token: string): Promise<void> {
   requireUser(caller);
   const user = await readUser(deps, caller.userId);
-  if (user.mfaRequired) {
+  if (mfaRequiredFor(user)) {
     throw forbidden('MFA is required for this account: it cannot be turned off (ask your administrator)');
   }
   await deps.lock.run(`mfa:${caller.userId}`, async () => {

@@ -130,7 +130,7 @@ describe('no secret in any response body or log line', () => {
     const enrolled = (await call({ method: 'POST', url: '/auth/mfa/login-enroll', payload: { login: offer.login, token: codeAt(totpSecret, clock) } })).json();
     const invitee = await exchange(enrolled.code, enrollPkce.verifier);
     const inviteeHeaders = { authorization: `Bearer ${invitee.access_token}` };
-    expect((await call({ method: 'GET', url: '/auth/mfa/status', headers: inviteeHeaders })).json()).toEqual({ enrolled: true });
+    expect((await call({ method: 'GET', url: '/auth/mfa/status', headers: inviteeHeaders })).json()).toEqual({ enrolled: true, mfaRequired: true, enrolledMethods: ['totp'], allowedMethods: ['totp'] });
     await call({ method: 'POST', url: '/auth/mfa/enroll', headers: inviteeHeaders, payload: { token: codeAt(totpSecret, clock) } });
     await call({ method: 'GET', url: '/auth/me', headers: inviteeHeaders });
     await call({ method: 'GET', url: '/fhir/R4/User', headers: inviteeHeaders });
