@@ -22,6 +22,7 @@ export function loadDist(root) {
     startEmbeddedEngine: require(join(dist, 'db/embedded-engine.js')).startEmbeddedEngine,
     loggerOptions: require(join(dist, 'http/logger.js')).loggerOptions,
     ensureIndexes: require(join(dist, 'db/indexes.js')).ensureIndexes,
+    passwordHash: require(join(dist, 'auth/password-hash.js')),
   };
 }
 
@@ -118,6 +119,8 @@ export const INVITE_COLLECTIONS = ['User', 'User_history', 'Practitioner', 'Prac
  *   collections with no secondary index.
  * - POST /invite-docs (after useInviteDocuments): copies of the documents the server's own
  *   invites wrote (same sizes), in collections with the server's indexes (dist.ensureIndexes).
+ * - POST /login: a sign-in's bare work: find the credentials, verify the password against an
+ *   argon2 hash made with the server's parameters (dist), insert a login document.
  */
 export async function startFloor(uri, patient, dist) {
   const client = new MongoClient(uri);
@@ -147,6 +150,16 @@ export async function startFloor(uri, patient, dist) {
         await session.endSession();
       }
     });
+  const hash = dist ? await dist.passwordHash.hashPassword(MEMBER_PASSWORD) : undefined;
+  await db.collection('credentials').insertOne({ _id: 'bench-user', passwordHash: hash });
+  thin.post('/login', async (req, reply) => {
+    const credentials = await db.collection('credentials').findOne({ _id: 'bench-user' });
+    if (!(await dist.passwordHash.verifyPassword(credentials.passwordHash, MEMBER_PASSWORD))) {
+      return reply.status(400).send({ ok: false });
+    }
+    await db.collection('logins').insertOne({ userId: 'bench-user', createdAt: new Date() });
+    return { ok: true };
+  });
   let seq = 0;
   thin.post('/invite', async () => {
     const n = `${process.pid}-${seq++}`;

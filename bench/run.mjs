@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadDist, startFloor, startServer } from './fixtures.mjs';
+import { loadDist, MEMBER_EMAIL, MEMBER_PASSWORD, startFloor, startServer } from './fixtures.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -114,6 +114,15 @@ async function main() {
     const floorInviteDocs = await measure([...invite, `${floor.base}invite-docs`]);
     results.cases.invite = compare(appInvite, floorInvite);
     results.cases.inviteSameDocuments = compare(appInvite, floorInviteDocs);
+
+    // Sign-ins: the password is checked against an argon2id hash (PASSWORD_HASH_PARAMS); the
+    // floor verifies against a hash with the same parameters and inserts a login document.
+    const loginBody = JSON.stringify({ email: MEMBER_EMAIL, password: MEMBER_PASSWORD });
+    const login = ['-d', String(INVITE_SECONDS), '-c', '4', '-m', 'POST', '-H', 'content-type=application/json', '-b', loginBody];
+    const floorLogin = await measure([...login, `${floor.base}login`]);
+    const appLogin = await measure([...login, `${base}auth/login`]);
+    results.cases.login = compare(appLogin, floorLogin);
+    results.passwordHash = dist.passwordHash.PASSWORD_HASH_PARAMS;
     results.memory = { rssBeforeMB: Math.round(memoryBefore / 1e6), rssAfterMB: Math.round(process.memoryUsage().rss / 1e6), heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1e6) };
 
     await floor.close();
@@ -128,7 +137,7 @@ async function main() {
   const row = (name, c) =>
     `| ${name} | ${c.app.requestsPerSecond} | ${c.app.latencyP50ms} / ${c.app.latencyP99ms} | ${c.floor.requestsPerSecond} | ${c.ratio} | ${c.app.cpuUsPerRequest} / ${c.floor.cpuUsPerRequest} | ${c.app.non2xx + c.app.errors} |`;
   const md = [
-    `Measured ${results.date} on ${results.node}, ${results.engine}; reads: ${ROUNDS} rounds of ${ROUND_SECONDS}s per target (medians), ${CONNECTIONS} connections; invites: ${INVITE_SECONDS}s, 4 connections. Load from a separate autocannon process.`,
+    `Measured ${results.date} on ${results.node}, ${results.engine}; reads: ${ROUNDS} rounds of ${ROUND_SECONDS}s per target (medians), ${CONNECTIONS} connections; invites and sign-ins: ${INVITE_SECONDS}s, 4 connections. Load from a separate autocannon process.`,
     '',
     '| case | server req/s | p50 / p99 ms | floor req/s | server / floor | CPU µs/req server / floor | non-2xx + errors |',
     '|---|---|---|---|---|---|---|',
@@ -136,6 +145,7 @@ async function main() {
     row('GET Patient/{id} (member with an AccessPolicy)', results.cases.readMember),
     row('POST Project/$invite (new person)', results.cases.invite),
     row('POST Project/$invite, floor writing the same documents', results.cases.inviteSameDocuments),
+    row(`POST /auth/login (argon2id m=${results.passwordHash.memoryCost} KiB, t=${results.passwordHash.timeCost}, p=${results.passwordHash.parallelism})`, results.cases.login),
     '',
     'Floor: a thin Fastify server on the same engine doing the bare driver calls: one findOne for a read; for an invite the',
     '8 inserts an invite makes, in one transaction, as small placeholder documents in collections without secondary indexes',
@@ -145,6 +155,8 @@ async function main() {
     'so the size of what an invite stores weighs more than the work around it. The server logs at its default level (info,',
     'one line per request, to /dev/null); the floor does not log. CPU µs/req: the CPU time of the process holding both',
     'servers while one of them is under load, per request (less sensitive to a noisy machine than req/s).',
+    'Sign-in floor: find the credentials, verify the password against an argon2 hash with the server\'s parameters, insert a',
+    'login document; the server also checks the PKCE-less request, finds the user and its memberships and runs the MFA gate.',
     '',
     `Process memory: RSS ${results.memory.rssBeforeMB} MB before, ${results.memory.rssAfterMB} MB after; heap used ${results.memory.heapUsedMB} MB.`,
   ].join('\n');

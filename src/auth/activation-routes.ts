@@ -1,5 +1,5 @@
 import type { User } from '@medplum/fhirtypes';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context';
 import { KeyedLock } from '../db/keyed-lock';
 import { badRequest, outcomeOk } from '../errors';
@@ -7,7 +7,7 @@ import { readStored } from '../fhir/repository';
 import { activationProblem } from './activation-check';
 import { ACTIVATIONS, type ActivationDoc } from './activation-store';
 import { renderSetPasswordPage, SETPASSWORD_PAGE_CSP } from './pages/setpassword-page';
-import { requestPasswordReset, RESET_ANSWER } from './reset-password';
+import { requestPasswordReset, RESET_ANSWER, type ResetPasswordInput } from './reset-password';
 import { setPasswordWithActivation } from './setpassword';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -63,17 +63,35 @@ export async function registerActivationRoutes(app: FastifyInstance, ctx: AppCon
     return outcomeOk('Your password is set: you can now sign in with it');
   });
 
-  app.post<{ Body: { email: string; projectId?: string } }>('/auth/resetpassword', { schema: resetPasswordSchema }, async (request) => {
-    const email = request.body.email.trim().toLowerCase();
-    if (!EMAIL.test(email)) {
-      throw badRequest('Enter a valid email address', 'email');
-    }
-    await requestPasswordReset(
-      { database: ctx.database, clock: ctx.clock, baseUrl: ctx.config.baseUrl, ttlMs: ctx.config.activationTtlMs, email: ctx.email },
-      { email, projectId: request.body.projectId },
-    );
-    return outcomeOk(RESET_ANSWER);
-  });
+  const resetDeps = { database: ctx.database, clock: ctx.clock, baseUrl: ctx.config.baseUrl, ttlMs: ctx.config.activationTtlMs, email: ctx.email };
+  const resetRequests = new WeakMap<FastifyRequest, ResetPasswordInput>();
+  app.addHook('onClose', () => ctx.auth.background.drain());
+
+  /**
+   * The answer goes out first and is the same for every valid email; the lookup and the mail are
+   * done after it was sent (onResponse), so neither its content nor its timing tells whether an
+   * account exists. Errors of that work are logged, never answered.
+   */
+  app.post<{ Body: { email: string; projectId?: string } }>(
+    '/auth/resetpassword',
+    {
+      schema: resetPasswordSchema,
+      onResponse: async (request) => {
+        const input = resetRequests.get(request);
+        if (input) {
+          ctx.auth.background.run('password reset', `reset:${input.projectId ?? ''}:${input.email}`, () => requestPasswordReset(resetDeps, input));
+        }
+      },
+    },
+    async (request) => {
+      const email = request.body.email.trim().toLowerCase();
+      if (!EMAIL.test(email)) {
+        throw badRequest('Enter a valid email address', 'email');
+      }
+      resetRequests.set(request, { email, projectId: request.body.projectId });
+      return outcomeOk(RESET_ANSWER);
+    },
+  );
 
   app.get<{ Params: { id: string; secret: string } }>('/setpassword/:id/:secret', { schema: { hide: true, params: pageParams } }, async (request, reply) => {
     const { id, secret } = request.params;

@@ -1,5 +1,6 @@
 import type { IndexSpecs } from '../db/indexes';
 import { LOGINS } from './login-store';
+import { SECURITY_EVENTS } from './security-events';
 
 export function authIndexes(): IndexSpecs {
   return {
@@ -15,6 +16,8 @@ export function authIndexes(): IndexSpecs {
       // Ended sessions are purged by MongoDB (the embedded engine may ignore TTL; harmless).
       { key: { expiresAt: 1 }, name: 'expires_at_ttl', expireAfterSeconds: 7 * 86400 },
     ],
+    // The audit trail of one account, in time order.
+    [SECURITY_EVENTS]: [{ key: { userId: 1, at: 1 }, name: 'security_events_user_at' }],
     // Memberships of a user or client at sign-in.
     ProjectMembership: [{ key: { 'resource.user.reference': 1 }, name: 'auth_membership_user' }],
   };

@@ -10,6 +10,7 @@ import { grantsSuperAdmin, idOf, membershipsOf, projectOf, readCurrent } from '.
 import { membershipRequiresMfa } from './membership-mfa';
 import { mfaGate } from './mfa-gate';
 import { verifyPassword } from './password-hash';
+import { upgradePasswordHash } from './password-upgrade';
 import { randomSecret, sha256Hex } from './secrets';
 
 /** An authorization code works once and only this long. */
@@ -115,6 +116,7 @@ export async function passwordLogin(ctx: AppContext, input: PasswordLoginInput):
   if (!user || !passwordHash || !ok) {
     throw badRequest(INVALID_CREDENTIALS);
   }
+  await upgradePasswordHash(ctx, user.id as string, passwordHash, input.password);
 
   const pending = { projectId, profileType: input.resourceType || undefined };
   const memberships = await membershipsOf(ctx, `User/${user.id}`, membershipQuery(pending));

@@ -86,12 +86,17 @@ export async function refundAttempt(deps: AttemptDeps, session: ClientSession, l
   }
 }
 
-/** The 400 for a wrong code, telling how many tries are left. */
-export function wrongCode(login: LoginDoc, replay: boolean): FhirError {
+/**
+ * The 400 for a wrong code, telling how many tries are left: the fewer of the sign-in's and (when
+ * given) the account's (see mfa-lockout.ts).
+ */
+export function wrongCode(login: LoginDoc, replay: boolean, accountLeft = Infinity): FhirError {
   if (replay) {
     return badRequest('This code was already used: wait for the next code in your authenticator app', 'token');
   }
-  const left = Math.max(0, MAX_MFA_FAILURES - (login.mfaFailures ?? 0));
-  const tail = left === 0 ? 'No tries left: sign in again with your password' : `${left} ${left === 1 ? 'try' : 'tries'} left`;
+  const loginLeft = Math.max(0, MAX_MFA_FAILURES - (login.mfaFailures ?? 0));
+  const left = Math.min(loginLeft, accountLeft);
+  const none = accountLeft <= loginLeft ? 'No tries left: codes for this account are refused for a while' : 'No tries left: sign in again with your password';
+  const tail = left === 0 ? none : `${left} ${left === 1 ? 'try' : 'tries'} left`;
   return badRequest(`The code is not correct: enter the 6-digit code your authenticator app shows now (${tail})`, 'token');
 }

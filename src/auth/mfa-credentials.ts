@@ -17,6 +17,20 @@ export interface UserCredentials {
   mfaPendingSecret?: string;
   /** The last TOTP time step accepted for this user: a code is never accepted twice. */
   mfaLastStep?: number;
+  /** The per-account limit on codes (mfa-lockout.ts): bumped by every write of the fields below. */
+  mfaGuardVersion?: number;
+  /** Code checks within the window: failures, and checks still in progress. */
+  mfaAttempts?: MfaAttempt[];
+  /** While in the future, every code is refused (429). */
+  mfaLockedUntil?: Date;
+  /** When the account's recent lockouts began (each one makes the next one longer). */
+  mfaLockouts?: Date[];
+}
+
+/** One code check of an account: reserved before the code is looked at, given back when it is right. */
+export interface MfaAttempt {
+  id: string;
+  at: Date;
 }
 
 export function credentialsCollection(database: Database): Collection<UserCredentials> {

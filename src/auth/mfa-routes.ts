@@ -31,7 +31,14 @@ const loginResponse = {
 const statusResponse = {
   type: 'object',
   additionalProperties: false,
-  properties: { enrolled: { type: 'boolean' }, enrollUri: { type: 'string' }, enrollQrCode: { type: 'string' } },
+  properties: {
+    enrolled: { type: 'boolean' },
+    mfaRequired: { type: 'boolean', description: 'MFA is mandatory for this account: sign-ins always ask for a code, and it cannot be turned off' },
+    enrolledMethods: { type: 'array', items: { type: 'string', enum: ['totp'] } },
+    allowedMethods: { type: 'array', items: { type: 'string', enum: ['totp'] } },
+    enrollUri: { type: 'string' },
+    enrollQrCode: { type: 'string' },
+  },
 };
 
 const outcome = { type: 'object', additionalProperties: true, properties: { resourceType: { type: 'string' } } };
@@ -46,7 +53,7 @@ function caller(request: FastifyRequest): MfaCaller {
 
 /** The MFA endpoints of the sign-in (login-enroll, verify) and of signed-in users (status, enroll, disable). */
 export async function registerMfaRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  const deps: MfaServiceDeps = { database: ctx.database, clock: ctx.clock, lock: new KeyedLock() };
+  const deps: MfaServiceDeps = { database: ctx.database, clock: ctx.clock, lock: new KeyedLock(), log: ctx.log };
   const signedIn = { preHandler: ctx.auth.authenticate, schema: { tags: ['auth'], security: [{ bearer: [] }] } };
 
   app.post<{ Body: { login: string; token: string } }>(

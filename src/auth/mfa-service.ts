@@ -1,5 +1,6 @@
 import QRCode from 'qrcode';
 import type { User } from '@medplum/fhirtypes';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock';
 import type { Database } from '../db/database';
 import type { KeyedLock } from '../db/keyed-lock';
@@ -8,6 +9,7 @@ import { badRequest, forbidden } from '../errors';
 import { readStored } from '../fhir/repository';
 import { loadLoginForStep, reserveAttempt, refundAttempt, wrongCode } from './mfa-attempts';
 import { readUserCredentials } from './mfa-credentials';
+import { recordAccountFailure, refundAccountAttempt, reserveAccountAttempt, type MfaCheck } from './mfa-lockout';
 import { confirmEnrollment, consumeStep, ensurePendingSecret, isEnrolled, removeEnrollment } from './mfa-store';
 import { isTotpInWindow, matchTotp, totpUri } from './totp';
 
@@ -16,6 +18,8 @@ export interface MfaServiceDeps {
   clock: Clock;
   /** Serializes MFA changes per user in this process (the embedded engine misses write conflicts). */
   lock: KeyedLock;
+  /** Where wrong codes and lockouts are logged (warn, no secrets). */
+  log?: FastifyBaseLogger;
 }
 
 /** What a new enrollment shows: the otpauth URI (it carries the pending secret) and its QR code. */
@@ -39,13 +43,30 @@ export async function enrollmentOffer(deps: Pick<MfaServiceDeps, 'database' | 'c
   return { enrollUri, enrollQrCode: await QRCode.toDataURL(enrollUri) };
 }
 
-/** Checks a code against a secret; throws the right 400 (wrong or replayed) when it fails. */
-function stepOf(secret: string, token: string, now: Date, lastStep: number | undefined, login: Parameters<typeof wrongCode>[0]): number {
+interface CodeCheck {
+  userId: string;
+  loginId: string;
+  /** Only sign-ins still waiting for their code step (login-enroll, verify). */
+  pending: boolean;
+  check: MfaCheck;
+}
+
+/**
+ * Checks a code against a secret under both limits: the sign-in's (mfa-attempts.ts) and the
+ * account's (mfa-lockout.ts), each reserved before the code is looked at. A wrong (or replayed)
+ * code keeps both reservations, is recorded, and throws the 400; a right one answers its time
+ * step and the account attempt to give back in the transaction that accepts it.
+ */
+async function checkCode(deps: MfaServiceDeps, code: CodeCheck, secret: string, token: string, lastStep: number | undefined): Promise<{ step: number; attemptId: string }> {
+  const reserved = await reserveAttempt(deps, code.loginId, code.pending);
+  const attemptId = await reserveAccountAttempt(deps, code.userId);
+  const now = deps.clock.now();
   const step = matchTotp(secret, token, now, lastStep);
   if (step === undefined) {
-    throw wrongCode(login, isTotpInWindow(secret, token, now));
+    const accountLeft = await recordAccountFailure(deps, { userId: code.userId, attemptId, check: code.check, loginId: code.loginId, remoteAddress: reserved.remoteAddress });
+    throw wrongCode(reserved, isTotpInWindow(secret, token, now), accountLeft);
   }
-  return step;
+  return { step, attemptId };
 }
 
 /**
@@ -63,11 +84,11 @@ export async function loginEnroll(deps: MfaServiceDeps, loginId: string, token: 
       throw badRequest('No enrollment is in progress for this account: sign in again to get a new QR code', 'login');
     }
     const secret = before.mfaPendingSecret;
-    const reserved = await reserveAttempt(deps, loginId, true);
-    const step = stepOf(secret, token, deps.clock.now(), before.mfaLastStep, reserved);
+    const { step, attemptId } = await checkCode(deps, { userId: login.userId, loginId, pending: true, check: 'login-enroll' }, secret, token, before.mfaLastStep);
     await withTransaction(deps.database, async (session) => {
       await confirmEnrollment(deps, session, login.userId, secret, step);
       await refundAttempt(deps, session, loginId, true);
+      await refundAccountAttempt(deps, session, login.userId, attemptId);
     });
   });
 }
@@ -80,11 +101,12 @@ export async function loginVerify(deps: MfaServiceDeps, loginId: string, token: 
     if (!isEnrolled(credentials)) {
       throw badRequest('MFA is not set up for this account yet: finish enrollment first (/auth/mfa/login-enroll)', 'login');
     }
-    const reserved = await reserveAttempt(deps, loginId, true);
-    const step = stepOf(credentials.mfaSecret, token, deps.clock.now(), credentials.mfaLastStep, reserved);
+    const code = { userId: login.userId, loginId, pending: true, check: 'verify' as const };
+    const { step, attemptId } = await checkCode(deps, code, credentials.mfaSecret, token, credentials.mfaLastStep);
     await withTransaction(deps.database, async (session) => {
       await consumeStep(deps, session, login.userId, credentials.mfaSecret, step);
       await refundAttempt(deps, session, loginId, true);
+      await refundAccountAttempt(deps, session, login.userId, attemptId);
     });
   });
 }
@@ -102,16 +124,28 @@ function requireUser(caller: MfaCaller): void {
   }
 }
 
-export type MfaStatus = { enrolled: true } | ({ enrolled: false } & EnrollmentOffer);
+/**
+ * GET /auth/mfa/status, in the field names of Medplum's server: `enrolled`, `enrolledMethods`,
+ * `allowedMethods` (TOTP only here) and, when not enrolled, the pending secret's `enrollUri` and
+ * `enrollQrCode`. Plus `mfaRequired`: MFA is mandatory for this account (`User.mfaRequired`), so
+ * every sign-in asks for a code (or enrollment) and it cannot be turned off (see disableSignedIn).
+ */
+export type MfaStatus = { mfaRequired: boolean; enrolledMethods: 'totp'[]; allowedMethods: 'totp'[] } & ({ enrolled: true } | ({ enrolled: false } & EnrollmentOffer));
+
+/** Whether MFA is mandatory for the user: it cannot be turned off, and sign-ins need a code. */
+export function mfaRequiredFor(user: User): boolean {
+  return user.mfaRequired === true;
+}
 
 /** GET /auth/mfa/status: enrolled, or not enrolled with a pending secret's URI and QR code. */
 export async function mfaStatus(deps: MfaServiceDeps, caller: MfaCaller): Promise<MfaStatus> {
   requireUser(caller);
   const user = await readUser(deps, caller.userId);
+  const common = { mfaRequired: mfaRequiredFor(user), allowedMethods: ['totp' as const] };
   if (isEnrolled(await readUserCredentials(deps.database, caller.userId))) {
-    return { enrolled: true };
+    return { enrolled: true, enrolledMethods: ['totp'], ...common };
   }
-  return { enrolled: false, ...(await enrollmentOffer(deps, user)) };
+  return { enrolled: false, enrolledMethods: [], ...common, ...(await enrollmentOffer(deps, user)) };
 }
 
 /** POST /auth/mfa/enroll: a signed-in user confirms the pending secret from /auth/mfa/status. */
@@ -126,11 +160,12 @@ export async function enrollSignedIn(deps: MfaServiceDeps, caller: MfaCaller, to
       throw badRequest('Open the MFA status (GET /auth/mfa/status) first to get the QR code to scan', 'token');
     }
     const secret = before.mfaPendingSecret;
-    const reserved = await reserveAttempt(deps, caller.loginId, false);
-    const step = stepOf(secret, token, deps.clock.now(), before.mfaLastStep, reserved);
+    const code = { userId: caller.userId, loginId: caller.loginId, pending: false, check: 'enroll' as const };
+    const { step, attemptId } = await checkCode(deps, code, secret, token, before.mfaLastStep);
     await withTransaction(deps.database, async (session) => {
       await confirmEnrollment(deps, session, caller.userId, secret, step);
       await refundAttempt(deps, session, caller.loginId, false);
+      await refundAccountAttempt(deps, session, caller.userId, attemptId);
     });
   });
 }
@@ -139,7 +174,7 @@ export async function enrollSignedIn(deps: MfaServiceDeps, caller: MfaCaller, to
 export async function disableSignedIn(deps: MfaServiceDeps, caller: MfaCaller, token: string): Promise<void> {
   requireUser(caller);
   const user = await readUser(deps, caller.userId);
-  if (user.mfaRequired) {
+  if (mfaRequiredFor(user)) {
     throw forbidden('MFA is required for this account: it cannot be turned off (ask your administrator)');
   }
   await deps.lock.run(`mfa:${caller.userId}`, async () => {
@@ -147,11 +182,12 @@ export async function disableSignedIn(deps: MfaServiceDeps, caller: MfaCaller, t
     if (!isEnrolled(credentials)) {
       throw badRequest('MFA is not set up for this account');
     }
-    const reserved = await reserveAttempt(deps, caller.loginId, false);
-    const step = stepOf(credentials.mfaSecret, token, deps.clock.now(), credentials.mfaLastStep, reserved);
+    const code = { userId: caller.userId, loginId: caller.loginId, pending: false, check: 'disable' as const };
+    const { step, attemptId } = await checkCode(deps, code, credentials.mfaSecret, token, credentials.mfaLastStep);
     await withTransaction(deps.database, async (session) => {
       await removeEnrollment(deps, session, caller.userId, credentials.mfaSecret, step);
       await refundAttempt(deps, session, caller.loginId, false);
+      await refundAccountAttempt(deps, session, caller.userId, attemptId);
     });
   });
 }

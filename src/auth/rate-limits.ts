@@ -3,7 +3,20 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context';
 import { tooManyRequests } from '../errors';
 
-const LIMITED = /^\/(auth|oauth2)\//;
+/** The route patterns (as registered, never the request's URL) that the limits protect. */
+const LIMITED_ROUTE = /^\/(auth|oauth2)\//;
+
+/**
+ * Whether the route this request MATCHED is limited. Keyed on the registered pattern
+ * (`routeOptions.url`), never on `request.url`: the router also matches `/%61uth/login`,
+ * `/auth/login/` (ignoreTrailingSlash), `http://host/auth/login` (absolute form) and
+ * `/auth/login#x` to the same route, and each of those must count against the same limit.
+ * Paths the router does not match (`//auth/login`, `/AUTH/login`) reach no handler (404).
+ */
+export function isLimitedRoute(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  return route !== undefined && LIMITED_ROUTE.test(route);
+}
 
 function emailOf(request: FastifyRequest): string | undefined {
   const body = request.body as { email?: unknown } | undefined;
@@ -20,8 +33,8 @@ async function enforce(limiter: Limiter, request: FastifyRequest): Promise<void>
 }
 
 /**
- * Rate limits on /auth/* and /oauth2/*: per client address (before the body is read) and per
- * email in the body (after). Counters live in this instance's memory: with several instances
+ * Rate limits on the /auth/* and /oauth2/* routes: per client address (before the body is read)
+ * and per email in the body (after), each one budget shared by all those routes. Counters live in this instance's memory: with several instances
  * each one counts on its own (the limit per instance holds; a shared store is future work).
  */
 export async function registerRateLimits(app: FastifyInstance, ctx: AppContext): Promise<void> {
@@ -33,12 +46,12 @@ export async function registerRateLimits(app: FastifyInstance, ctx: AppContext):
   const byAddress = app.createRateLimit({ keyGenerator: (request) => `ip:${request.ip}` });
   const byEmail = app.createRateLimit({ keyGenerator: (request) => `email:${emailOf(request) ?? ''}`, allowList: (request) => emailOf(request) === undefined });
   app.addHook('onRequest', async (request) => {
-    if (LIMITED.test(request.url)) {
+    if (isLimitedRoute(request)) {
       await enforce(byAddress, request);
     }
   });
   app.addHook('preHandler', async (request) => {
-    if (LIMITED.test(request.url)) {
+    if (isLimitedRoute(request)) {
       await enforce(byEmail, request);
     }
   });

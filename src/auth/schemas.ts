@@ -51,6 +51,7 @@ export const createClientBodySchema = {
   required: ['name'],
   additionalProperties: false,
   properties: {
+    resourceType: { type: 'string', enum: ['ClientApplication'], description: 'Optional, as MedplumClient and the Medplum app send it' },
     name: { type: 'string', minLength: 1, maxLength: 256 },
     description: { type: 'string', maxLength: 4096 },
     redirectUri: { type: 'string', maxLength: 2048 },

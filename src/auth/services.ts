@@ -4,6 +4,7 @@ import type { AccessScope } from '../access/access-scope';
 import type { AppContext } from '../app-context';
 import { FhirError } from '../errors';
 import type { AuthContext } from './auth-context';
+import { BackgroundTasks } from './background-tasks';
 import { authenticateClient, ClientAuthError, parseBasic } from './basic-auth';
 import { ensureSuperAdmin } from './bootstrap';
 import { checkGrant, type Grant } from './grant-check';
@@ -61,6 +62,8 @@ export interface AuthServices {
   jwks(): { keys: JWK[] };
   /** An argon2 hash of nothing anyone knows: verified against when an email is unknown, so timing is the same. */
   dummyPasswordHash(): Promise<string>;
+  /** Work done after the answer (password reset); drained when the app closes. */
+  background: BackgroundTasks;
 }
 
 /** A 401 the caller can act on, with the WWW-Authenticate challenge. */
@@ -102,7 +105,9 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
   const clients = new TtlCache<AuthContext>(ctx.clock, SESSION_CACHE_TTL_MS);
   const verifiedTokens = new TtlCache<AccessTokenClaims>(ctx.clock, VERIFIED_TOKEN_TTL_MS);
   const accessScopes = new TtlCache<AccessScope>(ctx.clock, SESSION_CACHE_TTL_MS);
-  let dummyHash: Promise<string> | undefined;
+  // Made now, with the same parameters as every real hash: even the first unknown email costs one verify.
+  const dummyHash = hashPassword(randomSecret(16));
+  dummyHash.catch(() => undefined);
 
   await ensureSuperAdmin(ctx);
 
@@ -222,6 +227,7 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
       clients.clear();
     },
     jwks: () => ({ keys: [key.publicJwk] }),
-    dummyPasswordHash: () => (dummyHash ??= hashPassword(randomSecret(16))),
+    dummyPasswordHash: () => dummyHash,
+    background: new BackgroundTasks(ctx.log),
   };
 }

@@ -7,6 +7,7 @@ import { findLoginByCodeHash, insertLogin, newLoginDoc, readLogin, updateLogin, 
 import { checkGrant, type GrantHeld } from './grant-check';
 import { grantsSuperAdmin } from './memberships';
 import { randomSecret, safeEqual, sha256Hex } from './secrets';
+import { endReusedLogin, REUSED_REFRESH_TOKEN } from './refresh-reuse';
 import { TokenError } from './tokens';
 
 /** An OAuth 2.0 error, answered as `{ error, error_description }` (as Medplum does). */
@@ -202,7 +203,10 @@ async function checkClientSecret(ctx: AppContext, clientId: string, clientSecret
   }
 }
 
-/** grant_type=refresh_token: the refresh token is rotated (the old one stops working). */
+/**
+ * grant_type=refresh_token: the refresh token is rotated (the old one stops working). Presenting
+ * a rotated one again ends the whole sign-in session (see endReusedLogin).
+ */
 export async function refreshTokenGrant(ctx: AppContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
   if (!body.refresh_token) {
     throw new OAuthError('invalid_request', 'Missing refresh_token');
@@ -222,6 +226,12 @@ export async function refreshTokenGrant(ctx: AppContext, body: TokenRequest, met
   if (login.revoked || login.expiresAt.getTime() <= now.getTime()) {
     throw new OAuthError('invalid_grant', 'Token revoked: this sign-in session has ended, sign in again');
   }
+  const presentedHash = sha256Hex(claims.refresh_secret);
+  if (!safeEqual(presentedHash, login.refreshSecretHash)) {
+    // A refresh token we signed for this login, but rotated away already: it was copied.
+    await endReusedLogin(ctx, login, meta.remoteAddress);
+    throw new OAuthError('invalid_grant', REUSED_REFRESH_TOKEN);
+  }
   const { clientId } = clientFrom(body, meta.authorization);
   if (clientId && clientId !== login.clientId) {
     throw new OAuthError('invalid_grant', 'Incorrect client: the refresh token was issued to another client');
@@ -237,11 +247,13 @@ export async function refreshTokenGrant(ctx: AppContext, body: TokenRequest, met
       expiresAt: new Date(now.getTime() + ctx.config.refreshTokenTtlSeconds * 1000),
       ...(meta.remoteAddress ? { remoteAddress: meta.remoteAddress } : {}),
     },
-    filter: { revoked: false, refreshSecretHash: sha256Hex(claims.refresh_secret) },
+    filter: { revoked: false, refreshSecretHash: presentedHash },
     now,
   });
   if (!rotated) {
-    throw new OAuthError('invalid_grant', 'Invalid refresh token: it was already used (each refresh token works once)');
+    // Another request rotated this same token first: it was used twice.
+    await endReusedLogin(ctx, login, meta.remoteAddress);
+    throw new OAuthError('invalid_grant', REUSED_REFRESH_TOKEN);
   }
   return issueTokens(ctx, rotated, refreshSecret);
 }

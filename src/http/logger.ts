@@ -21,9 +21,37 @@ export const REDACT_PATHS = [
   '*.access_token',
 ];
 
-/** A URL safe to log: no query string, no activation secret in /setpassword/{id}/{secret}. */
-export function safeUrl(url: string): string {
-  return url.split('?')[0].replace(/(\/setpassword\/[^/]+\/)[^/]+/, '$1[redacted]');
+/** Routes whose path carries a secret, by the parameter that holds it. */
+const SECRET_PARAM = ':secret';
+
+/** Percent-escapes decoded byte by byte (never throws, even on a malformed escape). */
+function decodePath(path: string): string {
+  return path.replace(/%([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/**
+ * A URL safe to log: no query string or fragment, no activation secret in
+ * /setpassword/{id}/{secret}. A request the router matched to a route with a `:secret` parameter
+ * is logged as its route pattern (so `/%73etpassword/x/SECRET`, which reaches the same page, is
+ * covered); any other path is checked after percent-decoding, case-insensitively and across
+ * doubled slashes, so a mistyped link that matched no route does not leak its secret either.
+ */
+export function safeUrl(url: string, route?: string): string {
+  if (route?.includes(SECRET_PARAM)) {
+    return route.replace(SECRET_PARAM, '[redacted]');
+  }
+  const path = url.split(/[?#]/)[0];
+  const decoded = decodePath(path);
+  const redacted = decoded.replace(/(\/setpassword\/+[^/]+\/+)[^/]+.*/i, '$1[redacted]');
+  return redacted === decoded ? path : redacted;
+}
+
+interface LoggedRequest {
+  method: string;
+  url: string;
+  id: string;
+  ip?: string;
+  routeOptions?: { url?: string };
 }
 
 export function loggerOptions(config: AppConfig): object {
@@ -32,7 +60,7 @@ export function loggerOptions(config: AppConfig): object {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: {
       // Never log query strings: activation links and codes travel there.
-      req: (req: { method: string; url: string; id: string; ip?: string }) => ({ id: req.id, method: req.method, url: safeUrl(req.url), ip: req.ip }),
+      req: (req: LoggedRequest) => ({ id: req.id, method: req.method, url: safeUrl(req.url, req.routeOptions?.url), ip: req.ip }),
     },
   };
 }

@@ -110,7 +110,7 @@ describe('system clients (ClientApplication + client_credentials)', () => {
 
     test('wrong or missing credentials are OAuth errors', async () => {
       const token = (fields: Record<string, string>) => t.app.inject({ method: 'POST', url: '/oauth2/token', ...form({ grant_type: 'client_credentials', ...fields }) });
-      expect((await token({ client_id: id, client_secret: 'wrong' })).json()).toEqual({ error: 'invalid_request', error_description: 'Invalid secret' });
+      expect((await token({ client_id: id, client_secret: 'wrong' })).json()).toEqual({ error: 'invalid_request', error_description: 'Invalid client' });
       expect((await token({ client_id: 'unknown', client_secret: secret })).json()).toEqual({ error: 'invalid_request', error_description: 'Invalid client' });
       expect((await token({ client_id: id })).json()).toEqual({ error: 'invalid_request', error_description: 'Missing client_secret' });
       expect((await token({})).json()).toEqual({ error: 'invalid_request', error_description: 'Missing client_id' });

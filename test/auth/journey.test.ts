@@ -89,7 +89,7 @@ describe('journey: invited with mandatory MFA, from the email to a verified seco
     const me = await invitee.get('auth/me');
     expect(me.profile).toMatchObject({ resourceType: 'Practitioner', id: profile.id });
     expect(me.user).toMatchObject({ email });
-    expect(await invitee.get('auth/mfa/status')).toEqual({ enrolled: true });
+    expect(await invitee.get('auth/mfa/status')).toEqual({ enrolled: true, mfaRequired: true, enrolledMethods: ['totp'], allowedMethods: ['totp'] });
     expect(invitee.getProject()?.id).toBe(project.id);
 
     // 7. The next sign-in asks for a code; verify finishes it.

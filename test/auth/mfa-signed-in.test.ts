@@ -44,7 +44,14 @@ describe('MFA for signed-in users: status, enroll, disable', () => {
 
     const first = await status(headers);
     expect(first.statusCode).toBe(200);
-    expect(first.json()).toEqual({ enrolled: false, enrollUri: expect.stringMatching(/^otpauth:\/\/totp\//), enrollQrCode: expect.stringMatching(/^data:image\/png;base64,/) });
+    expect(first.json()).toEqual({
+      enrolled: false,
+      mfaRequired: false,
+      enrolledMethods: [],
+      allowedMethods: ['totp'],
+      enrollUri: expect.stringMatching(/^otpauth:\/\/totp\//),
+      enrollQrCode: expect.stringMatching(/^data:image\/png;base64,/),
+    });
     const secret = secretOf(first.json().enrollUri);
     expect(secretOf((await status(headers)).json().enrollUri)).toBe(secret);
 
@@ -56,7 +63,7 @@ describe('MFA for signed-in users: status, enroll, disable', () => {
     clock.advance(STEP_MS);
 
     const after = await status(headers);
-    expect(after.json()).toEqual({ enrolled: true });
+    expect(after.json()).toEqual({ enrolled: true, mfaRequired: false, enrolledMethods: ['totp'], allowedMethods: ['totp'] });
     expect(after.body).not.toContain(secret);
     expect((await enroll(headers, codeAt(secret, clock))).statusCode).toBe(400);
 
@@ -95,7 +102,7 @@ describe('MFA for signed-in users: status, enroll, disable', () => {
     expect(refused.statusCode).toBe(403);
     expect(refused.json().issue[0].details.text).toMatch(/required/);
     expect((await userOf(member)).mfaEnrolled).toBe(true);
-    expect((await status(headers)).json()).toEqual({ enrolled: true });
+    expect((await status(headers)).json()).toEqual({ enrolled: true, mfaRequired: true, enrolledMethods: ['totp'], allowedMethods: ['totp'] });
   });
 
   test('disabling when not enrolled is refused; wrong codes on a session lock its MFA changes (429)', async () => {

@@ -1,0 +1,56 @@
+import { Writable } from 'node:stream';
+import type { AppConfig } from '../../src/config';
+import { loggerOptions, safeUrl } from '../../src/http/logger';
+import { useTestApp } from '../helpers/suite';
+
+const SECRET = 'S3cretActivationValue';
+
+describe('safeUrl', () => {
+  test('a matched route with a :secret parameter is logged as its pattern', () => {
+    expect(safeUrl(`/%73etpassword/abc/${SECRET}`, '/setpassword/:id/:secret')).toBe('/setpassword/:id/[redacted]');
+  });
+
+  test.each([
+    `/setpassword/abc/${SECRET}`,
+    `/%73etpassword/abc/${SECRET}`,
+    `//setpassword//abc/${SECRET}`,
+    `/SetPassword/abc/${SECRET}`,
+    `/setpassword%2Fabc%2F${SECRET}`,
+    `/setpassword/abc/${SECRET}/more`,
+    `/setpassword/abc/${SECRET}%`,
+    `/base/setpassword/abc/${SECRET}?x=1#y`,
+  ])('no secret in %s when no route matched', (url) => {
+    expect(safeUrl(url)).not.toContain(SECRET);
+    expect(safeUrl(url)).toContain('[redacted]');
+  });
+
+  test('other paths are kept as sent, without query or fragment', () => {
+    expect(safeUrl('/fhir/R4/Patient/123?name=x#y')).toBe('/fhir/R4/Patient/123');
+    expect(safeUrl('/%61uth/login')).toBe('/%61uth/login');
+  });
+});
+
+describe('request log lines never carry an activation secret, however the path is spelled', () => {
+  const lines: string[] = [];
+  const t = useTestApp(() => {
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    return { logger: { ...loggerOptions({ logLevel: 'info' } as AppConfig), stream } };
+  });
+
+  test.each([`/setpassword/abc/${SECRET}`, `/%73etpassword/abc/${SECRET}`, `/setpassword/abc/${SECRET.replace('S', '%53')}`, `//setpassword/abc/${SECRET}`, `/SETPASSWORD/abc/${SECRET}`])(
+    'GET %s',
+    async (url) => {
+      const before = lines.length;
+      const res = await t.app.inject({ method: 'GET', url });
+      expect([200, 400, 404]).toContain(res.statusCode);
+      const written = lines.slice(before).join('\n');
+      expect(written).toContain('request completed');
+      expect(written).not.toContain(SECRET);
+    },
+  );
+});
