@@ -15,6 +15,7 @@ import { findProfilesDir, loadDefinitions } from './fhir/definitions';
 import { fhirPlugin } from './fhir/plugin';
 import { healthPlugin } from './http/health';
 import { errorHandler, notFoundHandler } from './http/error-handler';
+import { registerJsonParsers } from './http/json-body';
 import { loggerOptions, OneLinePerRequest } from './http/logger';
 import { invitePlugin } from './invite/plugin';
 
@@ -64,8 +65,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
 
     app.setErrorHandler(errorHandler);
     app.setNotFoundHandler(notFoundHandler);
-    // FHIR JSON is parsed like application/json: __proto__ and constructor keys are refused.
-    app.addContentTypeParser(['application/fhir+json', 'application/json-patch+json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, app.getDefaultJsonParser('error', 'error'));
+    // FHIR JSON is parsed like application/json: __proto__ and constructor keys are refused,
+    // and so is nesting deeper than MAX_JSON_DEPTH.
+    registerJsonParsers(app, BODY_LIMIT);
     await app.register(formbody, { bodyLimit: BODY_LIMIT });
     await app.register(swagger, {
       openapi: {
