@@ -13,8 +13,11 @@ import { emailPlugin } from './email/plugin';
 import { createEmailServices } from './email/services';
 import { findProfilesDir, loadDefinitions } from './fhir/definitions';
 import { fhirPlugin } from './fhir/plugin';
+import { databaseGuard } from './http/database-guard';
 import { healthPlugin } from './http/health';
 import { errorHandler, notFoundHandler } from './http/error-handler';
+import { registerJsonParsers } from './http/json-body';
+import { registerRequestDeadline } from './http/request-deadline';
 import { loggerOptions, OneLinePerRequest } from './http/logger';
 import { invitePlugin } from './invite/plugin';
 
@@ -46,7 +49,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
   if (!deps.database && !config.mongodbUri) {
     throw new Error('buildApp needs config.mongodbUri or deps.database');
   }
-  const database = deps.database ?? (await connectDatabase(config.mongodbUri as string, config.mongodbDatabase, deps.embedded ?? false));
+  const database = deps.database ?? (await connectDatabase(config.mongodbUri as string, config.mongodbDatabase, deps.embedded ?? false, { timeoutMs: config.mongodbTimeoutMs, log: app.log }));
   app.addHook('onClose', async () => {
     if (ownsDatabase) {
       await database.close();
@@ -64,8 +67,13 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
 
     app.setErrorHandler(errorHandler);
     app.setNotFoundHandler(notFoundHandler);
-    // FHIR JSON is parsed like application/json: __proto__ and constructor keys are refused.
-    app.addContentTypeParser(['application/fhir+json', 'application/json-patch+json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, app.getDefaultJsonParser('error', 'error'));
+    // While the database is known to be down, requests that need it answer 503 at once.
+    app.addHook('onRequest', databaseGuard(database));
+    // And a request stuck on a database call that outlasts an outage is answered 503 anyway.
+    registerRequestDeadline(app, database);
+    // FHIR JSON is parsed like application/json: __proto__ and constructor keys are refused,
+    // and so is nesting deeper than MAX_JSON_DEPTH.
+    registerJsonParsers(app, BODY_LIMIT);
     await app.register(formbody, { bodyLimit: BODY_LIMIT });
     await app.register(swagger, {
       openapi: {

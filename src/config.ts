@@ -11,6 +11,8 @@ export interface AppConfig {
   mongodbUri?: string;
   /** Database name used on the server. */
   mongodbDatabase: string;
+  /** How long a request waits for the database (a server, a connection, a write turn) before answering 503. */
+  mongodbTimeoutMs: number;
   /** SMTP transport URL; undefined means: write .eml files under dataDir/outbox. */
   smtpUrl?: string;
   emailFrom: string;
@@ -32,6 +34,9 @@ export interface AppConfig {
 }
 
 export class ConfigError extends Error {}
+
+/** The default of MONGODB_TIMEOUT_MS: how long a request waits for the database before answering 503. */
+export const DEFAULT_MONGODB_TIMEOUT_MS = 3000;
 
 type Env = Record<string, string | undefined>;
 
@@ -89,6 +94,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     baseUrl,
     mongodbUri: url(env, 'MONGODB_URI', ['mongodb:', 'mongodb+srv:']),
     mongodbDatabase: env.MONGODB_DATABASE || 'fhir',
+    mongodbTimeoutMs: int(env, 'MONGODB_TIMEOUT_MS', DEFAULT_MONGODB_TIMEOUT_MS, 500, 120_000),
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     emailFrom,
     adminEmail,

@@ -3,6 +3,9 @@ import { buildApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config';
 import { startEmbeddedEngine, type EmbeddedEngine } from './db/embedded-engine';
 
+/** How long a dying server waits for requests in flight before it exits anyway. */
+const EXIT_GRACE_MS = 3000;
+
 /** Process entry: config, database (embedded when MONGODB_URI is unset), app, listen, shutdown. */
 async function main(): Promise<void> {
   let config: AppConfig;
@@ -28,10 +31,27 @@ async function main(): Promise<void> {
     config = { ...config, mongodbUri: engine.uri };
   }
 
+  // The embedded engine keeps its data in memory: once it dies, this server can never serve
+  // again. Say so loudly and exit non-zero, so that a supervisor starts a fresh one.
+  const running: { close?: () => Promise<void>; log?: (message: string) => void } = {};
+  engine?.onUnexpectedExit((detail) => {
+    const message =
+      `FATAL: the embedded ${engine.kind} database engine (pid ${engine.pid ?? 'unknown'}) stopped unexpectedly (${detail}); ` +
+      'its in-memory data is gone. Exiting with status 1 so that a supervisor restarts the server.';
+    process.stderr.write(`${message}\n`);
+    running.log?.(message);
+    process.exitCode = 1;
+    const force = setTimeout(() => process.exit(1), EXIT_GRACE_MS);
+    force.unref();
+    void (running.close?.() ?? Promise.resolve()).catch(() => undefined).finally(() => process.exit(1));
+  });
+
   const app = await buildApp(config, { embedded: engine !== undefined });
+  running.close = () => app.close();
+  running.log = (message) => app.log.fatal({ engine: engine?.kind, enginePid: engine?.pid }, message);
   if (engine) {
     app.log.warn(
-      { engine: engine.kind },
+      { engine: engine.kind, enginePid: engine.pid },
       `Running on the embedded in-memory ${engine.kind} engine: data is NOT kept when the server stops. ` +
         'It is for development and tests; set MONGODB_URI to a MongoDB replica set for real use.',
     );

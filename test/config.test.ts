@@ -26,8 +26,15 @@ describe('loadConfig', () => {
     [{ SMTP_URL: 'not a url' }, /SMTP_URL/],
     [{ ADMIN_EMAIL: 'nobody' }, /ADMIN_EMAIL/],
     [{ ADMIN_PASSWORD: 'short' }, /ADMIN_PASSWORD/],
+    [{ MONGODB_TIMEOUT_MS: '100' }, /MONGODB_TIMEOUT_MS/],
+    [{ MONGODB_TIMEOUT_MS: 'soon' }, /MONGODB_TIMEOUT_MS/],
   ])('rejects %p', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  test('MONGODB_TIMEOUT_MS bounds how long a request waits for the database (default 3 s)', () => {
+    expect(loadConfig({}).mongodbTimeoutMs).toBe(3000);
+    expect(loadConfig({ MONGODB_TIMEOUT_MS: '10000' }).mongodbTimeoutMs).toBe(10000);
   });
 });

@@ -7,7 +7,42 @@ import { dirname, join } from 'node:path';
 export interface EmbeddedEngine {
   uri: string;
   kind: 'jongodb' | 'mongodb-memory-server';
+  /** The engine's process id, when known. */
+  pid?: number;
+  /**
+   * Calls `listener` once if the engine stops without `stop()` being called (killed, crashed).
+   * Its data is then gone: the server exits so that a supervisor starts it afresh.
+   */
+  onUnexpectedExit(listener: (detail: string) => void): void;
   stop(): Promise<void>;
+}
+
+/** Remembers listeners and calls them once, unless the engine is being stopped on purpose. */
+class ExitWatch {
+  private readonly listeners: ((detail: string) => void)[] = [];
+  private reported?: string;
+  stopping = false;
+
+  add(listener: (detail: string) => void): void {
+    this.listeners.push(listener);
+    if (this.reported !== undefined) {
+      listener(this.reported);
+    }
+  }
+
+  exited(detail: string): void {
+    if (this.stopping || this.reported !== undefined) {
+      return;
+    }
+    this.reported = detail;
+    for (const listener of this.listeners) {
+      listener(detail);
+    }
+  }
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `killed by ${signal}` : `exit code ${code}`;
 }
 
 export class EngineUnavailableError extends Error {
@@ -20,6 +55,7 @@ export class EngineUnavailableError extends Error {
 }
 
 const READY = /JONGODB_URI=(mongodb:\/\/\S+)/;
+const PID = /JONGODB_PID=(\d+)/;
 const localRequire = createRequire(__filename);
 
 function jongodbBinary(): string | undefined {
@@ -36,12 +72,24 @@ function jongodbBinary(): string | undefined {
 }
 
 /**
- * Starts jongodb on a free loopback port. The binary runs under a tiny shell guard that kills it
- * when our stdin pipe closes, so the engine never outlives this process, even after a SIGKILL.
+ * The shell guard jongodb runs under. A reader kills the engine when our stdin pipe closes, so
+ * the engine never outlives this process, even after a SIGKILL; the guard itself waits for the
+ * engine, so it exits (and we hear of it) when the engine dies on its own. Its exit status is
+ * the engine's ($? of `wait`: 128 + signal number when killed).
  */
+const GUARD = [
+  'exec 3<&0',
+  '"$0" --port=0 </dev/null & child=$!',
+  'echo "JONGODB_PID=$child"',
+  '( read _eof <&3; kill $child 2>/dev/null ) & reader=$!',
+  "trap 'kill $child $reader 2>/dev/null' EXIT INT TERM HUP",
+  'wait $child',
+].join('\n');
+
+/** Starts jongodb on a free loopback port, under GUARD. */
 function startJongodb(bin: string, timeoutMs: number): Promise<EmbeddedEngine> {
-  const guard = '"$0" --port=0 & child=$!; trap \'kill $child 2>/dev/null\' EXIT INT TERM HUP; read _eof; kill $child 2>/dev/null; wait $child';
-  const child: ChildProcess = spawn('/bin/sh', ['-c', guard, bin], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn('/bin/sh', ['-c', GUARD, bin], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const watch = new ExitWatch();
   return new Promise((resolvePromise, reject) => {
     let output = '';
     const timer = setTimeout(() => {
@@ -58,16 +106,29 @@ function startJongodb(bin: string, timeoutMs: number): Promise<EmbeddedEngine> {
         child.stderr?.resume();
         const base = new URL(match[1]);
         const uri = `mongodb://${base.host}/?directConnection=true`;
-        resolvePromise({ uri, kind: 'jongodb', stop: () => stopChild(child) });
+        const pid = PID.exec(output)?.[1];
+        resolvePromise({
+          uri,
+          kind: 'jongodb',
+          pid: pid ? Number(pid) : undefined,
+          onUnexpectedExit: (listener) => watch.add(listener),
+          stop: () => {
+            watch.stopping = true;
+            return stopChild(child);
+          },
+        });
       }
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new EngineUnavailableError(`jongodb exited with code ${code}`));
+      // The guard exits with the engine's status (128 + n when the engine was killed by signal n).
+      const detail = code !== null && code > 128 ? `killed by signal ${code - 128}` : describeExit(code, signal);
+      reject(new EngineUnavailableError(`jongodb exited (${detail})`));
+      watch.exited(detail);
     });
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -91,7 +152,8 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 async function startMongoMemoryServer(): Promise<EmbeddedEngine> {
-  let mod: { MongoMemoryReplSet: { create(opts: object): Promise<{ getUri(): string; stop(): Promise<boolean> }> } };
+  type ReplSet = { getUri(): string; stop(): Promise<boolean>; servers: { instanceInfo?: { instance: { mongodProcess?: ChildProcess } } }[] };
+  let mod: { MongoMemoryReplSet: { create(opts: object): Promise<ReplSet> } };
   try {
     mod = localRequire('mongodb-memory-server-core');
   } catch {
@@ -99,7 +161,19 @@ async function startMongoMemoryServer(): Promise<EmbeddedEngine> {
   }
   try {
     const replSet = await mod.MongoMemoryReplSet.create({ replSet: { count: 1, storageEngine: 'wiredTiger' } });
-    return { uri: replSet.getUri(), kind: 'mongodb-memory-server', stop: async () => void (await replSet.stop()) };
+    const watch = new ExitWatch();
+    const mongod = replSet.servers[0]?.instanceInfo?.instance.mongodProcess;
+    mongod?.on('exit', (code, signal) => watch.exited(describeExit(code, signal)));
+    return {
+      uri: replSet.getUri(),
+      kind: 'mongodb-memory-server',
+      pid: mongod?.pid,
+      onUnexpectedExit: (listener) => watch.add(listener),
+      stop: async () => {
+        watch.stopping = true;
+        await replSet.stop();
+      },
+    };
   } catch (err) {
     throw new EngineUnavailableError(`mongodb-memory-server failed: ${(err as Error).message}`);
   }

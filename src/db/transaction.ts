@@ -1,5 +1,7 @@
-import { MongoError, MongoNetworkError, type ClientSession } from 'mongodb';
+import { MongoError, MongoErrorLabel, MongoNetworkError, MongoServerSelectionError, type ClientSession } from 'mongodb';
+import { DatabaseUnavailableError } from './availability';
 import type { Database } from './database';
+import { LockWaitTimeoutError } from './keyed-lock';
 
 /** A unique index refused a write (E11000), either at write time or at commit. */
 export class DuplicateKeyError extends Error {
@@ -9,8 +11,9 @@ export class DuplicateKeyError extends Error {
 }
 
 /**
- * The commit's outcome is unknown (the connection dropped during commit). The embedded engine
- * does this on a unique-index clash found at commit time; callers re-read and decide.
+ * The commit's outcome is unknown (the connection dropped during commit, or no server could be
+ * reached to confirm it). The embedded engine does this on a unique-index clash found at commit
+ * time; callers re-read and decide. Unresolved, it is answered 503.
  */
 export class AmbiguousCommitError extends Error {
   constructor() {
@@ -35,16 +38,23 @@ function toDomainError(err: unknown): unknown {
   return err;
 }
 
+/** A commit that failed for want of the server: its outcome is unknown, and retrying cannot help. */
+function isLostCommit(err: unknown): boolean {
+  return err instanceof MongoNetworkError || err instanceof MongoServerSelectionError;
+}
+
 /**
  * Runs fn in one multi-document transaction and commits it. fn may run more than once when the
  * server reports a transient conflict, so it must do its reads inside the transaction.
  * Duplicate keys become DuplicateKeyError; a dropped connection at commit AmbiguousCommitError.
+ * While the database is known to be down it fails at once (DatabaseUnavailableError).
  */
 export async function withTransaction<T>(database: Database, fn: (session: ClientSession) => Promise<T>): Promise<T> {
   return withWriteLock(database, () => runTransaction(database, fn));
 }
 
 async function runTransaction<T>(database: Database, fn: (session: ClientSession) => Promise<T>): Promise<T> {
+  database.availability.assertUp();
   const session = database.client.startSession();
   try {
     for (let attempt = 1; ; attempt++) {
@@ -53,38 +63,44 @@ async function runTransaction<T>(database: Database, fn: (session: ClientSession
       try {
         result = await fn(session);
       } catch (err) {
-        await abortQuietly(session);
-        if (isTransient(err) && attempt < MAX_ATTEMPTS) {
+        await abortQuietly(database, session);
+        if (isTransient(err) && attempt < MAX_ATTEMPTS && !database.availability.down) {
           continue;
         }
         throw toDomainError(err);
       }
       try {
-        await commitWithRetry(session);
+        await commitWithRetry(database, session);
         return result;
       } catch (err) {
-        await abortQuietly(session);
-        if (isTransient(err) && attempt < MAX_ATTEMPTS) {
-          continue;
-        }
-        if (err instanceof MongoNetworkError) {
+        await abortQuietly(database, session);
+        if (isLostCommit(err)) {
           throw new AmbiguousCommitError();
+        }
+        if (isTransient(err) && attempt < MAX_ATTEMPTS && !database.availability.down) {
+          continue;
         }
         throw toDomainError(err);
       }
     }
   } finally {
-    await session.endSession().catch(() => undefined);
+    // Ending a session whose transaction is still open sends an abort: not worth waiting for
+    // while the database is known to be down (the server drops the transaction by itself).
+    const ended = session.endSession().catch(() => undefined);
+    if (!database.availability.down) {
+      await ended;
+    }
   }
 }
 
-async function commitWithRetry(session: ClientSession): Promise<void> {
+async function commitWithRetry(database: Database, session: ClientSession): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await session.commitTransaction();
       return;
     } catch (err) {
-      if (err instanceof MongoError && err.hasErrorLabel('UnknownTransactionCommitResult') && !(err instanceof MongoNetworkError) && attempt < 3) {
+      const unknown = err instanceof MongoError && err.hasErrorLabel(MongoErrorLabel.UnknownTransactionCommitResult);
+      if (unknown && !isLostCommit(err) && !database.availability.down && attempt < 3) {
         continue;
       }
       throw err;
@@ -92,9 +108,37 @@ async function commitWithRetry(session: ClientSession): Promise<void> {
   }
 }
 
-async function abortQuietly(session: ClientSession): Promise<void> {
-  if (session.inTransaction()) {
+/** Aborts an open transaction, ignoring errors; skipped while the database is known to be down. */
+async function abortQuietly(database: Database, session: ClientSession): Promise<void> {
+  if (session.inTransaction() && !database.availability.down) {
     await session.abortTransaction().catch(() => undefined);
+  }
+}
+
+/**
+ * The longest a write waits for its turn on the embedded engine's write lock, in multiples of
+ * MONGODB_TIMEOUT_MS. A safety net only: waiters give up at once when the database is known to
+ * be down, and the holder's own database calls are bounded by that timeout.
+ */
+const LOCK_WAIT_TIMEOUTS = 10;
+
+/**
+ * A write holding the embedded engine's write lock is abandoned (503, outcome unknown) and the
+ * lock passed on when it has run this many MONGODB_TIMEOUT_MS and the database was down at some
+ * point meanwhile: a driver call on a connection closed under it can stay pending forever, and
+ * must not keep every later write waiting.
+ */
+export const ABANDON_TIMEOUTS = 2;
+
+/** Runs `work`, giving up on it (DatabaseUnavailableError 'abandoned') as ABANDON_TIMEOUTS says. */
+async function abandonOnOutage<T>(database: Database, work: () => Promise<T>): Promise<T> {
+  const guard = database.availability.abandonAfterOutage(ABANDON_TIMEOUTS * database.timeoutMs);
+  const running = work();
+  running.catch(() => undefined);
+  try {
+    return await Promise.race([running, guard.abandoned]);
+  } finally {
+    guard.dispose();
   }
 }
 
@@ -102,11 +146,30 @@ async function abortQuietly(session: ClientSession): Promise<void> {
  * Runs a plain (non-transaction) write. On the embedded engine it waits for running
  * transactions, because there a plain write that overlaps a transaction on the same collection
  * can be lost (measured); on MongoDB it runs at once. Use it for every plain write to a
- * collection that transactions also write.
+ * collection that transactions also write. The wait is bounded: it ends with
+ * DatabaseUnavailableError as soon as the database is known to be down, or after
+ * LOCK_WAIT_TIMEOUTS × MONGODB_TIMEOUT_MS; a write never starts while the database is down, and
+ * one that outlasts an outage is abandoned (ABANDON_TIMEOUTS).
  */
 export async function withWriteLock<T>(database: Database, fn: () => Promise<T>): Promise<T> {
-  if (database.embedded && !database.inTransaction.getStore()) {
-    return database.transactionLock.run('tx', () => database.inTransaction.run(true, fn));
+  if (database.inTransaction.getStore()) {
+    return fn();
   }
-  return fn();
+  const { availability } = database;
+  if (!database.embedded) {
+    availability.assertUp();
+    return fn();
+  }
+  try {
+    return await database.transactionLock.run(
+      'tx',
+      () => {
+        availability.assertUp();
+        return abandonOnOutage(database, () => database.inTransaction.run(true, fn));
+      },
+      { signal: availability.signal, maxWaitMs: LOCK_WAIT_TIMEOUTS * database.timeoutMs },
+    );
+  } catch (err) {
+    throw err instanceof LockWaitTimeoutError ? new DatabaseUnavailableError('busy') : err;
+  }
 }

@@ -1,4 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { DatabaseUnavailableError } from '../db/availability';
+import { isDatabaseUnavailable, isOutcomeUnknown } from '../db/unavailable';
 import { ERROR_CODES, FhirError, issue, type ErrorCode } from '../errors';
 
 /** Fastify's own error codes that are safe to show, mapped to ours. */
@@ -15,8 +17,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: 'FST_MEDIA_TYPE',
 };
 
-/** Driver errors that mean "the database cannot be reached right now". */
-const DATABASE_DOWN = new Set(['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoNotConnectedError', 'PoolClearedError', 'MongoTopologyClosedError']);
+/** Seconds a client should wait before retrying after a database outage answer. */
+const OUTAGE_RETRY_AFTER = '5';
 
 const FRIENDLY: Partial<Record<string, string>> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported content type: send application/fhir+json or application/json',
@@ -47,9 +49,14 @@ export function toFhirError(err: unknown): FhirError {
   if (fe && Array.isArray(fe.validation)) {
     return fromValidation(fe);
   }
-  if (fe && DATABASE_DOWN.has(fe.name)) {
-    const down = new FhirError('FST_UNAVAILABLE', 'The database is unreachable right now; try again shortly');
-    down.headers = { 'retry-after': '5' };
+  if (isDatabaseUnavailable(err)) {
+    const message = isOutcomeUnknown(err)
+      ? 'The database connection was lost while this request was being carried out, so a change it makes may or may not have been saved: read it back before sending it again'
+      : err instanceof DatabaseUnavailableError && err.reason === 'busy'
+        ? 'The database is too busy to take this write right now; try again shortly'
+        : 'The database is unreachable right now; try again shortly';
+    const down = new FhirError('FST_UNAVAILABLE', message);
+    down.headers = { 'retry-after': OUTAGE_RETRY_AFTER };
     return down;
   }
   const mapped = fe?.code ? FASTIFY_CODES[fe.code] : undefined;
