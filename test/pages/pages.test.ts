@@ -15,6 +15,7 @@ import {
   type TestPage,
 } from '../helpers/browser';
 import { create, createAccount, createMembership, createPractitioner, createProject } from '../helpers/fixtures';
+import { createLink, createUser, linkPath } from '../auth/activation-fixtures';
 
 /**
  * Every page, in each of its states, at 390 px (a phone) and 1280 px (a laptop): no horizontal
@@ -147,6 +148,32 @@ describeBrowser('every page at 390 and 1280 px', () => {
     await page.getByRole('button', { name: 'Invite' }).click();
     await page.locator('#firstName-error').waitFor();
     await check(page, 'invite-errors', width);
+  });
+
+  test.each(WIDTHS)('the activation page at %i px: fits the screen, then a "Sign in" link to /signin', async (width) => {
+    const user = await createUser(t.app);
+    const link = await createLink(t.app, user.id as string);
+    const page = await newPage(width);
+    const response = await page.goto(`${t.base}${linkPath(link).slice(1)}`);
+    const headers = response?.headers() ?? {};
+    expect(headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(headers['referrer-policy']).toBe('no-referrer');
+    await check(page, 'setpassword', width);
+    // The card keeps a margin from both edges of a phone screen.
+    const edges = await page.evaluate<{ left: number; right: number }>(
+      '(() => { const r = document.querySelector("main").getBoundingClientRect(); return { left: r.left, right: window.innerWidth - r.right }; })()',
+    );
+    expect(edges.left).toBeGreaterThanOrEqual(8);
+    expect(edges.right).toBeGreaterThanOrEqual(8);
+    await page.getByLabel('New password').fill('lantern over quiet water');
+    await page.getByLabel('Repeat the password').fill('lantern over quiet water');
+    await page.getByRole('button', { name: 'Set password' }).click();
+    const signIn = page.getByRole('link', { name: 'Sign in', exact: true });
+    await signIn.waitFor();
+    await check(page, 'setpassword-done', width);
+    await signIn.click();
+    await page.waitForURL(`${t.base}signin`);
+    await page.getByLabel('Password', { exact: true }).waitFor();
   });
 
   test('the tabs work with the keyboard (arrows, Home, End) and say which is selected', async () => {
