@@ -48,7 +48,7 @@ const MAIN = `
 <p id="project-line" class="notice" role="status">Loading…</p>
 <div id="summary" class="alert" role="alert" tabindex="-1" hidden></div>
 
-<form id="invite-form" class="stack" novalidate>
+<form id="invite-form" class="stack" method="post" novalidate>
   <div class="field">
     <label for="role">Role</label>
     <select id="role" name="resourceType" aria-describedby="role-error">

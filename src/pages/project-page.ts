@@ -62,7 +62,7 @@ const MAIN = `
 <section role="tabpanel" id="panel-projects" aria-labelledby="tab-projects" tabindex="0" class="panel" hidden>
   <p id="projects-status" class="notice" role="status"></p>
   <ul id="projects" class="plain-list"></ul>
-  <form id="project-form" class="inline-form" novalidate>
+  <form id="project-form" class="inline-form" method="post" novalidate>
     <div class="field">
       <label for="new-project-name">Project name</label>
       <input id="new-project-name" name="name" type="text" maxlength="200" required aria-required="true" aria-describedby="new-project-error">

@@ -3,7 +3,9 @@ import { renderPage } from './layout';
 /**
  * GET /signin: email and password, then whatever the sign-in answers next (a choice of
  * project, MFA enrolment with the QR code and the secret, or a code), each step a section the
- * script (assets/signin.js) shows in turn. Every field has a visible label.
+ * script (assets/signin.js) shows in turn. Every field has a visible label. The fields have no
+ * `name` and the forms post: should the script not run, submitting sends no password anywhere,
+ * least of all into a URL.
  */
 const MAIN = `
 <div class="card">
@@ -11,14 +13,14 @@ const MAIN = `
 <p id="notice" class="notice" role="status"></p>
 <div id="alert" class="alert" role="alert" hidden></div>
 
-<form id="signin-form" class="stack" novalidate>
+<form id="signin-form" class="stack" method="post" novalidate>
   <div class="field">
     <label for="email">Email</label>
-    <input id="email" name="email" type="email" autocomplete="username" required aria-required="true" spellcheck="false" autocapitalize="none">
+    <input id="email" type="email" autocomplete="username" required aria-required="true" spellcheck="false" autocapitalize="none">
   </div>
   <div class="field">
     <label for="password">Password</label>
-    <input id="password" name="password" type="password" autocomplete="current-password" required aria-required="true">
+    <input id="password" type="password" autocomplete="current-password" required aria-required="true">
   </div>
   <button type="submit" class="primary">Sign in</button>
 </form>
@@ -42,11 +44,11 @@ const MAIN = `
   <p><code id="mfa-secret" class="secret"></code></p>
 </section>
 
-<form id="mfa-form" class="stack" hidden novalidate>
+<form id="mfa-form" class="stack" method="post" hidden novalidate>
   <p id="mfa-intro">Enter the 6-digit code from your authenticator app.</p>
   <div class="field">
     <label for="code">Code</label>
-    <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="10" required aria-required="true" aria-describedby="code-hint">
+    <input id="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="10" required aria-required="true" aria-describedby="code-hint">
     <p id="code-hint" class="hint">The code changes every 30 seconds.</p>
   </div>
   <button type="submit" class="primary">Verify</button>

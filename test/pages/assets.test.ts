@@ -40,10 +40,20 @@ describe('the pages over HTTP', () => {
     expect(scripts[0][2]).toBe('');
     expect(html).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
     expect(html).not.toMatch(/https?:\/\//);
+    // Without the script, no form would put what was typed into a URL.
+    for (const form of html.match(/<form\b[^>]*>/g) ?? []) {
+      expect(form).toContain('method="post"');
+    }
     // Every input and select has a label naming it.
     for (const [, id] of html.matchAll(/<(?:input|select)\b[^>]*\bid="([^"]+)"/g)) {
       expect(html).toContain(`<label for="${id}">`);
     }
+  });
+
+  test('without its script, the sign-in form would send no password, and never in a URL', async () => {
+    const html = (await t.app.inject({ method: 'GET', url: '/signin' })).body;
+    expect(html).toMatch(/<input id="password" type="password"/);
+    expect(html).not.toMatch(/<input[^>]*\bname="(password|code|email)"/);
   });
 
   test('/ leads to the sign-in page', async () => {
