@@ -1,7 +1,7 @@
 import speakeasy from 'speakeasy';
 import type { Page } from 'playwright-core';
 import { setCredentials } from '../../src/auth/credentials';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, type TestApp } from '../helpers/app';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, TestClock, type TestApp } from '../helpers/app';
 import { pkce } from '../helpers/auth';
 import { describeBrowser, fillSignin, freePort, listenAt, openPage, screenshot, useBrowser, useListeningApp, type TestPage } from '../helpers/browser';
 import { createAccount, createMembership, createPractitioner, createProject, passwordHashOf } from '../helpers/fixtures';
@@ -9,8 +9,9 @@ import { createAccount, createMembership, createPractitioner, createProject, pas
 /**
  * The sign-in page in Chromium: the one message for wrong credentials, the choice of project,
  * the code step of an enrolled account, a rate limit and an MFA lockout shown as messages, the
- * landing pages, the non-admin page whose "Sign out" ends the sign-in on the server, and no
- * redirect off the site after signing in.
+ * landing pages, the non-admin page whose "Sign out" ends the sign-in on the server, no
+ * redirect off the site after signing in, and an expired access token renewed with the refresh
+ * token.
  */
 const MFA_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
@@ -228,6 +229,35 @@ describeBrowser('the sign-in page under a rate limit', () => {
     expect(await alert.textContent()).toMatch(/wait \d+ seconds|try again/i);
     await screenshot(page, 'signin-rate-limited-390');
     expect(page.url()).toBe(`${base}signin`);
+    expect(problems).toEqual({ csp: [], errors: [] });
+    await context.close();
+  });
+});
+
+describeBrowser('a signed-in page whose access token expired', () => {
+  // Near real time, so the server's tokens and the browser agree until the clock is moved.
+  const clock = new TestClock(new Date());
+  const t = useListeningApp({ clock });
+  const b = useBrowser();
+
+  test('renews it with the refresh token and carries on; the old token is then refused', async () => {
+    const { page, context, problems } = await openPage(b.browser, 1280);
+    await page.goto(`${t.base}signin`);
+    await fillSignin(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+    await page.waitForURL(`${t.base}admin/project`);
+    const before = (await page.evaluate('JSON.parse(sessionStorage.getItem("fis.session"))')) as { accessToken: string; refreshToken: string };
+    clock.advance(2 * 3600_000);
+    expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${before.accessToken}` } })).statusCode).toBe(401);
+
+    const refreshed = page.waitForResponse((r) => r.url().endsWith('/oauth2/token'));
+    await page.getByRole('tab', { name: 'Access Policies' }).click();
+    expect((await refreshed).status()).toBe(200);
+    await page.getByText('This project has no access policies yet.').waitFor();
+    expect(page.url()).toMatch(/\/admin\/project#policies$/);
+    const after = (await page.evaluate('JSON.parse(sessionStorage.getItem("fis.session"))')) as { accessToken: string; refreshToken: string };
+    expect(after.accessToken).not.toBe(before.accessToken);
+    expect(after.refreshToken).not.toBe(before.refreshToken);
+    expect((await t.app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${after.accessToken}` } })).statusCode).toBe(200);
     expect(problems).toEqual({ csp: [], errors: [] });
     await context.close();
   });
