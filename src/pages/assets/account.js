@@ -3,7 +3,8 @@
  * The page of a signed-in member who is not an administrator: who they are, in which project,
  * as which profile. "Sign out" (top bar) ends the sign-in on the server.
  */
-import { byId, displayName, messageOf, renderSessionBar, requireSignedIn, showAlert } from './common.js';
+import { messageOf, requireSignedIn } from './api.js';
+import { byId, displayName, renderSessionBar, showAlert } from './dom.js';
 
 async function start() {
   try {

@@ -6,7 +6,8 @@
  * summary at the top. Success replaces the form with what was done and, when no email was sent,
  * the activation link with a "Copy link" button.
  */
-import { ApiError, byId, byIdAs, el, messageOf, query, renderSessionBar, request, requireSignedIn, showAlert, url } from './common.js';
+import { ApiError, messageOf, request, requireSignedIn, url } from './api.js';
+import { byId, byIdAs, el, query, renderSessionBar, showAlert } from './dom.js';
 
 const form = byIdAs('invite-form', HTMLFormElement);
 const summary = byId('summary');

@@ -5,7 +5,8 @@
  * super administrator). Users come from GET /admin/projects/{id} 50 at a time; policies and
  * projects from FHIR searches; "Resend invite" and "Revoke" call the membership's operations.
  */
-import { ApiError, byId, byIdAs, el, messageOf, query, renderSessionBar, request, requireSignedIn, showAlert, url } from './common.js';
+import { ApiError, messageOf, request, requireSignedIn, url } from './api.js';
+import { byId, byIdAs, el, query, renderSessionBar, showAlert } from './dom.js';
 
 const PAGE_SIZE = 50;
 const alertBox = byId('alert');

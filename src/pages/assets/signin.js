@@ -6,7 +6,8 @@
  * code with /auth/mfa/verify), then POST /oauth2/token. The tokens go to this tab's
  * sessionStorage; an administrator lands on /admin/project, anyone else on /account.
  */
-import { ApiError, byId, byIdAs, clearSession, el, loadSession, messageOf, query, request, safeNext, saveSession, sessionFromToken, showAlert, url } from './common.js';
+import { ApiError, clearSession, loadSession, messageOf, request, safeNext, saveSession, sessionFromToken, url } from './api.js';
+import { byId, byIdAs, el, query, showAlert } from './dom.js';
 
 const alertBox = byId('alert');
 const notice = byId('notice');
