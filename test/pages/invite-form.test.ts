@@ -179,9 +179,29 @@ describeBrowser('the invite form', () => {
     open.push(p);
     await signInThroughPage(p.page, t.base, 'not-admin@example.com', 'not-admin-password-1', 'account');
     await p.page.goto(`${t.base}admin/invite`);
-    await p.page.getByRole('alert').filter({ hasText: /administrators/ }).waitFor();
+    const refused = p.page.getByRole('alert').filter({ hasText: /administrators/ });
+    await refused.waitFor();
+    expect(await refused.textContent()).toBe('Only administrators of a project can invite people into it. Ask an administrator of the project to invite people.');
     expect(await p.page.getByRole('button', { name: 'Invite' }).isDisabled()).toBe(true);
     await p.page.goto(`${t.base}admin/project`);
     await p.page.waitForURL(`${t.base}account`);
+    // The super administrator's project named in the URL: the API refuses, the page says so.
+    await p.page.goto(`${t.base}admin/invite?project=${projectId}`);
+    await refused.waitFor();
+  });
+
+  test('a project administrator opening another project: the refusal as one sentence and what to do', async () => {
+    const admin = await createAccount(t.app, { email: 'other-admin@example.com', password: 'other-admin-password-1' });
+    const other = await createProject(t.app, { name: 'Other Clinic' });
+    const practitioner = await createPractitioner(t.app, other.id);
+    await createMembership(t.app, { projectId: other.id, user: `User/${admin.id}`, profile: `Practitioner/${practitioner.id}`, admin: true });
+    const p = await openPage(b.browser, 390);
+    open.push(p);
+    await signInThroughPage(p.page, t.base, 'other-admin@example.com', 'other-admin-password-1');
+    await p.page.goto(`${t.base}admin/project?project=${projectId}`);
+    const alert = p.page.getByRole('alert');
+    await alert.filter({ hasText: 'Only administrators' }).waitFor();
+    expect(await alert.textContent()).toBe('Only administrators of this project may list its members. Open a project you administer.');
+    expect(await p.page.locator('#members tr').count()).toBe(0);
   });
 });

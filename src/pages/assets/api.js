@@ -94,6 +94,14 @@ export function messageOf(err) {
 }
 
 /**
+ * A message, ended as a sentence, followed by more advice.
+ * @param {string} message @param {string} more
+ */
+export function withAdvice(message, more) {
+  return `${message.trim().replace(/[^.!?]$/, (c) => `${c}.`)} ${more}`;
+}
+
+/**
  * What to say when an error answer carries no message of its own.
  * @param {number} status @param {number | undefined} retryAfter
  */

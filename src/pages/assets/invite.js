@@ -6,7 +6,7 @@
  * summary at the top. Success replaces the form with what was done and, when no email was sent,
  * the activation link with a "Copy link" button.
  */
-import { ApiError, messageOf, request, requireSignedIn, url } from './api.js';
+import { ApiError, messageOf, request, requireSignedIn, url, withAdvice } from './api.js';
 import { byId, byIdAs, el, query, renderSessionBar, showAlert } from './dom.js';
 
 const form = byIdAs('invite-form', HTMLFormElement);
@@ -219,7 +219,7 @@ async function start() {
   } catch (err) {
     line.textContent = '';
     const refused = err instanceof ApiError && err.status === 403;
-    showAlert(summary, refused ? `${messageOf(err)} Ask an administrator of the project to invite people.` : messageOf(err));
+    showAlert(summary, refused ? withAdvice(messageOf(err), 'Ask an administrator of the project to invite people.') : messageOf(err));
     submit.disabled = true;
   }
 }

@@ -5,7 +5,7 @@
  * super administrator). Users come from GET /admin/projects/{id} 50 at a time; policies and
  * projects from FHIR searches; "Resend invite" and "Revoke" call the membership's operations.
  */
-import { ApiError, messageOf, request, requireSignedIn, url } from './api.js';
+import { ApiError, messageOf, request, requireSignedIn, url, withAdvice } from './api.js';
 import { byId, byIdAs, el, query, renderSessionBar, showAlert } from './dom.js';
 
 const PAGE_SIZE = 50;
@@ -270,7 +270,7 @@ async function start() {
   } catch (err) {
     projectNote.textContent = '';
     const forbidden = err instanceof ApiError && (err.status === 403 || err.status === 404);
-    showAlert(alertBox, forbidden ? `${messageOf(err)} Open a project you administer.` : messageOf(err));
+    showAlert(alertBox, forbidden ? withAdvice(messageOf(err), 'Open a project you administer.') : messageOf(err));
   }
 }
 
