@@ -20,6 +20,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/fhir-profiles ./fhir-profiles
 COPY --from=build /app/src/invite/templates ./src/invite/templates
+COPY --from=build /app/src/pages/assets ./src/pages/assets
 RUN groupadd -r fhir && useradd -r -g fhir fhir && mkdir -p /data && chown -R fhir:fhir /data
 USER fhir
 EXPOSE 8103

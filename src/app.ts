@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { adminProjectRoutes } from './admin/project-routes';
 import type { AppContext, AppDeps } from './app-context';
 import { authPlugin } from './auth/plugin';
 import { createAuthServices } from './auth/services';
@@ -20,6 +21,7 @@ import { registerJsonParsers } from './http/json-body';
 import { registerRequestDeadline } from './http/request-deadline';
 import { loggerOptions, OneLinePerRequest } from './http/logger';
 import { invitePlugin } from './invite/plugin';
+import { pagesPlugin } from './pages/plugin';
 
 const BODY_LIMIT = 1024 * 1024;
 
@@ -88,6 +90,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     await app.register(fhirPlugin, { ctx, prefix: '/fhir/R4' });
     await app.register(invitePlugin, { ctx });
     await app.register(emailPlugin, { ctx });
+    await app.register(adminProjectRoutes, { ctx });
+    await app.register(pagesPlugin, { ctx });
   } catch (err) {
     await app.close();
     throw err;

@@ -18,7 +18,7 @@ import { commitState, removeOrphans, type DocRef } from './commit-check';
 import { findAnswer, IDEMPOTENCY, storeAnswer, type IdempotencyKey, type StoredAnswer } from './idempotency';
 import { resolveAccess } from './invite-access';
 import { authorizeInvite, loadProject } from './invite-authorize';
-import { buildInviteEmail } from './invite-email';
+import { buildInviteEmail, inviterName } from './invite-email';
 import { InviteRefusal } from './invite-errors';
 import { findMemberships, planMembership, refuseTakenExternalId, writeMembership, type StoredMembership } from './invite-membership';
 import { checkPatient, resolveProfile, type ProfileResource } from './invite-profile';
@@ -143,7 +143,8 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
     inserted.push({ collection: ACTIVATIONS, id: activation.id });
   }
   if (mail) {
-    const outboxId = await deps.email.enqueue(session, buildInviteEmail(deps.templates, { project, user, to: request.email as string, baseUrl: deps.config.baseUrl, activation }));
+    const mailInput = { project, user, to: request.email as string, baseUrl: deps.config.baseUrl, activation, inviter: await inviterName(repo, caller), mfaRequired: request.mfaRequired };
+    const outboxId = await deps.email.enqueue(session, buildInviteEmail(deps.templates, mailInput));
     inserted.push({ collection: OUTBOX_COLLECTION, id: outboxId });
   }
   return {

@@ -72,9 +72,14 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 }
 
-/** Replaces `{{name}}` placeholders; unknown names become empty. */
+/**
+ * Replaces `{{name}}` placeholders; unknown names become empty. A section
+ * `{{#name}}...{{/name}}` is kept (its placeholders filled) when the value is not empty, and
+ * dropped whole otherwise (sections do not nest).
+ */
 export function fillPlaceholders(template: string, values: Record<string, string>, escape: (v: string) => string = (v) => v): string {
-  return template.replace(/\{\{\s*([A-Za-z]+)\s*\}\}/g, (_m, key: string) => escape(values[key] ?? ''));
+  const sections = template.replace(/\{\{#\s*([A-Za-z]+)\s*\}\}([\s\S]*?)\{\{\/\s*\1\s*\}\}/g, (_m, key: string, body: string) => (values[key] ? body : ''));
+  return sections.replace(/\{\{\s*([A-Za-z]+)\s*\}\}/g, (_m, key: string) => escape(values[key] ?? ''));
 }
 
 function setting(project: Project, name: string): string | undefined {

@@ -8,8 +8,10 @@ import { cspHash, escapeHtml } from './html';
 
 const STYLE = `
 :root { color-scheme: light dark; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; background: #f3f4f6; color: #111827; }
-main { width: min(26rem, calc(100vw - 2rem)); background: #fff; border-radius: 12px; padding: 2rem; box-shadow: 0 4px 24px rgba(0,0,0,.08); }
+*, *::before, *::after { box-sizing: border-box; }
+body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; padding: 1rem; background: #f3f4f6; color: #111827; overflow-wrap: break-word; }
+main { width: 100%; max-width: 26rem; background: #fff; border-radius: 12px; padding: 2rem; box-shadow: 0 4px 24px rgba(0,0,0,.08); }
+@media (max-width: 480px) { body { padding: .75rem; } main { padding: 1.25rem; } }
 h1 { font-size: 1.4rem; margin: 0 0 .5rem; }
 p { line-height: 1.45; }
 label { display: block; font-weight: 600; margin: 1rem 0 .3rem; }
@@ -19,6 +21,7 @@ button:disabled { opacity: .6; cursor: wait; }
 .hint { color: #4b5563; font-size: .9rem; margin: .3rem 0 0; }
 .error { color: #b91c1c; }
 .ok { color: #047857; }
+.signin { display: block; margin-top: 1rem; padding: .7rem; text-align: center; font-weight: 600; color: #fff; background: #2563eb; border-radius: 8px; text-decoration: none; }
 @media (prefers-color-scheme: dark) {
   body { background: #111827; color: #f9fafb; } main { background: #1f2937; } .hint { color: #d1d5db; }
   input[type=password] { background: #111827; color: #f9fafb; } .error { color: #fca5a5; } .ok { color: #6ee7b7; }
@@ -53,6 +56,9 @@ const SCRIPT = `
         if (res.ok) {
           form.remove();
           show('Your password is set. You can now sign in with your email address and this password.', true);
+          var signin = document.getElementById('signin');
+          signin.hidden = false;
+          signin.querySelector('a').focus();
         } else {
           show(problemText(body), false);
           button.disabled = false;
@@ -86,6 +92,12 @@ export interface SetPasswordPageInput {
   email?: string;
   /** Why the link cannot be used: the page then shows this instead of the form. */
   problem?: string;
+  /** The sign-in page the success message links to (default: `signin` beside the action's `auth/`). */
+  signin?: string;
+}
+
+function signinPath(input: SetPasswordPageInput): string {
+  return input.signin ?? `${input.action.replace(/auth\/setpassword$/, '')}signin`;
 }
 
 function form(input: SetPasswordPageInput): string {
@@ -103,7 +115,8 @@ function form(input: SetPasswordPageInput): string {
   <input id="confirm" name="confirm" type="password" autocomplete="new-password" minlength="8" required>
   <button type="submit">Set password</button>
 </form>
-<p id="message" role="status" aria-live="polite"></p>`;
+<p id="message" role="status" aria-live="polite"></p>
+<p id="signin" hidden><a class="signin" href="${escapeHtml(signinPath(input))}">Sign in</a></p>`;
 }
 
 export function renderSetPasswordPage(input: SetPasswordPageInput): string {
