@@ -17,6 +17,7 @@ import { healthPlugin } from './http/health';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { loggerOptions, OneLinePerRequest } from './http/logger';
 import { invitePlugin } from './invite/plugin';
+import { SERVER_VERSION } from './package-files';
 
 const BODY_LIMIT = 1024 * 1024;
 
@@ -69,7 +70,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     await app.register(formbody, { bodyLimit: BODY_LIMIT });
     await app.register(swagger, {
       openapi: {
-        info: { title: 'fhir-invite-server', version: '0.1.0', description: 'FHIR R4 server with the Project/$invite operation' },
+        info: { title: 'fhir-invite-server', version: SERVER_VERSION, description: 'FHIR R4 server with the Project/$invite operation' },
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       },
     });

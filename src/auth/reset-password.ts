@@ -6,7 +6,7 @@ import type { EmailServices, MailMessage } from '../email/services';
 import { findResources } from '../fhir/repository';
 import { defaultUniqueKey } from '../fhir/unique-keys';
 import { createActivation, type CreatedActivation } from './activation-store';
-import { escapeHtml } from './pages/html';
+import { escapeHtml } from '../html';
 
 export interface ResetPasswordDeps {
   database: Database;

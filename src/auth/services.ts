@@ -13,7 +13,7 @@ import { hashPassword } from './password-hash';
 import { randomSecret, sha256Hex } from './secrets';
 import { loadOrCreateSigningKey } from './signing-keys';
 import { createTokenSigner, TokenError, type AccessTokenClaims, type TokenSigner } from './tokens';
-import { TtlCache } from './ttl-cache';
+import { TtlCache } from '../ttl-cache';
 
 /**
  * How long an instance trusts what it learnt about a login (active or ended), about the grant

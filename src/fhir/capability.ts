@@ -1,4 +1,5 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceOperation, OperationDefinition } from '@medplum/fhirtypes';
+import { SERVER_VERSION } from '../package-files';
 import { fhirBase } from './bundle';
 import { STORED_TYPES } from './resource-types';
 import { indexedParams } from './search/supported-params';
@@ -60,7 +61,7 @@ export function buildCapabilityStatement(baseUrl: string, operationMap: Readonly
     status: 'active',
     date: date.toISOString(),
     kind: 'instance',
-    software: { name: 'fhir-invite-server', version: '0.1.0' },
+    software: { name: 'fhir-invite-server', version: SERVER_VERSION },
     implementation: { description: 'FHIR R4 server with the Project/$invite operation', url: fhirBase(baseUrl).replace(/\/$/, '') },
     fhirVersion: '4.0.1',
     format: ['json', 'application/fhir+json'],

@@ -93,7 +93,7 @@ describe('GET /setpassword/:id/:secret (the activation page)', () => {
     const html = renderSetPasswordPage({ id: hostile, secret: hostile, email: hostile, action: '/auth/setpassword' });
     expect(html).not.toContain('<script>alert');
     expect(html).not.toContain('<img');
-    expect(html).toContain('value="&#34;&#62;&#60;script&#62;alert(1)');
+    expect(html).toContain('value="&quot;&gt;&lt;script&gt;alert(1)');
     const problem = renderSetPasswordPage({ id: 'a', secret: 'b', action: '/x', problem: hostile });
     expect(problem).not.toContain('<script>alert');
   });

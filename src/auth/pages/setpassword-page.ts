@@ -1,10 +1,16 @@
-import { cspHash, escapeHtml } from './html';
+import { createHash } from 'node:crypto';
+import { escapeHtml } from '../../html';
 
 /**
  * The page an activation link opens: a plain form that POSTs JSON to /auth/setpassword through
  * a small inline script (allowed by its hash in the CSP) and shows the outcome. No framework,
  * no external resource; every value placed in the page is escaped.
  */
+
+/** The CSP source for an inline script or style: `'sha256-...'` of its exact text. */
+function cspHash(text: string): string {
+  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+}
 
 const STYLE = `
 :root { color-scheme: light dark; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock';
+import type { Clock } from './clock';
 
 export interface SetOptions {
   /** This entry's lifetime, when shorter than the cache's (e.g. a token that expires sooner). */
