@@ -3,19 +3,23 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { AppContext, AppDeps } from './app-context';
-import { authPlugin } from './auth/plugin';
-import { createAuthServices } from './auth/services';
+import { accountIndexes, createAuthServices } from './accounts/account-services';
+import { createAccessServices } from './access/resolve';
+import { adminRoutes } from './admin/admin-routes';
+import { authRoutes } from './auth/auth-routes';
 import { systemClock } from './clock';
 import type { AppConfig } from './config';
 import { connectDatabase } from './db/database';
 import { ensureIndexes } from './db/indexes';
 import { emailPlugin } from './email/plugin';
-import { createEmailServices } from './email/services';
+import { createEmailServices, emailIndexes } from './email/services';
 import { findProfilesDir, loadDefinitions } from './fhir/definitions';
+import { fhirIndexes } from './fhir/indexes';
 import { fhirPlugin } from './fhir/plugin';
 import { healthPlugin } from './http/health';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { loggerOptions, OneLinePerRequest } from './http/logger';
+import { inviteIndexes } from './invite/indexes';
 import { invitePlugin } from './invite/plugin';
 import { SERVER_VERSION } from './package-files';
 
@@ -56,11 +60,12 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
 
   try {
     const definitions = loadDefinitions(findProfilesDir());
-    await ensureIndexes(database);
+    // Each domain declares its indexes; db/ creates them without knowing the domains.
+    await ensureIndexes(database, [fhirIndexes(), accountIndexes(), inviteIndexes(), emailIndexes()]);
     const base = { config, database, clock: deps.clock ?? systemClock, definitions, log: app.log };
     const email = createEmailServices(base, deps.mailTransport);
-    const auth = await createAuthServices({ ...base, email });
-    const ctx: AppContext = { ...base, email, auth };
+    const auth = await createAuthServices(base);
+    const ctx: AppContext = { ...base, email, auth, access: createAccessServices(base.clock) };
     app.decorate('ctx', ctx);
 
     app.setErrorHandler(errorHandler);
@@ -77,9 +82,10 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     await app.register(swaggerUi, { routePrefix: '/docs' });
 
     await app.register(healthPlugin, { ctx });
-    await app.register(authPlugin, { ctx });
+    await app.register(authRoutes, { ctx });
     await app.register(fhirPlugin, { ctx, prefix: '/fhir/R4' });
     await app.register(invitePlugin, { ctx });
+    await app.register(adminRoutes, { ctx });
     await app.register(emailPlugin, { ctx });
   } catch (err) {
     await app.close();

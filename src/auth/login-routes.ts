@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { AuthContext } from '../accounts/auth-context';
+import { chooseProfile, passwordLogin, type PasswordLoginInput } from '../accounts/login';
+import { sessionDetails } from '../accounts/memberships';
 import type { AppContext } from '../app-context';
-import { chooseProfile, passwordLogin, type PasswordLoginInput } from './login-flow';
-import { loginBodySchema, profileBodySchema } from './schemas';
+import { loginBodySchema, profileBodySchema } from './route-schemas';
 
-/** POST /auth/login and POST /auth/profile (Medplum-compatible). */
+/** POST /auth/login, POST /auth/profile and GET /auth/me (Medplum-compatible). */
 export const loginRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.post<{ Body: PasswordLoginInput }>(
     '/auth/login',
@@ -28,5 +30,14 @@ export const loginRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       reply.header('cache-control', 'no-store');
       return chooseProfile(ctx, request.body.login, request.body.profile);
     },
+  );
+
+  app.get(
+    '/auth/me',
+    {
+      schema: { tags: ['auth'], summary: 'The signed-in user, project, membership and profile', security: [{ bearer: [] }] },
+      preHandler: ctx.auth.authenticate,
+    },
+    async (request) => sessionDetails(ctx, request.auth as AuthContext),
   );
 };

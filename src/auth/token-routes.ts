@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { OAuthError, tokenGrant, type TokenRequest } from '../accounts/oauth-grants';
 import type { AppContext } from '../app-context';
-import { tokenBodySchema } from './schemas';
-import { OAuthError, tokenGrant, type TokenRequest } from './token-grants';
+import { tokenBodySchema } from './route-schemas';
 
 /** POST /oauth2/token, the logout endpoints and the public keys. */
 export const tokenRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {

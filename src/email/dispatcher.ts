@@ -7,7 +7,7 @@ import { outboxMessageId } from './mail-options';
 import { ADOPT_WINDOW_MS, adoptNewMail, dispatchCollection, purgeFinishedMail, SWEEP_EVERY_MS, type DispatchDocument } from './dispatch-state';
 import { hasMailBody, outboxCollection, purgeMailBody } from './outbox';
 import { DEFAULT_RETRY_POLICY, describeSendError, isPermanentFailure, retryDelayMs, type RetryPolicy } from './retry-policy';
-import type { MailTransport, OutboxDispatcher } from './services';
+import type { MailTransport, OutboxDispatcher } from './mail';
 
 export interface DispatcherDeps {
   database: Database;

@@ -3,7 +3,7 @@ import { newId, type Clock } from '../clock';
 import type { Database } from '../db/database';
 import { withWriteLock } from '../db/transaction';
 import { FhirError } from '../errors';
-import type { MailMessage } from './services';
+import type { MailMessage } from './mail';
 
 export const OUTBOX_COLLECTION = 'outbox';
 

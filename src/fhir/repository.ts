@@ -183,6 +183,25 @@ export async function findResources<T extends Resource>(ctx: RepoContext, type: 
   return docs.map((d) => d.resource as T);
 }
 
+/** The id in a reference like 'Project/123', or undefined when it is not a plain reference of that type. */
+export function idOf(reference: Reference | undefined, type: string): string | undefined {
+  const value = reference?.reference;
+  if (typeof value !== 'string' || !value.startsWith(`${type}/`)) {
+    return undefined;
+  }
+  const id = value.slice(type.length + 1);
+  return id && !id.includes('/') ? id : undefined;
+}
+
+/** The current version of a resource when it exists and is not deleted, else undefined. */
+export async function readCurrent<T extends Resource>(ctx: RepoContext, type: string, id: string | undefined): Promise<T | undefined> {
+  if (!id) {
+    return undefined;
+  }
+  const doc = await readStored<T>(ctx, type, id);
+  return doc && !doc.deleted ? doc.resource : undefined;
+}
+
 function parseIfMatch(ifMatch: string): number | undefined {
   const match = /^(?:W\/)?"?(\d+)"?$/.exec(ifMatch.trim());
   return match ? Number(match[1]) : undefined;

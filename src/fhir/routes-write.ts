@@ -9,7 +9,7 @@ import { schemas } from './route-schemas';
 
 /** Types whose writes change what resolveAccessScope answers: memberships, policies, `%patient`. */
 const SCOPE_TYPES = new Set(['ProjectMembership', 'AccessPolicy', 'RelatedPerson']);
-/** Types whose writes may end sign-in grants (see src/auth/grant-check.ts). */
+/** Types whose writes may end sign-in grants (see checkGrant in src/accounts/memberships.ts). */
 const GRANT_TYPES = new Set(['ProjectMembership', 'User', 'ClientApplication', 'Project']);
 
 /** create, update and delete. */
@@ -24,7 +24,7 @@ export function registerWriteRoutes(app: FastifyInstance, ctx: AppContext, deps:
       return await write();
     } finally {
       if (SCOPE_TYPES.has(type)) {
-        ctx.auth.accessScopes.clear();
+        ctx.access.scopes.clear();
       }
       if (GRANT_TYPES.has(type)) {
         ctx.auth.forgetSessions();

@@ -1,5 +1,5 @@
 import type { Project } from '@medplum/fhirtypes';
-import type { MailMessage } from '../email/services';
+import type { MailMessage } from '../email/mail';
 import { renderInviteEmail, type InviteEmailKind, type InviteTemplates } from './invite-templates';
 import type { StoredUser } from './invite-user';
 

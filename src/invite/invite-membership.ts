@@ -5,7 +5,7 @@ import { FhirError } from '../errors';
 import { createResource, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
 import { storedField } from '../fhir/search/supported-params';
 import { defaultUniqueKey } from '../fhir/unique-keys';
-import { withMfaRequired } from '../auth/membership-mfa';
+import { withMfaRequired } from '../accounts/memberships';
 import type { MembershipAccess } from './invite-access';
 import type { InviteRequest } from './invite-request';
 import type { ProfileResource } from './invite-profile';

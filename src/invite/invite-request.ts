@@ -1,5 +1,5 @@
 import type { AccessPolicy, Patient, ProjectMembershipAccess, Reference } from '@medplum/fhirtypes';
-import { passwordProblem } from '../auth/password-policy';
+import { passwordProblem } from '../accounts/passwords';
 import { badRequest, FhirError, issue } from '../errors';
 
 export type ProfileType = 'Practitioner' | 'Patient' | 'RelatedPerson';

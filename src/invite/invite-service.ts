@@ -1,23 +1,24 @@
 import type { ClientSession } from 'mongodb';
 import type { Project, Reference, User } from '@medplum/fhirtypes';
-import type { AuthContext } from '../auth/auth-context';
-import { ACTIVATIONS, createActivation } from '../auth/activation-store';
-import { hashPassword } from '../auth/password-hash';
+import { ACTIVATIONS, createActivation } from '../accounts/activation';
+import type { AuthContext } from '../accounts/auth-context';
+import { CREDENTIALS } from '../accounts/credentials';
+import { hashPassword } from '../accounts/passwords';
+import { endSessionsOnThisInstance } from '../accounts/sessions';
 import type { Clock } from '../clock';
 import type { AppConfig } from '../config';
 import type { Database } from '../db/database';
 import type { KeyedLock } from '../db/keyed-lock';
 import { AmbiguousCommitError, DuplicateKeyError, withTransaction } from '../db/transaction';
-import type { EmailServices } from '../email/services';
+import type { EmailServices } from '../email/mail';
 import { conflict, FhirError } from '../errors';
 import { readStored, type RepoContext } from '../fhir/repository';
-import { CREDENTIALS } from '../auth/credentials';
 import { OUTBOX_COLLECTION } from '../email/outbox';
 import { currentCollection, historyCollection } from '../fhir/resource-types';
 import { commitState, removeOrphans, type DocRef } from './commit-check';
 import { findAnswer, IDEMPOTENCY, storeAnswer, type IdempotencyKey, type StoredAnswer } from './idempotency';
 import { resolveAccess } from './invite-access';
-import { authorizeInvite, loadProject } from './invite-authorize';
+import { authorizeInvite, projectOrNotFound } from './invite-authorize';
 import { buildInviteEmail } from './invite-email';
 import { InviteRefusal } from './invite-errors';
 import { findMemberships, planMembership, refuseTakenExternalId, writeMembership, type StoredMembership } from './invite-membership';
@@ -26,7 +27,6 @@ import type { InviteRequest } from './invite-request';
 import type { InviteTemplates } from './invite-templates';
 import { ensureUser, findInviteUsers, resolveInvitee, type StoredUser } from './invite-user';
 import { clearUnverifiedCredentials, mustReclaim } from './invite-account';
-import { endSessionsOnThisInstance } from '../auth/setpassword';
 
 /** What the invite needs; all created once per app. */
 export interface InviteDeps {
@@ -95,7 +95,7 @@ class UnsettledCommit extends Error {
 export async function inviteInSession(deps: InviteDeps, session: ClientSession, call: InviteCall, passwordHash: string | undefined): Promise<InviteResult> {
   const { request, projectId, caller } = call;
   const repo: RepoContext = { database: deps.database, clock: deps.clock, session };
-  const project = await loadProject(repo, projectId);
+  const project = await projectOrNotFound(repo, projectId);
   const access = await resolveAccess(repo, project, request);
   await checkPatient(repo, projectId, request);
   const users = await findInviteUsers(repo, projectId, request);
@@ -132,7 +132,7 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
   // when sendEmail is false); a never-activated one gets a fresh link (superseding) with the mail.
   const activate = userCreated ? mail || !request.sendEmail : (pending || reclaim) && mail;
   const activation = activate
-    ? await createActivation({ database: deps.database, clock: deps.clock, baseUrl: deps.config.baseUrl, ttlMs: deps.config.activationTtlMs }, session, {
+    ? await createActivation({ ...deps, baseUrl: deps.config.baseUrl, ttlMs: deps.config.activationTtlMs }, session, {
         userId: user.id,
         kind: 'invite',
         delivery: mail ? 'mail' : 'caller',

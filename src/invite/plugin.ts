@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context';
-import type { AuthContext } from '../auth/auth-context';
+import type { AuthContext } from '../accounts/auth-context';
 import { KeyedLock } from '../db/keyed-lock';
 import { notFound, unauthorized } from '../errors';
 import { createOperationRegistry, parametersToObject, type OperationInvocation, type OperationRoute } from '../fhir/operation-registry';
@@ -60,7 +60,7 @@ export const invitePlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     email: ctx.email,
     templates: loadInviteTemplates(),
     lock: new KeyedLock(),
-    accessScopes: ctx.auth.accessScopes,
+    accessScopes: ctx.access.scopes,
     revokeLogin: ctx.auth.revokeLogin,
   };
   const authenticate = async (request: FastifyRequest): Promise<void> => ctx.auth.authenticate(request);

@@ -1,8 +1,8 @@
 import type { ProjectMembership } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
-import { ACTIVATIONS } from '../../src/auth/activation-store';
-import { CREDENTIALS } from '../../src/auth/credentials';
-import { LOGINS, type LoginDoc } from '../../src/auth/login-store';
+import { ACTIVATIONS } from '../../src/accounts/activation';
+import { CREDENTIALS } from '../../src/accounts/credentials';
+import { LOGINS, type LoginDoc } from '../../src/accounts/sessions';
 import { newId } from '../../src/clock';
 import { createResource } from '../../src/fhir/repository';
 import { defaultUniqueKey } from '../../src/fhir/unique-keys';

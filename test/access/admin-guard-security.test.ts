@@ -2,7 +2,7 @@ import type { Project, ProjectMembership } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
 import type { AccessScope } from '../../src/access/access-scope';
 import { resolveAccessScope } from '../../src/access/resolve';
-import type { AuthContext } from '../../src/auth/auth-context';
+import type { AuthContext } from '../../src/accounts/auth-context';
 import { KeyedLock } from '../../src/db/keyed-lock';
 import type { RestDeps } from '../../src/fhir/rest/rest-deps';
 import { deleteForCaller, updateForCaller } from '../../src/fhir/rest/write';

@@ -1,6 +1,6 @@
 import type { AccessPolicy, AccessPolicyResource, Project, ProjectMembership, ProjectMembershipAccess, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
-import type { AuthContext } from '../../src/auth/auth-context';
+import type { AuthContext } from '../../src/accounts/auth-context';
 import type { StoredResource } from '../../src/fhir/repository';
 import { create, createMembership, createProject, repoOf } from '../helpers/fixtures';
 

@@ -1,6 +1,6 @@
 import type { Practitioner, Project, ProjectMembership, User } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
-import { createActivation, type ActivationDoc, type ActivationInput, type CreatedActivation } from '../../src/auth/activation-store';
+import { createActivation, type ActivationDoc, type ActivationInput, type CreatedActivation } from '../../src/accounts/activation';
 import { withTransaction } from '../../src/db/transaction';
 import { create, createAccount, createMembership, createPractitioner, createProject, uniqueEmail } from '../helpers/fixtures';
 

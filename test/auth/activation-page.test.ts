@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { renderSetPasswordPage, SETPASSWORD_PAGE_CSP } from '../../src/auth/pages/setpassword-page';
+import { renderSetPasswordPage, SETPASSWORD_PAGE_CSP } from '../../src/auth/setpassword-page';
 import type { AppConfig } from '../../src/config';
 import { loggerOptions } from '../../src/http/logger';
 import { createTestApp, TestClock } from '../helpers/app';

@@ -1,5 +1,5 @@
 import type { User } from '@medplum/fhirtypes';
-import { ACTIVATIONS, type ActivationDoc } from '../../src/auth/activation-store';
+import { ACTIVATIONS, type ActivationDoc } from '../../src/accounts/activation';
 import { readResource } from '../../src/fhir/repository';
 import { repoOf } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';

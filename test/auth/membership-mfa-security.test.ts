@@ -1,7 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import type { Project, ProjectMembership, User } from '@medplum/fhirtypes';
-import { LOGINS, type LoginDoc } from '../../src/auth/login-store';
-import { membershipRequiresMfa } from '../../src/auth/membership-mfa';
+import { LOGINS, type LoginDoc } from '../../src/accounts/sessions';
+import { membershipRequiresMfa } from '../../src/accounts/memberships';
 import type { StoredResource } from '../../src/fhir/repository';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, TestClock } from '../helpers/app';
 import { codeExchange, pkce, signIn } from '../helpers/auth';

@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import type { AppConfig } from '../../src/config';
-import { CREDENTIALS } from '../../src/auth/credentials';
-import type { UserCredentials } from '../../src/auth/mfa-credentials';
-import { ACCOUNT_MFA_LOCKOUT_MS, ACCOUNT_MFA_MAX_FAILURES, ACCOUNT_MFA_WINDOW_MS } from '../../src/auth/mfa-lockout';
-import { loginVerify } from '../../src/auth/mfa-service';
-import { SECURITY_EVENTS, type SecurityEventDoc } from '../../src/auth/security-events';
+import { CREDENTIALS } from '../../src/accounts/credentials';
+import type { CredentialsDoc as UserCredentials } from '../../src/accounts/credentials';
+import { ACCOUNT_MFA_LOCKOUT_MS, ACCOUNT_MFA_MAX_FAILURES, ACCOUNT_MFA_WINDOW_MS } from '../../src/accounts/mfa-attempts';
+import { loginVerify } from '../../src/accounts/mfa';
+import { SECURITY_EVENTS, type SecurityEventDoc } from '../../src/accounts/sessions';
 import { KeyedLock } from '../../src/db/keyed-lock';
 import { FhirError } from '../../src/errors';
 import { loggerOptions } from '../../src/http/logger';

@@ -1,5 +1,5 @@
 import type { User } from '@medplum/fhirtypes';
-import { CREDENTIALS } from '../../src/auth/credentials';
+import { CREDENTIALS } from '../../src/accounts/credentials';
 import { readResource } from '../../src/fhir/repository';
 import { TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';

@@ -1,6 +1,6 @@
 import { hash } from '@node-rs/argon2';
-import { CREDENTIALS } from '../../src/auth/credentials';
-import { hashPassword, needsRehash, parseHashParams, PASSWORD_HASH_PARAMS, verifyPassword } from '../../src/auth/password-hash';
+import { CREDENTIALS } from '../../src/accounts/credentials';
+import { hashPassword, needsRehash, parseHashParams, PASSWORD_HASH_PARAMS, verifyPassword } from '../../src/accounts/passwords';
 import { signIn } from '../helpers/auth';
 import { createLink, createMember, createUser } from './activation-fixtures';
 import { useTestApp } from '../helpers/suite';

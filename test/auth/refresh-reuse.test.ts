@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { AppConfig } from '../../src/config';
-import { SECURITY_EVENTS } from '../../src/auth/security-events';
+import { SECURITY_EVENTS } from '../../src/accounts/sessions';
 import { loggerOptions } from '../../src/http/logger';
 import { signIn } from '../helpers/auth';
 import { useTestApp } from '../helpers/suite';

@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import type { Project } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
-import { ACTIVATIONS } from '../../src/auth/activation-store';
+import { ACTIVATIONS } from '../../src/accounts/activation';
 import type { AppConfig } from '../../src/config';
-import type { EmailServices } from '../../src/email/services';
+import type { EmailServices } from '../../src/email/mail';
 import { OUTBOX_COLLECTION } from '../../src/email/outbox';
 import { createResource } from '../../src/fhir/repository';
 import { loggerOptions } from '../../src/http/logger';

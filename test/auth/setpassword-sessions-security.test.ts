@@ -1,5 +1,5 @@
-import type { CreatedActivation } from '../../src/auth/activation-store';
-import { LOGINS, type LoginDoc } from '../../src/auth/login-store';
+import type { CreatedActivation } from '../../src/accounts/activation';
+import { LOGINS, type LoginDoc } from '../../src/accounts/sessions';
 import { TestClock } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { useTestApp } from '../helpers/suite';

@@ -1,7 +1,7 @@
 import type { ClientApplication, Project, ProjectMembership } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
-import { setCredentials } from '../../src/auth/credentials';
-import { sha256Hex } from '../../src/auth/secrets';
+import { setCredentials } from '../../src/accounts/credentials';
+import { sha256Hex } from '../../src/accounts/passwords';
 import { createResource, readStored, updateResource, type RepoContext } from '../../src/fhir/repository';
 import { signIn } from '../helpers/auth';
 import { useTestApp } from '../helpers/suite';

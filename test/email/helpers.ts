@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { withTransaction } from '../../src/db/transaction';
-import type { MailMessage } from '../../src/email/services';
+import type { MailMessage } from '../../src/email/mail';
 
 /** Enqueues through a real transaction, the way the invite and auth domains do. */
 export function enqueue(app: FastifyInstance, message: MailMessage): Promise<string> {

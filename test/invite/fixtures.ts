@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessPolicy, Patient, Practitioner, ProjectMembership, RelatedPerson, User } from '@medplum/fhirtypes';
-import type { AuthContext } from '../../src/auth/auth-context';
+import type { AuthContext } from '../../src/accounts/auth-context';
 import { newId } from '../../src/clock';
 import { createResource, type StoredResource } from '../../src/fhir/repository';
 import { rootAuth } from '../access/fixtures';

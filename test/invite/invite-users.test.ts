@@ -1,6 +1,6 @@
 import type { ProjectMembership, User } from '@medplum/fhirtypes';
-import { membershipRequiresMfa } from '../../src/auth/membership-mfa';
-import { verifyPassword } from '../../src/auth/password-hash';
+import { membershipRequiresMfa } from '../../src/accounts/memberships';
+import { verifyPassword } from '../../src/accounts/passwords';
 import { createLink } from '../auth/activation-fixtures';
 import { snapshotDatabase } from '../helpers/app';
 import { useSignIn, useTestApp } from '../helpers/suite';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AuthContext } from '../../src/auth/auth-context';
+import type { AuthContext } from '../../src/accounts/auth-context';
 import { KeyedLock } from '../../src/db/keyed-lock';
 import { operationAnswer } from '../../src/invite/invite-output';
 import { normalizeInviteRequest } from '../../src/invite/invite-request';

@@ -1,22 +1,23 @@
 import type { ClientApplication, ProjectMembership, Reference, User } from '@medplum/fhirtypes';
-import type { AppContext } from '../app-context';
 import { newId } from '../clock';
 import { badRequest } from '../errors';
+import { idOf, readCurrent } from '../fhir/repository';
 import { defaultUniqueKey } from '../fhir/unique-keys';
-import { readCredentials } from './credentials';
-import { insertLogin, newLoginDoc, readLogin, updateLogin, type LoginDoc } from './login-store';
-import { checkGrant } from './grant-check';
-import { grantsSuperAdmin, idOf, membershipsOf, projectOf, readCurrent } from './memberships';
-import { membershipRequiresMfa } from './membership-mfa';
-import { mfaGate } from './mfa-gate';
-import { verifyPassword } from './password-hash';
-import { upgradePasswordHash } from './password-upgrade';
-import { randomSecret, sha256Hex } from './secrets';
+import type { AccountsContext } from './auth-context';
+import { readCredentials, type CredentialsDoc } from './credentials';
+import { checkGrant, grantsSuperAdmin, membershipRequiresMfa, membershipsOf, projectOf } from './memberships';
+import { mfaGate } from './mfa';
+import { randomSecret, sha256Hex, upgradePasswordHash, verifyPassword } from './passwords';
+import { insertLogin, newLoginDoc, PENDING_LOGIN_TTL_MS, readLogin, updateLogin, type LoginDoc } from './sessions';
+
+/**
+ * Signing in with a password (POST /auth/login), choosing a membership (POST /auth/profile) and
+ * continuing a sign-in after its MFA step: route → passwordLogin → credentials, passwords,
+ * memberships, sessions, mfa.
+ */
 
 /** An authorization code works once and only this long. */
 export const CODE_TTL_MS = 60_000;
-/** A sign-in must reach its code (MFA, profile choice) within this time. */
-export const PENDING_LOGIN_TTL_MS = 15 * 60_000;
 
 const INVALID_CREDENTIALS = 'Email or password is invalid';
 
@@ -59,7 +60,7 @@ function checkPkce(input: PasswordLoginInput): LoginDoc['codeChallengeMethod'] {
 }
 
 /** The project a sign-in is for: the one asked for, or the OAuth client's (they must agree). */
-async function resolveProject(ctx: AppContext, input: PasswordLoginInput): Promise<string | undefined> {
+async function resolveProject(ctx: AccountsContext, input: PasswordLoginInput): Promise<string | undefined> {
   if (!input.clientId) {
     return input.projectId || undefined;
   }
@@ -74,7 +75,7 @@ async function resolveProject(ctx: AppContext, input: PasswordLoginInput): Promi
   return clientProject;
 }
 
-async function findUserByKey(ctx: AppContext, key: string | undefined): Promise<User | undefined> {
+async function findUserByKey(ctx: AccountsContext, key: string | undefined): Promise<User | undefined> {
   if (!key) {
     return undefined;
   }
@@ -86,7 +87,7 @@ async function findUserByKey(ctx: AppContext, key: string | undefined): Promise<
  * The account an email signs in to: a user scoped to the given project first, else a
  * server-scoped user. Without a project, only server-scoped users.
  */
-export async function findUserForLogin(ctx: AppContext, email: string, projectId: string | undefined): Promise<User | undefined> {
+export async function findUserForLogin(ctx: AccountsContext, email: string, projectId: string | undefined): Promise<User | undefined> {
   const normalized = email.trim().toLowerCase();
   if (projectId) {
     const scoped = await findUserByKey(ctx, defaultUniqueKey({ resourceType: 'User', email: normalized, project: { reference: `Project/${projectId}` } } as User));
@@ -106,10 +107,11 @@ function membershipQuery(login: Pick<LoginDoc, 'projectId' | 'profileType'>): { 
  * alike), stores a login session, runs the MFA gate, then continues to the code or the choice
  * of membership. Nothing is written when the request is refused.
  */
-export async function passwordLogin(ctx: AppContext, input: PasswordLoginInput): Promise<Record<string, unknown>> {
+export async function passwordLogin(ctx: AccountsContext, input: PasswordLoginInput): Promise<Record<string, unknown>> {
   const codeChallengeMethod = checkPkce(input);
   const projectId = await resolveProject(ctx, input);
   const user = await findUserForLogin(ctx, input.email, projectId);
+  // The credentials document is read once per sign-in: the password and the MFA gate both use it.
   const credentials = user ? await readCredentials(ctx.database, user.id as string) : undefined;
   const passwordHash = credentials?.passwordHash;
   const ok = await verifyPassword(passwordHash ?? (await ctx.auth.dummyPasswordHash()), input.password);
@@ -144,16 +146,16 @@ export async function passwordLogin(ctx: AppContext, input: PasswordLoginInput):
   );
   await insertLogin(ctx.database, login);
 
-  const step = await mfaGate(ctx, login, user);
+  const step = await mfaGate(ctx, login, user, credentials);
   if (step) {
     await updateLogin(ctx.database, login._id, { set: { mfaRequired: true }, now: ctx.clock.now() });
     return step;
   }
-  return continueLogin(ctx, login._id);
+  return continueLogin(ctx, login._id, credentials);
 }
 
 /** Reads a login that may still receive a code; 400 with a clear message otherwise. */
-async function readPendingLogin(ctx: AppContext, loginId: string): Promise<LoginDoc> {
+async function readPendingLogin(ctx: AccountsContext, loginId: string): Promise<LoginDoc> {
   const login = await readLogin(ctx.database, loginId);
   if (!login || login.userType !== 'User') {
     throw badRequest('Login not found: sign in again', 'login');
@@ -173,7 +175,7 @@ async function readPendingLogin(ctx: AppContext, loginId: string): Promise<Login
   return login;
 }
 
-async function describeMemberships(ctx: AppContext, memberships: ProjectMembership[]): Promise<MembershipChoice[]> {
+async function describeMemberships(ctx: AccountsContext, memberships: ProjectMembership[]): Promise<MembershipChoice[]> {
   const names = new Map<string, string | undefined>();
   for (const m of memberships) {
     const ref = m.project.reference as string;
@@ -196,10 +198,15 @@ async function describeMemberships(ctx: AppContext, memberships: ProjectMembersh
 
 /**
  * The MFA step a membership demands before its code, or undefined when none is due: a membership
- * marked MFA-required (membership-mfa.ts) of a sign-in that has not passed MFA. The login then
+ * marked MFA-required (memberships.ts) of a sign-in that has not passed MFA. The login then
  * remembers the membership, so that the MFA endpoints' `continueLogin` issues the code for it.
  */
-async function membershipMfaStep(ctx: AppContext, login: LoginDoc, membership: ProjectMembership): Promise<Record<string, unknown> | undefined> {
+async function membershipMfaStep(
+  ctx: AccountsContext,
+  login: LoginDoc,
+  membership: ProjectMembership,
+  credentials?: CredentialsDoc,
+): Promise<Record<string, unknown> | undefined> {
   if (login.mfaVerified || !membershipRequiresMfa(membership)) {
     return undefined;
   }
@@ -207,7 +214,7 @@ async function membershipMfaStep(ctx: AppContext, login: LoginDoc, membership: P
   if (!user) {
     throw badRequest('This account no longer exists', 'login');
   }
-  const step = await mfaGate(ctx, login, user, true);
+  const step = await mfaGate(ctx, login, user, credentials ?? (await readCredentials(ctx.database, login.userId)), true);
   const marked = await updateLogin(ctx.database, login._id, {
     set: { mfaRequired: true, pendingMembershipId: membership.id as string },
     filter: { revoked: false, granted: false, mfaVerified: false, codeHash: { $exists: false } },
@@ -223,14 +230,14 @@ async function membershipMfaStep(ctx: AppContext, login: LoginDoc, membership: P
  * Sets the membership of a pending login and issues its single-use authorization code, or
  * answers the MFA step that membership demands first (no code, hence no token, without it).
  */
-async function issueCode(ctx: AppContext, login: LoginDoc, membership: ProjectMembership): Promise<LoginResponse | Record<string, unknown>> {
+async function issueCode(ctx: AccountsContext, login: LoginDoc, membership: ProjectMembership, credentials?: CredentialsDoc): Promise<LoginResponse | Record<string, unknown>> {
   // Re-checked now: the user, the membership's project or the OAuth client may be gone since the password step.
   const status = await checkGrant(ctx, { userType: 'User', userId: login.userId, projectId: idOf(membership.project, 'Project') ?? '', membershipId: membership.id as string, clientId: login.clientId });
   if (!status.ok) {
     throw badRequest(status.reason, 'login');
   }
   const project = status.project;
-  const mfaStep = await membershipMfaStep(ctx, login, membership);
+  const mfaStep = await membershipMfaStep(ctx, login, membership, credentials);
   if (mfaStep) {
     return mfaStep;
   }
@@ -258,11 +265,12 @@ async function issueCode(ctx: AppContext, login: LoginDoc, membership: ProjectMe
 /**
  * Continues a sign-in whose password (and MFA step, if any) is done: one membership gives
  * `{ login, code }`, several give `{ login, memberships }` to choose from with /auth/profile;
- * a membership that requires MFA gives its MFA step first (issueCode). The MFA endpoints call
+ * a membership that requires MFA gives its MFA step first (issueCode). `credentials`: the account's
+ * credentials when this request already read them (the password step). The MFA endpoints call
  * this after a correct TOTP code (with `mfaVerified` set on the login): a membership chosen
  * before that step then gets its code.
  */
-export async function continueLogin(ctx: AppContext, loginId: string): Promise<LoginResponse | Record<string, unknown>> {
+export async function continueLogin(ctx: AccountsContext, loginId: string, credentials?: CredentialsDoc): Promise<LoginResponse | Record<string, unknown>> {
   const login = await readPendingLogin(ctx, loginId);
   const memberships = await membershipsOf(ctx, `User/${login.userId}`, membershipQuery(login));
   if (memberships.length === 0) {
@@ -270,10 +278,10 @@ export async function continueLogin(ctx: AppContext, loginId: string): Promise<L
   }
   const chosen = memberships.find((m) => m.id === login.pendingMembershipId);
   if (chosen) {
-    return issueCode(ctx, login, chosen);
+    return issueCode(ctx, login, chosen, credentials);
   }
   if (memberships.length === 1) {
-    return issueCode(ctx, login, memberships[0]);
+    return issueCode(ctx, login, memberships[0], credentials);
   }
   return { login: login._id, memberships: await describeMemberships(ctx, memberships) };
 }
@@ -282,7 +290,7 @@ export async function continueLogin(ctx: AppContext, loginId: string): Promise<L
  * POST /auth/profile: picks one of the login's memberships (by id) and answers `{ login, code }`,
  * or the MFA step when that membership requires MFA and the sign-in has not passed it.
  */
-export async function chooseProfile(ctx: AppContext, loginId: string, membershipId: string): Promise<LoginResponse | Record<string, unknown>> {
+export async function chooseProfile(ctx: AccountsContext, loginId: string, membershipId: string): Promise<LoginResponse | Record<string, unknown>> {
   const login = await readPendingLogin(ctx, loginId);
   const memberships = await membershipsOf(ctx, `User/${login.userId}`, membershipQuery(login));
   const membership = memberships.find((m) => m.id === membershipId);

@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { Reference } from '@medplum/fhirtypes';
-import type { AppContext } from '../app-context';
 import { newId } from '../clock';
-import { authenticateClient, ClientAuthError, parseBasic, type ClientCredentials } from './basic-auth';
-import { findLoginByCodeHash, insertLogin, newLoginDoc, readLogin, updateLogin, type LoginDoc } from './login-store';
-import { checkGrant, type GrantHeld } from './grant-check';
-import { grantsSuperAdmin } from './memberships';
-import { randomSecret, safeEqual, sha256Hex } from './secrets';
-import { endReusedLogin, REUSED_REFRESH_TOKEN } from './refresh-reuse';
-import { TokenError } from './tokens';
+import type { AccountsContext } from './auth-context';
+import { authenticateClient, ClientAuthError, parseBasic, type ClientCredentials } from './clients';
+import { checkGrant, grantsSuperAdmin, type GrantHeld } from './memberships';
+import { randomSecret, safeEqual, sha256Hex } from './passwords';
+import { endReusedLogin, findLoginByCodeHash, insertLogin, newLoginDoc, readLogin, REUSED_REFRESH_TOKEN, updateLogin, type LoginDoc } from './sessions';
+import { issueTokens, TokenError, type TokenResponse } from './tokens';
+
+/** The grants of POST /oauth2/token: authorization_code (with PKCE), refresh_token, client_credentials. */
 
 /** An OAuth 2.0 error, answered as `{ error, error_description }` (as Medplum does). */
 export class OAuthError extends Error {
@@ -30,19 +29,6 @@ export interface TokenRequest {
   client_id?: string;
   client_secret?: string;
   scope?: string;
-}
-
-/** The token response, field for field what MedplumClient reads. */
-export interface TokenResponse {
-  token_type: 'Bearer';
-  expires_in: number;
-  scope: string;
-  id_token: string;
-  access_token: string;
-  refresh_token?: string;
-  project: Reference;
-  profile: Reference;
-  patient?: string;
 }
 
 export interface RequestMeta {
@@ -74,53 +60,8 @@ function pkceMatches(login: LoginDoc, verifier: string): boolean {
   return safeEqual(challenge, createHash('sha256').update(verifier).digest('base64url'));
 }
 
-/** Signs the access, id and (for user sign-ins) refresh tokens of a login with a membership. */
-async function issueTokens(ctx: AppContext, login: LoginDoc, refreshSecret?: string): Promise<TokenResponse> {
-  const { signer } = ctx.auth;
-  const profile = login.profile as Reference;
-  const profileRef = profile.reference as string;
-  const clientId = login.clientId;
-  const access = await signer.accessToken({
-    login_id: login._id,
-    sub: login.userId,
-    username: login.userId,
-    scope: login.scope,
-    profile: profileRef,
-    ...(clientId ? { client_id: clientId } : {}),
-    project_id: login.projectId as string,
-    membership_id: login.membershipId as string,
-    user_type: login.userType,
-    project_admin: login.projectAdmin === true,
-    super_admin: login.superAdmin === true,
-  });
-  const idToken = await signer.idToken({
-    login_id: login._id,
-    sub: login.userId,
-    fhirUser: profileRef,
-    nonce: login.nonce,
-    auth_time: Math.floor(login.authTime.getTime() / 1000),
-    ...(clientId ? { client_id: clientId } : {}),
-  });
-  const response: TokenResponse = {
-    token_type: 'Bearer',
-    expires_in: signer.accessTtlSeconds,
-    scope: login.scope,
-    id_token: idToken,
-    access_token: access,
-    project: { reference: `Project/${login.projectId}` },
-    profile,
-  };
-  if (refreshSecret) {
-    response.refresh_token = await signer.refreshToken({ login_id: login._id, refresh_secret: refreshSecret });
-  }
-  if (profileRef.startsWith('Patient/')) {
-    response.patient = profileRef.slice('Patient/'.length);
-  }
-  return response;
-}
-
 /** grant_type=authorization_code: PKCE checked, the code works once and only for CODE_TTL_MS. */
-export async function authorizationCodeGrant(ctx: AppContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
+export async function authorizationCodeGrant(ctx: AccountsContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
   const { clientId, clientSecret } = clientFrom(body, meta.authorization);
   if (!body.code) {
     throw new OAuthError('invalid_request', 'Missing code');
@@ -175,14 +116,14 @@ export async function authorizationCodeGrant(ctx: AppContext, body: TokenRequest
     await ctx.auth.revokeLogin(login._id);
     throw new OAuthError('invalid_grant', 'Token already granted: this code was used before, sign in again');
   }
-  return issueTokens(ctx, granted, refreshSecret);
+  return issueTokens(ctx.auth.signer, granted, refreshSecret);
 }
 
 /**
- * The membership and project of a login whose grant still holds (see grant-check.ts), read now;
+ * The membership and project of a login whose grant still holds (see checkGrant in memberships.ts), read now;
  * invalid_grant otherwise. Nothing is written: a session whose grant ended stays unusable.
  */
-async function currentGrant(ctx: AppContext, login: LoginDoc): Promise<GrantHeld> {
+async function currentGrant(ctx: AccountsContext, login: LoginDoc): Promise<GrantHeld> {
   const status = login.membershipId && login.projectId
     ? await checkGrant(ctx, { userType: login.userType, userId: login.userId, projectId: login.projectId, membershipId: login.membershipId, clientId: login.clientId })
     : undefined;
@@ -192,7 +133,7 @@ async function currentGrant(ctx: AppContext, login: LoginDoc): Promise<GrantHeld
   return status;
 }
 
-async function checkClientSecret(ctx: AppContext, clientId: string, clientSecret: string): Promise<void> {
+async function checkClientSecret(ctx: AccountsContext, clientId: string, clientSecret: string): Promise<void> {
   try {
     await authenticateClient(ctx, { clientId, clientSecret });
   } catch (err) {
@@ -207,7 +148,7 @@ async function checkClientSecret(ctx: AppContext, clientId: string, clientSecret
  * grant_type=refresh_token: the refresh token is rotated (the old one stops working). Presenting
  * a rotated one again ends the whole sign-in session (see endReusedLogin).
  */
-export async function refreshTokenGrant(ctx: AppContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
+export async function refreshTokenGrant(ctx: AccountsContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
   if (!body.refresh_token) {
     throw new OAuthError('invalid_request', 'Missing refresh_token');
   }
@@ -229,7 +170,7 @@ export async function refreshTokenGrant(ctx: AppContext, body: TokenRequest, met
   const presentedHash = sha256Hex(claims.refresh_secret);
   if (!safeEqual(presentedHash, login.refreshSecretHash)) {
     // A refresh token we signed for this login, but rotated away already: it was copied.
-    await endReusedLogin(ctx, login, meta.remoteAddress);
+    await endReusedLogin({ ...ctx, revokeLogin: ctx.auth.revokeLogin }, login, meta.remoteAddress);
     throw new OAuthError('invalid_grant', REUSED_REFRESH_TOKEN);
   }
   const { clientId } = clientFrom(body, meta.authorization);
@@ -252,14 +193,14 @@ export async function refreshTokenGrant(ctx: AppContext, body: TokenRequest, met
   });
   if (!rotated) {
     // Another request rotated this same token first: it was used twice.
-    await endReusedLogin(ctx, login, meta.remoteAddress);
+    await endReusedLogin({ ...ctx, revokeLogin: ctx.auth.revokeLogin }, login, meta.remoteAddress);
     throw new OAuthError('invalid_grant', REUSED_REFRESH_TOKEN);
   }
-  return issueTokens(ctx, rotated, refreshSecret);
+  return issueTokens(ctx.auth.signer, rotated, refreshSecret);
 }
 
 /** grant_type=client_credentials: a ClientApplication signs in to act within its project. */
-export async function clientCredentialsGrant(ctx: AppContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
+export async function clientCredentialsGrant(ctx: AccountsContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
   const { clientId, clientSecret } = clientFrom(body, meta.authorization);
   if (!clientId) {
     throw new OAuthError('invalid_request', 'Missing client_id');
@@ -298,11 +239,11 @@ export async function clientCredentialsGrant(ctx: AppContext, body: TokenRequest
     meta,
   );
   await insertLogin(ctx.database, login);
-  return issueTokens(ctx, login);
+  return issueTokens(ctx.auth.signer, login);
 }
 
 /** Dispatches a token request on grant_type. */
-export async function tokenGrant(ctx: AppContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
+export async function tokenGrant(ctx: AccountsContext, body: TokenRequest, meta: RequestMeta): Promise<TokenResponse> {
   switch (body.grant_type) {
     case 'authorization_code':
       return authorizationCodeGrant(ctx, body, meta);

@@ -1,30 +1,33 @@
-import type { FastifyRequest } from 'fastify';
-import type { JWK } from 'jose';
-import type { AccessScope } from '../access/access-scope';
-import type { AppContext } from '../app-context';
-import { FhirError } from '../errors';
-import type { AuthContext } from './auth-context';
-import { BackgroundTasks } from './background-tasks';
-import { authenticateClient, ClientAuthError, parseBasic } from './basic-auth';
-import { ensureSuperAdmin } from './bootstrap';
-import { checkGrant, type Grant } from './grant-check';
-import { readLogin, updateLogin } from './login-store';
-import { hashPassword } from './password-hash';
-import { randomSecret, sha256Hex } from './secrets';
-import { loadOrCreateSigningKey } from './signing-keys';
-import { createTokenSigner, TokenError, type AccessTokenClaims, type TokenSigner } from './tokens';
+import type { IndexSpecs } from '../db/indexes';
 import { TtlCache } from '../ttl-cache';
+import { unauthenticated, type AccountsContext, type AuthContext, type AuthServices } from './auth-context';
+import { ensureSuperAdmin } from './bootstrap';
+import { authenticateClient, ClientAuthError, parseBasic } from './clients';
+import { checkGrant, type Grant } from './memberships';
+import { hashPassword, randomSecret, sha256Hex } from './passwords';
+import { BackgroundTasks } from './set-password';
+import { LOGINS, readLogin, SECURITY_EVENTS, updateLogin } from './sessions';
+import { createTokenSigner, loadOrCreateSigningKey, TokenError, type AccessTokenClaims } from './tokens';
+
+/**
+ * accounts/ — domain layer: user and client accounts. Credentials (one type, one writer), password
+ * sign-in, sessions and tokens, MFA, activation links, clients, the first administrator. It
+ * imports storage (fhir/), db/, email/ and the base (config, clock, errors); never the API
+ * (auth/, admin/, fhir-api/) nor access/ or invite/, which build on it.
+ *
+ * This file builds the services the app keeps per instance (token verification with its caches).
+ */
 
 /**
  * How long an instance trusts what it learnt about a login (active or ended), about the grant
- * behind it (membership, project, user or client: see grant-check.ts) and about a verified HTTP
+ * behind it (membership, project, user or client: see checkGrant in memberships.ts) and about a verified HTTP
  * Basic client. Trade-off: a logout on THIS instance, and a write through THIS instance's FHIR API
  * that may end grants, take effect at once (the caches are updated or cleared); a logout on
  * ANOTHER instance, or a delete or deactivation there or straight in the database, takes effect
  * here within this time. In exchange, a busy caller costs a few database reads per login per TTL,
  * not per request. Every cache is bounded (TtlCache keeps at most 10,000 entries).
  */
-const SESSION_CACHE_TTL_MS = 5_000;
+export const SESSION_CACHE_TTL_MS = 5_000;
 
 /**
  * How long an instance remembers that an access token verified (signature, issuer, type), never
@@ -33,45 +36,6 @@ const SESSION_CACHE_TTL_MS = 5_000;
  * largest CPU cost of a read). Revocation is still checked on every request (`loginActive`).
  */
 const VERIFIED_TOKEN_TTL_MS = 5 * 60_000;
-
-/** What the auth domain offers the rest of the server. */
-export interface AuthServices {
-  /** Verifies a bearer access token (signature, expiry, revocation) into an AuthContext; 401 otherwise. */
-  verifyAccessToken(token: string): Promise<AuthContext>;
-  /**
-   * A Fastify hook (onRequest or preHandler): sets request.auth from `Authorization: Bearer`
-   * (an access token) or `Authorization: Basic` (a ClientApplication id and secret), or throws 401.
-   */
-  authenticate(request: FastifyRequest): Promise<void>;
-  /**
-   * Access scopes resolved per membership, kept SESSION_CACHE_TTL_MS (see resolveAccessScope in
-   * src/access/resolve.ts); `clear()` it after writing a membership, policy or RelatedPerson.
-   */
-  accessScopes: TtlCache<AccessScope>;
-  /** Ends a sign-in session: every token issued from it stops working (401). */
-  revokeLogin(loginId: string): Promise<void>;
-  /**
-   * Forgets what this instance cached about sign-in sessions, grants and Basic clients: call
-   * after a write that may end a grant (a membership, user, client or project changed or deleted),
-   * so that it applies here at once rather than within SESSION_CACHE_TTL_MS.
-   */
-  forgetSessions(): void;
-  /** Signs and verifies this server's tokens. */
-  signer: TokenSigner;
-  /** The public signing keys, as published at /.well-known/jwks.json. */
-  jwks(): { keys: JWK[] };
-  /** An argon2 hash of nothing anyone knows: verified against when an email is unknown, so timing is the same. */
-  dummyPasswordHash(): Promise<string>;
-  /** Work done after the answer (password reset); drained when the app closes. */
-  background: BackgroundTasks;
-}
-
-/** A 401 the caller can act on, with the WWW-Authenticate challenge. */
-export function unauthenticated(message: string): FhirError {
-  const err = new FhirError('FST_UNAUTHENTICATED', message);
-  err.headers = { 'www-authenticate': 'Bearer realm="fhir-invite-server"' };
-  return err;
-}
 
 function toAuthContext(claims: AccessTokenClaims): AuthContext {
   return {
@@ -90,7 +54,7 @@ function toAuthContext(claims: AccessTokenClaims): AuthContext {
  * Builds the auth services of one app: loads (or creates, on the very first start) the signing
  * key shared by every instance, and creates the super administrator when there is no user yet.
  */
-export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise<AuthServices> {
+export async function createAuthServices(ctx: Omit<AccountsContext, 'auth'>): Promise<AuthServices> {
   const key = await loadOrCreateSigningKey(ctx.database, ctx.clock);
   const signer = createTokenSigner({
     key,
@@ -104,7 +68,6 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
   const grants = new TtlCache<string>(ctx.clock, SESSION_CACHE_TTL_MS);
   const clients = new TtlCache<AuthContext>(ctx.clock, SESSION_CACHE_TTL_MS);
   const verifiedTokens = new TtlCache<AccessTokenClaims>(ctx.clock, VERIFIED_TOKEN_TTL_MS);
-  const accessScopes = new TtlCache<AccessScope>(ctx.clock, SESSION_CACHE_TTL_MS);
   // Made now, with the same parameters as every real hash: even the first unknown email costs one verify.
   const dummyHash = hashPassword(randomSecret(16));
   dummyHash.catch(() => undefined);
@@ -123,7 +86,7 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
     return active;
   };
 
-  /** 401 unless the grant still holds (see grant-check.ts), known at most SESSION_CACHE_TTL_MS ago. */
+  /** 401 unless the grant still holds (see checkGrant), known at most SESSION_CACHE_TTL_MS ago. */
   const requireGrant = async (grant: Grant): Promise<void> => {
     const key = `${grant.userType}/${grant.userId}|${grant.projectId}|${grant.membershipId}|${grant.clientId ?? ''}`;
     let reason = grants.get(key);
@@ -199,7 +162,6 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
   return {
     signer,
     verifyAccessToken,
-    accessScopes,
     authenticate: async (request) => {
       const header = request.headers.authorization;
       if (!header) {
@@ -229,5 +191,27 @@ export async function createAuthServices(ctx: Omit<AppContext, 'auth'>): Promise
     jwks: () => ({ keys: [key.publicJwk] }),
     dummyPasswordHash: () => dummyHash,
     background: new BackgroundTasks(ctx.log),
+  };
+}
+
+/** The indexes of the accounts collections (created at start by db/indexes.ts). */
+export function accountIndexes(): IndexSpecs {
+  return {
+    [LOGINS]: [
+      // Finding a login by its authorization code; the code is stored hashed.
+      { key: { codeHash: 1 }, name: 'code_hash', unique: true, partialFilterExpression: { codeHash: { $exists: true } } },
+      { key: { userId: 1, createdAt: -1 } },
+      // Open sessions through a membership, into a project or via an OAuth client: revoked when
+      // those are deleted or deactivated (src/access/account-removal.ts).
+      { key: { membershipId: 1 }, name: 'open_by_membership', partialFilterExpression: { revoked: false } },
+      { key: { projectId: 1 }, name: 'open_by_project', partialFilterExpression: { revoked: false } },
+      { key: { clientId: 1 }, name: 'open_by_client', partialFilterExpression: { revoked: false } },
+      // Ended sessions are purged by MongoDB (the embedded engine may ignore TTL; harmless).
+      { key: { expiresAt: 1 }, name: 'expires_at_ttl', expireAfterSeconds: 7 * 86400 },
+    ],
+    // The audit trail of one account, in time order.
+    [SECURITY_EVENTS]: [{ key: { userId: 1, at: 1 }, name: 'security_events_user_at' }],
+    // Memberships of a user or client at sign-in.
+    ProjectMembership: [{ key: { 'resource.user.reference': 1 }, name: 'auth_membership_user' }],
   };
 }

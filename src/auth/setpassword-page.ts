@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { escapeHtml } from '../../html';
+import { escapeHtml } from '../html';
 
 /**
  * The page an activation link opens: a plain form that POSTs JSON to /auth/setpassword through

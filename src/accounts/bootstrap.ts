@@ -1,12 +1,15 @@
 import type { Practitioner, Project, ProjectMembership, User } from '@medplum/fhirtypes';
-import type { AppContext } from '../app-context';
 import { newId } from '../clock';
 import { generateAdminPassword } from '../config';
 import { AmbiguousCommitError, DuplicateKeyError, isDuplicateKey, withTransaction } from '../db/transaction';
 import { FhirError } from '../errors';
 import { createResource, type RepoContext } from '../fhir/repository';
-import { CREDENTIALS, type CredentialsDoc } from './credentials';
-import { hashPassword } from './password-hash';
+import type { AccountsContext } from './auth-context';
+import { insertCredentials } from './credentials';
+import { hashPassword } from './passwords';
+
+/** What the bootstrap needs (it runs while the auth services are being built). */
+type BootstrapContext = Omit<AccountsContext, 'auth'>;
 
 export interface BootstrapResult {
   userId: string;
@@ -17,7 +20,7 @@ export interface BootstrapResult {
   generatedPassword?: string;
 }
 
-async function anyUser(ctx: Omit<AppContext, 'auth'>): Promise<boolean> {
+async function anyUser(ctx: BootstrapContext): Promise<boolean> {
   return (await ctx.database.db.collection('User').findOne({})) !== null;
 }
 
@@ -33,7 +36,7 @@ interface ClaimDoc {
 }
 
 /** Takes the bootstrap claim (a plain insert on a unique _id), taking over a stale one. */
-async function claimBootstrap(ctx: Omit<AppContext, 'auth'>): Promise<boolean> {
+async function claimBootstrap(ctx: BootstrapContext): Promise<boolean> {
   const claims = ctx.database.db.collection<ClaimDoc>(BOOTSTRAP);
   const now = ctx.clock.now();
   const stale = await claims.findOne({ _id: CLAIM_ID });
@@ -59,7 +62,7 @@ async function claimBootstrap(ctx: Omit<AppContext, 'auth'>): Promise<boolean> {
  * engine) runs the transaction: concurrent conflicting transactions are never attempted (the
  * embedded engine does not commit those atomically). The claim is released if creation fails.
  */
-export async function ensureSuperAdmin(ctx: Omit<AppContext, 'auth'>): Promise<BootstrapResult | undefined> {
+export async function ensureSuperAdmin(ctx: BootstrapContext): Promise<BootstrapResult | undefined> {
   if ((await anyUser(ctx)) || !(await claimBootstrap(ctx))) {
     return undefined;
   }
@@ -71,7 +74,7 @@ export async function ensureSuperAdmin(ctx: Omit<AppContext, 'auth'>): Promise<B
   }
 }
 
-async function createSuperAdmin(ctx: Omit<AppContext, 'auth'>): Promise<BootstrapResult | undefined> {
+async function createSuperAdmin(ctx: BootstrapContext): Promise<BootstrapResult | undefined> {
   const email = ctx.config.adminEmail;
   const generatedPassword = ctx.config.adminPassword ? undefined : generateAdminPassword();
   const passwordHash = await hashPassword(ctx.config.adminPassword ?? (generatedPassword as string));
@@ -101,7 +104,7 @@ async function createSuperAdmin(ctx: Omit<AppContext, 'auth'>): Promise<Bootstra
         { project: ids.projectId },
         ids.membershipId,
       );
-      await ctx.database.db.collection<CredentialsDoc>(CREDENTIALS).insertOne({ _id: ids.userId, passwordHash }, { session });
+      await insertCredentials(ctx.database, session, { _id: ids.userId, passwordHash });
       return true;
     });
   } catch (err) {

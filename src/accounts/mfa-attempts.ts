@@ -1,15 +1,118 @@
-import type { FastifyBaseLogger } from 'fastify';
 import type { ClientSession, Filter } from 'mongodb';
-import { newId, type Clock } from '../clock';
-import type { Database } from '../db/database';
-import { withWriteLock } from '../db/transaction';
+import type { FastifyBaseLogger } from 'fastify';
+import { newId } from '../clock';
+import type { Store } from '../db/store';
 import { badRequest, FhirError, tooManyRequests } from '../errors';
-import { credentialsCollection, readUserCredentials, type MfaAttempt, type UserCredentials } from './mfa-credentials';
-import { recordSecurityEvent } from './security-events';
+import { readCredentials, setMfaAttempts, writeMfaGuard, type CredentialsDoc, type MfaAttempt, type MfaGuard } from './credentials';
+import { PENDING_LOGIN_TTL_MS, readLogin, recordSecurityEvent, updateLogin, type LoginDoc } from './sessions';
+
+/**
+ * The limits on TOTP codes: per sign-in (5 wrong codes end its code step) and per account
+ * (10 wrong codes in a sliding 15 minutes lock the account's code step, escalating).
+ */
+
+// --- Per sign-in ------------------------------------------------------------------------------------
+
+/** After this many wrong codes a login accepts no more codes, ever (sign in again). */
+export const MAX_MFA_FAILURES = 5;
+
+const UNDER_LIMIT: Filter<LoginDoc> = { $or: [{ mfaFailures: { $exists: false } }, { mfaFailures: { $lt: MAX_MFA_FAILURES } }] };
+
+export function lockedOut(): FhirError {
+  return tooManyRequests(60, 'Too many wrong codes: this sign-in is locked. Sign in again with your password to get a new one');
+}
+
+/** Why a sign-in (from /auth/login) cannot take a code now, or undefined when it can. */
+export function loginStepProblem(login: LoginDoc | undefined, now: Date): FhirError | undefined {
+  if (!login || login.userType !== 'User') {
+    return badRequest('This sign-in was not found: sign in again', 'login');
+  }
+  if ((login.mfaFailures ?? 0) >= MAX_MFA_FAILURES) {
+    return lockedOut();
+  }
+  if (login.revoked) {
+    return badRequest('This sign-in was ended: sign in again', 'login');
+  }
+  if (login.granted || login.mfaVerified) {
+    return badRequest('This sign-in already passed the code step: sign in again if needed', 'login');
+  }
+  if (!login.mfaRequired) {
+    return badRequest('This sign-in does not need a code', 'login');
+  }
+  const started = (login.createdAt ?? login.authTime).getTime();
+  if (now.getTime() - started > PENDING_LOGIN_TTL_MS || (login.expiresAt && login.expiresAt.getTime() <= now.getTime())) {
+    return badRequest('This sign-in has expired: sign in again with your password', 'login');
+  }
+  return undefined;
+}
+
+/** Reads a sign-in and throws unless it may take a code now. */
+export async function loadLoginForStep(deps: Store, loginId: string): Promise<LoginDoc> {
+  const login = await readLogin(deps.database, loginId);
+  const problem = loginStepProblem(login, deps.clock.now());
+  if (problem) {
+    throw problem;
+  }
+  return login as LoginDoc;
+}
+
+/**
+ * Counts one attempt against the login before the code is checked (so concurrent guesses cannot
+ * exceed the limit); a correct code gives it back with `refundAttempt`. Throws 429 once the login
+ * has used all its attempts. `pending` restricts to sign-ins still waiting for their code step.
+ */
+export async function reserveAttempt(deps: Store, loginId: string, pending: boolean): Promise<LoginDoc> {
+  const filter: Filter<LoginDoc> = pending ? { ...UNDER_LIMIT, revoked: false, granted: false, mfaVerified: false } : { ...UNDER_LIMIT, revoked: false };
+  const reserved = await updateLogin(deps.database, loginId, { inc: { mfaFailures: 1 }, filter, now: deps.clock.now() });
+  if (reserved) {
+    return reserved;
+  }
+  const login = await readLogin(deps.database, loginId);
+  if (login && (login.mfaFailures ?? 0) >= MAX_MFA_FAILURES) {
+    throw lockedOut();
+  }
+  throw badRequest('This sign-in cannot take a code any more: sign in again', 'login');
+}
+
+/** Gives back the attempt a correct code reserved, and optionally marks the login verified. */
+export async function refundAttempt(deps: Store, session: ClientSession, loginId: string, verified: boolean): Promise<void> {
+  const updated = await updateLogin(deps.database, loginId, {
+    inc: { mfaFailures: -1 },
+    set: verified ? { mfaVerified: true } : undefined,
+    filter: verified ? { revoked: false, granted: false, mfaVerified: false } : { revoked: false },
+    session,
+    now: deps.clock.now(),
+  });
+  if (!updated) {
+    throw badRequest('This sign-in changed meanwhile: sign in again', 'login');
+  }
+}
+
+/**
+ * The 400 for a wrong code, telling how many tries are left: the fewer of the sign-in's and (when
+ * given) the account's (see below).
+ */
+export function wrongCode(login: LoginDoc, replay: boolean, accountLeft = Infinity): FhirError {
+  if (replay) {
+    return badRequest('This code was already used: wait for the next code in your authenticator app', 'token');
+  }
+  const loginLeft = Math.max(0, MAX_MFA_FAILURES - (login.mfaFailures ?? 0));
+  const left = Math.min(loginLeft, accountLeft);
+  const none = accountLeft <= loginLeft ? 'No tries left: codes for this account are refused for a while' : 'No tries left: sign in again with your password';
+  const tail = left === 0 ? none : `${left} ${left === 1 ? 'try' : 'tries'} left`;
+  return badRequest(`The code is not correct: enter the 6-digit code your authenticator app shows now (${tail})`, 'token');
+}
+
+// --- Per account -------------------------------------------------------------------------------------
+
+/** What the account limit needs: the store and where wrong codes are logged (warn, no secrets). */
+export interface LockoutDeps extends Store {
+  log?: FastifyBaseLogger;
+}
 
 /**
  * The per-ACCOUNT limit on TOTP codes, across every sign-in and session of the user (the per-login
- * limit of mfa-attempts.ts alone let a guesser sign in again and again):
+ * limit above alone let a guesser sign in again and again):
  * - at most ACCOUNT_MFA_MAX_FAILURES wrong codes within any ACCOUNT_MFA_WINDOW_MS (a sliding window);
  * - the failure that reaches the limit locks the account's code step for ACCOUNT_MFA_LOCKOUT_MS,
  *   doubled for every earlier lockout within ACCOUNT_MFA_ESCALATION_MS, at most
@@ -27,23 +130,10 @@ export const ACCOUNT_MFA_MAX_LOCKOUT_MS = 24 * 60 * 60_000;
 /** How many times a guarded write is retried when another request changed the state meanwhile. */
 const MAX_WRITE_ATTEMPTS = 50;
 
-export interface LockoutDeps {
-  database: Database;
-  clock: Clock;
-  log?: FastifyBaseLogger;
-}
-
 /** Which endpoint checked the code (kept in the trail). */
 export type MfaCheck = 'verify' | 'login-enroll' | 'enroll' | 'disable';
 
-interface GuardState {
-  version: number;
-  attempts: MfaAttempt[];
-  lockouts: Date[];
-  lockedUntil?: Date;
-}
-
-function stateOf(credentials: UserCredentials, now: Date): GuardState {
+function stateOf(credentials: CredentialsDoc, now: Date): MfaGuard {
   const t = now.getTime();
   return {
     version: credentials.mfaGuardVersion ?? 0,
@@ -54,7 +144,7 @@ function stateOf(credentials: UserCredentials, now: Date): GuardState {
 }
 
 /** Milliseconds until a code may be tried again (0: now). */
-function waitMs(state: GuardState, now: Date): number {
+function waitMs(state: MfaGuard, now: Date): number {
   const t = now.getTime();
   const locked = state.lockedUntil ? state.lockedUntil.getTime() - t : 0;
   const full = state.attempts.length >= ACCOUNT_MFA_MAX_FAILURES ? state.attempts[0].at.getTime() + ACCOUNT_MFA_WINDOW_MS - t : 0;
@@ -75,20 +165,8 @@ function accountLocked(ms: number): FhirError {
   );
 }
 
-function guard(userId: string, version: number): Filter<UserCredentials> {
-  return version === 0 ? { _id: userId, mfaGuardVersion: { $exists: false } } : { _id: userId, mfaGuardVersion: version };
-}
-
-/** A version-guarded write of the guard fields (a plain write: waits for transactions, see withWriteLock). */
-async function writeGuard(deps: LockoutDeps, userId: string, state: GuardState, lockedUntil = state.lockedUntil): Promise<boolean> {
-  const set: Partial<UserCredentials> = { mfaGuardVersion: state.version + 1, mfaAttempts: state.attempts, mfaLockouts: state.lockouts };
-  const update = lockedUntil ? { $set: { ...set, mfaLockedUntil: lockedUntil } } : { $set: set, $unset: { mfaLockedUntil: '' as const } };
-  const result = await withWriteLock(deps.database, () => credentialsCollection(deps.database).updateOne(guard(userId, state.version), update));
-  return result.matchedCount === 1;
-}
-
-async function readGuarded(deps: LockoutDeps, userId: string): Promise<UserCredentials> {
-  const credentials = await readUserCredentials(deps.database, userId);
+async function readGuarded(deps: LockoutDeps, userId: string): Promise<CredentialsDoc> {
+  const credentials = await readCredentials(deps.database, userId);
   if (!credentials) {
     throw badRequest('This account no longer exists');
   }
@@ -115,7 +193,7 @@ export async function reserveAccountAttempt(deps: LockoutDeps, userId: string): 
       throw accountLocked(wait);
     }
     const attempt: MfaAttempt = { id: newId(), at: now };
-    if (await writeGuard(deps, userId, { ...state, attempts: [...state.attempts, attempt] })) {
+    if (await writeMfaGuard(deps.database, userId, { ...state, attempts: [...state.attempts, attempt] })) {
       return attempt.id;
     }
   }
@@ -124,17 +202,12 @@ export async function reserveAccountAttempt(deps: LockoutDeps, userId: string): 
 
 /** Gives back the attempt of a right code, in the transaction that accepts the code. */
 export async function refundAccountAttempt(deps: LockoutDeps, session: ClientSession, userId: string, attemptId: string): Promise<void> {
-  const credentials = await readUserCredentials(deps.database, userId, session);
+  const credentials = await readCredentials(deps.database, userId, session);
   const attempts = credentials?.mfaAttempts ?? [];
   if (!credentials || !attempts.some((a) => a.id === attemptId)) {
     return;
   }
-  const version = credentials.mfaGuardVersion ?? 0;
-  await credentialsCollection(deps.database).updateOne(
-    guard(userId, version),
-    { $set: { mfaGuardVersion: version + 1, mfaAttempts: attempts.filter((a) => a.id !== attemptId) } },
-    { session },
-  );
+  await setMfaAttempts(deps.database, session, userId, credentials.mfaGuardVersion ?? 0, attempts.filter((a) => a.id !== attemptId));
 }
 
 export interface FailureContext {
@@ -162,7 +235,7 @@ export async function recordAccountFailure(deps: LockoutDeps, failure: FailureCo
       break;
     }
     const until = new Date(now.getTime() + lockoutMs(state.lockouts.length));
-    if (await writeGuard(deps, failure.userId, { ...state, lockouts: [...state.lockouts, now] }, until)) {
+    if (await writeMfaGuard(deps.database, failure.userId, { ...state, lockouts: [...state.lockouts, now], lockedUntil: until })) {
       lockedUntil = until;
       break;
     }

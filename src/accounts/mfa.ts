@@ -1,21 +1,117 @@
 import QRCode from 'qrcode';
+import type { ClientSession } from 'mongodb';
 import type { User } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Clock } from '../clock';
-import type { Database } from '../db/database';
 import type { KeyedLock } from '../db/keyed-lock';
+import type { Store } from '../db/store';
 import { withTransaction } from '../db/transaction';
 import { badRequest, forbidden } from '../errors';
-import { readStored } from '../fhir/repository';
-import { loadLoginForStep, reserveAttempt, refundAttempt, wrongCode } from './mfa-attempts';
-import { readUserCredentials } from './mfa-credentials';
-import { recordAccountFailure, refundAccountAttempt, reserveAccountAttempt, type MfaCheck } from './mfa-lockout';
-import { confirmEnrollment, consumeStep, ensurePendingSecret, isEnrolled, removeEnrollment } from './mfa-store';
-import { isTotpInWindow, matchTotp, totpUri } from './totp';
+import { readStored, updateResource } from '../fhir/repository';
+import { confirmTotpSecret, offerTotpSecret, readCredentials, removeTotpSecret, useTotpStep, type CredentialsDoc } from './credentials';
+import { loadLoginForStep, recordAccountFailure, refundAccountAttempt, refundAttempt, reserveAccountAttempt, reserveAttempt, wrongCode, type MfaCheck } from './mfa-attempts';
+import type { LoginDoc } from './sessions';
+import { generateTotpSecret, isTotpInWindow, matchTotp, totpUri } from './totp';
 
-export interface MfaServiceDeps {
-  database: Database;
-  clock: Clock;
+/**
+ * TOTP multi-factor authentication: the gate after a correct password, enrollment (during a
+ * sign-in or signed in), the code step, status and turning it off. Every change of the MFA state
+ * is a guarded write of the credentials (credentials.ts): a TOTP step is accepted only when it is
+ * later than the last accepted one (no code works twice), and enrolling or disabling only applies
+ * to the state it was checked against. The limits on wrong codes are in mfa-attempts.ts.
+ */
+
+/**
+ * The MFA step after a correct password. Answers the response body of that step, or undefined
+ * when no MFA step is needed and the sign-in continues to the code:
+ * - enrolled (a confirmed TOTP secret) → `{ login, mfaRequired: true }`, finished by /auth/mfa/verify;
+ * - `User.mfaRequired` (or `mfaEnrolled` without a stored secret) but not enrolled →
+ *   `{ login, mfaEnrollRequired: true, enrollUri, enrollQrCode }`
+ *   (the only response that carries the pending secret), finished by /auth/mfa/login-enroll.
+ * `credentials` is the account's credentials document as the sign-in read it (read once per sign-in).
+ * The login document is already stored when this runs; the caller marks it `mfaRequired` when a
+ * body is returned, and `continueLogin` (login.ts) refuses to issue a code until `mfaVerified`.
+ * `required`: MFA is demanded by the chosen membership (memberships.ts), not by the User.
+ */
+export async function mfaGate(
+  store: Store,
+  login: LoginDoc,
+  user: User,
+  credentials: CredentialsDoc | undefined,
+  required = false,
+): Promise<Record<string, unknown> | undefined> {
+  if (login.userType !== 'User' || !user.id) {
+    return undefined;
+  }
+  if (isEnrolled(credentials)) {
+    return { login: login._id, mfaRequired: true };
+  }
+  // A User marked enrolled without a stored secret (e.g. imported) fails closed: it must enroll.
+  if (required || user.mfaRequired || user.mfaEnrolled) {
+    return { login: login._id, mfaEnrollRequired: true, ...(await enrollmentOffer(store, user)) };
+  }
+  return undefined;
+}
+
+/** Whether the user has confirmed a TOTP secret (the credentials are the source of truth). */
+export function isEnrolled(credentials: CredentialsDoc | undefined): credentials is CredentialsDoc & { mfaSecret: string } {
+  return typeof credentials?.mfaSecret === 'string' && credentials.mfaSecret !== '';
+}
+
+/**
+ * The secret offered for enrollment: the pending one when there is one (so a code from an app
+ * that already scanned it keeps working), else a new one. Race-safe: one secret wins.
+ */
+export async function ensurePendingSecret(deps: Store, userId: string): Promise<string> {
+  const existing = await readCredentials(deps.database, userId);
+  if (existing?.mfaPendingSecret) {
+    return existing.mfaPendingSecret;
+  }
+  await offerTotpSecret(deps.database, userId, generateTotpSecret());
+  const stored = await readCredentials(deps.database, userId);
+  if (!stored?.mfaPendingSecret) {
+    throw new Error('pending MFA secret was not stored');
+  }
+  return stored.mfaPendingSecret;
+}
+
+async function setUserEnrolled(deps: Store, session: ClientSession, userId: string, enrolled: boolean): Promise<void> {
+  const repo = { ...deps, session };
+  const stored = await readStored<User>(repo, 'User', userId);
+  if (!stored || stored.deleted) {
+    throw badRequest('This account no longer exists');
+  }
+  if (Boolean(stored.resource.mfaEnrolled) !== enrolled) {
+    await updateResource(repo, { ...stored.resource, mfaEnrolled: enrolled }, { skipValidation: true, author: { reference: `User/${userId}` } });
+  }
+}
+
+/**
+ * Confirms the pending secret with a code of time step `step`: it becomes the MFA secret and the
+ * User is marked enrolled, in the caller's transaction. 400 when the state changed meanwhile.
+ */
+export async function confirmEnrollment(deps: Store, session: ClientSession, userId: string, secret: string, step: number): Promise<void> {
+  if (!(await confirmTotpSecret(deps.database, session, userId, secret, step, deps.clock.now()))) {
+    throw badRequest('This code was already used, or MFA is already set up for this account', 'token');
+  }
+  await setUserEnrolled(deps, session, userId, true);
+}
+
+/** Records that the code of time step `step` was used; 400 when it (or a later one) already was. */
+export async function consumeStep(deps: Store, session: ClientSession, userId: string, secret: string, step: number): Promise<void> {
+  if (!(await useTotpStep(deps.database, session, userId, secret, step))) {
+    throw badRequest('This code was already used: wait for the next code in your authenticator app', 'token');
+  }
+}
+
+/** Removes the MFA secret (after a valid code of step `step`) and marks the User not enrolled. */
+export async function removeEnrollment(deps: Store, session: ClientSession, userId: string, secret: string, step: number): Promise<void> {
+  if (!(await removeTotpSecret(deps.database, session, userId, secret, step))) {
+    throw badRequest('This code was already used: wait for the next code in your authenticator app', 'token');
+  }
+  await setUserEnrolled(deps, session, userId, false);
+}
+
+export interface MfaServiceDeps extends Store {
   /** Serializes MFA changes per user in this process (the embedded engine misses write conflicts). */
   lock: KeyedLock;
   /** Where wrong codes and lockouts are logged (warn, no secrets). */
@@ -29,7 +125,7 @@ export interface EnrollmentOffer {
 }
 
 async function readUser(deps: MfaServiceDeps, userId: string): Promise<User> {
-  const stored = await readStored<User>({ database: deps.database, clock: deps.clock }, 'User', userId);
+  const stored = await readStored<User>(deps, 'User', userId);
   if (!stored || stored.deleted) {
     throw badRequest('This account no longer exists');
   }
@@ -37,7 +133,7 @@ async function readUser(deps: MfaServiceDeps, userId: string): Promise<User> {
 }
 
 /** The pending secret's URI and QR code (a data URL), creating the pending secret if needed. */
-export async function enrollmentOffer(deps: Pick<MfaServiceDeps, 'database' | 'clock'>, user: User): Promise<EnrollmentOffer> {
+export async function enrollmentOffer(deps: Store, user: User): Promise<EnrollmentOffer> {
   const secret = await ensurePendingSecret(deps, user.id as string);
   const enrollUri = totpUri(secret, user.email ?? (user.id as string));
   return { enrollUri, enrollQrCode: await QRCode.toDataURL(enrollUri) };
@@ -53,7 +149,7 @@ interface CodeCheck {
 
 /**
  * Checks a code against a secret under both limits: the sign-in's (mfa-attempts.ts) and the
- * account's (mfa-lockout.ts), each reserved before the code is looked at. A wrong (or replayed)
+ * account's (mfa-attempts.ts), each reserved before the code is looked at. A wrong (or replayed)
  * code keeps both reservations, is recorded, and throws the 400; a right one answers its time
  * step and the account attempt to give back in the transaction that accepts it.
  */
@@ -76,7 +172,7 @@ async function checkCode(deps: MfaServiceDeps, code: CodeCheck, secret: string, 
 export async function loginEnroll(deps: MfaServiceDeps, loginId: string, token: string): Promise<void> {
   const login = await loadLoginForStep(deps, loginId);
   await deps.lock.run(`mfa:${login.userId}`, async () => {
-    const before = await readUserCredentials(deps.database, login.userId);
+    const before = await readCredentials(deps.database, login.userId);
     if (isEnrolled(before)) {
       throw badRequest('MFA is already set up for this account: enter the code from your authenticator app instead (/auth/mfa/verify)', 'login');
     }
@@ -97,7 +193,7 @@ export async function loginEnroll(deps: MfaServiceDeps, loginId: string, token: 
 export async function loginVerify(deps: MfaServiceDeps, loginId: string, token: string): Promise<void> {
   const login = await loadLoginForStep(deps, loginId);
   await deps.lock.run(`mfa:${login.userId}`, async () => {
-    const credentials = await readUserCredentials(deps.database, login.userId);
+    const credentials = await readCredentials(deps.database, login.userId);
     if (!isEnrolled(credentials)) {
       throw badRequest('MFA is not set up for this account yet: finish enrollment first (/auth/mfa/login-enroll)', 'login');
     }
@@ -142,7 +238,7 @@ export async function mfaStatus(deps: MfaServiceDeps, caller: MfaCaller): Promis
   requireUser(caller);
   const user = await readUser(deps, caller.userId);
   const common = { mfaRequired: mfaRequiredFor(user), allowedMethods: ['totp' as const] };
-  if (isEnrolled(await readUserCredentials(deps.database, caller.userId))) {
+  if (isEnrolled(await readCredentials(deps.database, caller.userId))) {
     return { enrolled: true, enrolledMethods: ['totp'], ...common };
   }
   return { enrolled: false, enrolledMethods: [], ...common, ...(await enrollmentOffer(deps, user)) };
@@ -152,7 +248,7 @@ export async function mfaStatus(deps: MfaServiceDeps, caller: MfaCaller): Promis
 export async function enrollSignedIn(deps: MfaServiceDeps, caller: MfaCaller, token: string): Promise<void> {
   requireUser(caller);
   await deps.lock.run(`mfa:${caller.userId}`, async () => {
-    const before = await readUserCredentials(deps.database, caller.userId);
+    const before = await readCredentials(deps.database, caller.userId);
     if (isEnrolled(before)) {
       throw badRequest('MFA is already set up for this account');
     }
@@ -178,7 +274,7 @@ export async function disableSignedIn(deps: MfaServiceDeps, caller: MfaCaller, t
     throw forbidden('MFA is required for this account: it cannot be turned off (ask your administrator)');
   }
   await deps.lock.run(`mfa:${caller.userId}`, async () => {
-    const credentials = await readUserCredentials(deps.database, caller.userId);
+    const credentials = await readCredentials(deps.database, caller.userId);
     if (!isEnrolled(credentials)) {
       throw badRequest('MFA is not set up for this account');
     }
