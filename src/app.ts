@@ -15,7 +15,7 @@ import { emailPlugin } from './email/plugin';
 import { createEmailServices, emailIndexes } from './email/services';
 import { findProfilesDir, loadDefinitions } from './fhir/definitions';
 import { fhirIndexes } from './fhir/indexes';
-import { fhirPlugin } from './fhir/plugin';
+import { fhirRoutes } from './fhir-api/fhir-routes';
 import { healthPlugin } from './http/health';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { loggerOptions, OneLinePerRequest } from './http/logger';
@@ -83,7 +83,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
 
     await app.register(healthPlugin, { ctx });
     await app.register(authRoutes, { ctx });
-    await app.register(fhirPlugin, { ctx, prefix: '/fhir/R4' });
+    await app.register(fhirRoutes, { ctx, prefix: '/fhir/R4' });
     await app.register(invitePlugin, { ctx });
     await app.register(adminRoutes, { ctx });
     await app.register(emailPlugin, { ctx });

@@ -31,6 +31,9 @@ const projectIdParamsSchema = {
   properties: { projectId: { type: 'string', pattern: '^[A-Za-z0-9\\-.]{1,64}$' } },
 } as const;
 
+/** The created ClientApplication with its secret (shown this once). */
+const clientResponse = { type: 'object', additionalProperties: true, properties: { resourceType: { type: 'string' }, id: { type: 'string' }, secret: { type: 'string' } } };
+
 /** POST /admin/projects/:projectId/client. */
 export const adminRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.post<{ Params: { projectId: string }; Body: CreateClientInput }>(
@@ -42,6 +45,7 @@ export const adminRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
         description: 'Project administrators only. The secret is in this response and nowhere else, ever.',
         params: projectIdParamsSchema,
         body: createClientBodySchema,
+        response: { 201: clientResponse },
         security: [{ bearer: [] }],
       },
       preHandler: ctx.auth.authenticate,

@@ -125,3 +125,33 @@ export const pageParams = {
   required: ['id', 'secret'],
   properties: { id: { type: 'string', maxLength: 200 }, secret: { type: 'string', maxLength: 200 } },
 };
+
+// --- Responses (documented for /docs; every property is passed through, nothing is filtered) ---------
+
+/** GET /auth/me: the session details MedplumClient reads. */
+export const meResponse = {
+  type: 'object',
+  additionalProperties: true,
+  properties: { project: { type: 'object', additionalProperties: true }, membership: { type: 'object', additionalProperties: true } },
+};
+
+/** POST /oauth2/token: the token response (errors are `{ error, error_description }` with their own status). */
+export const tokenResponse = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    token_type: { type: 'string' },
+    expires_in: { type: 'integer' },
+    scope: { type: 'string' },
+    id_token: { type: 'string' },
+    access_token: { type: 'string' },
+    refresh_token: { type: 'string' },
+    project: { type: 'object', additionalProperties: true },
+    profile: { type: 'object', additionalProperties: true },
+    patient: { type: 'string' },
+  },
+};
+
+export const logoutResponse = { type: 'object', additionalProperties: true, properties: { ok: { type: 'boolean' } } };
+
+export const jwksResponse = { type: 'object', additionalProperties: true, properties: { keys: { type: 'array', items: { type: 'object', additionalProperties: true } } } };

@@ -1,5 +1,5 @@
 import type { CapabilityStatement, OperationDefinition } from '@medplum/fhirtypes';
-import { buildCapabilityStatement } from '../../src/fhir/capability';
+import { buildCapabilityStatement } from '../../src/fhir-api/capability';
 import { STORED_TYPES } from '../../src/fhir/resource-types';
 import { useTestApp } from '../helpers/suite';
 

@@ -1,8 +1,8 @@
 import type { Filter, Sort } from 'mongodb';
-import type { Database } from '../../db/database';
-import { badRequest } from '../../errors';
-import type { HistoryEntry } from '../repository';
-import { historyCollection } from '../resource-types';
+import type { Database } from '../db/database';
+import { badRequest } from '../errors';
+import type { HistoryEntry } from './repository';
+import { historyCollection } from './resource-types';
 
 /** Where the previous page stopped: (lastUpdated, _id) for type history, the version for instance history. */
 export type HistoryCursor = { kind: 'type'; t: number; id: string } | { kind: 'instance'; version: number };

@@ -3,7 +3,7 @@ import { membershipChanging, principalDeleting } from '../../access/account-remo
 import type { SessionRepo } from '../../access/admin-guard';
 import { AmbiguousCommitError, DuplicateKeyError, withTransaction } from '../../db/transaction';
 import { conflict, FhirError } from '../../errors';
-import { readStored } from '../repository';
+import { readStored } from '../../fhir/repository';
 import { repoContext, type RestDeps } from './rest-deps';
 
 /**

@@ -1,8 +1,6 @@
-import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app-context';
+import type { FastifyPluginAsync } from 'fastify';
 import { badRequest } from '../errors';
-import { authenticator, callerScope, FHIR_JSON, requireKnownType, type TypeParams } from './http';
-import type { RestDeps } from './rest/rest-deps';
+import { authenticator, callerScope, FHIR_JSON, requireKnownType, type TypeParams, type FhirRouteOptions } from './request-helpers';
 import { searchForCaller } from './rest/search';
 import { schemas } from './route-schemas';
 
@@ -19,7 +17,7 @@ function mergeParams(query: unknown, body: unknown): Record<string, unknown> {
 }
 
 /** search by GET and by POST _search. */
-export function registerSearchRoutes(app: FastifyInstance, ctx: AppContext, deps: RestDeps): void {
+export const searchRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
   const preHandler = authenticator(ctx);
 
   app.get<{ Params: TypeParams }>('/:type', { schema: schemas.search, preValidation: requireKnownType, preHandler }, async (request, reply) => {
@@ -33,4 +31,4 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: AppContext, deps
     const bundle = await searchForCaller(deps, scope, request.params.type, mergeParams(request.query, request.body));
     return reply.type(FHIR_JSON).send(bundle);
   });
-}
+};

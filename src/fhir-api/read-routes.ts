@@ -1,12 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app-context';
-import { authenticator, callerScope, requireKnownType, sendResource, type InstanceParams, type VersionParams } from './http';
+import type { FastifyPluginAsync } from 'fastify';
+import { authenticator, callerScope, requireKnownType, sendResource, type InstanceParams, type VersionParams, type FhirRouteOptions } from './request-helpers';
 import { readForCaller, readVersionForCaller } from './rest/read';
-import type { RestDeps } from './rest/rest-deps';
 import { schemas } from './route-schemas';
 
 /** read and vread. */
-export function registerReadRoutes(app: FastifyInstance, ctx: AppContext, deps: RestDeps): void {
+export const readRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
   const preHandler = authenticator(ctx);
 
   app.get<{ Params: InstanceParams }>('/:type/:id', { schema: schemas.read, preValidation: requireKnownType, preHandler }, async (request, reply) => {
@@ -19,4 +17,4 @@ export function registerReadRoutes(app: FastifyInstance, ctx: AppContext, deps: 
     const { type, id, vid } = request.params;
     return sendResource(reply, await readVersionForCaller(deps, scope, type, id, Number(vid)));
   });
-}
+};

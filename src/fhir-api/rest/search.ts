@@ -2,10 +2,10 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { AccessScope } from '../../access/access-scope';
 import { redact, requireInteraction } from '../../access/enforce';
 import { refuseHiddenSearch } from '../../access/search-paths';
-import { searchBundle } from '../bundle';
-import { executeSearch } from '../search/execute';
-import { parseSearchQuery, queryPairs } from '../search/parse-query';
-import { confinementFilter } from './confinement';
+import { searchBundle } from '../../fhir/bundle';
+import { executeSearch } from '../../fhir/search/execute';
+import { parseSearchQuery, queryPairs } from '../../fhir/search/parse-query';
+import { confinementFilter } from '../../access/confinement';
 import type { RestDeps } from './rest-deps';
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };

@@ -3,8 +3,15 @@ import type { AccessScope } from '../access/access-scope';
 import { resolveAccessScope } from '../access/resolve';
 import type { AppContext } from '../app-context';
 import { FhirError, notFound, unauthorized } from '../errors';
-import { isStoredType, STORED_TYPES } from './resource-types';
+import { isStoredType, STORED_TYPES } from '../fhir/resource-types';
 import type { ReadResult } from './rest/read';
+import type { RestDeps } from './rest/rest-deps';
+
+/** What every FHIR route plugin receives: the app's context and the REST functions' dependencies. */
+export interface FhirRouteOptions {
+  ctx: AppContext;
+  deps: RestDeps;
+}
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 

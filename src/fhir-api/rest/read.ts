@@ -2,10 +2,10 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { AccessScope, Interaction } from '../../access/access-scope';
 import { redact, requireInteraction } from '../../access/enforce';
 import { gone, notFound } from '../../errors';
-import { readVersion, type StoredResource } from '../repository';
-import { currentCollection } from '../resource-types';
+import { readVersion, type StoredResource } from '../../fhir/repository';
+import { currentCollection } from '../../fhir/resource-types';
 import type { RestDeps } from './rest-deps';
-import { visible } from './confinement';
+import { visible } from '../../access/confinement';
 
 export interface ReadResult<T extends Resource = Resource> {
   resource: T;

@@ -1,9 +1,7 @@
-import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app-context';
+import type { FastifyPluginAsync } from 'fastify';
 import { outcomeOk } from '../errors';
-import { fhirBase } from './bundle';
-import { authenticator, callerScope, FHIR_JSON, ifMatchHeader, requireJsonBody, requireKnownType, sendResource, type InstanceParams, type TypeParams } from './http';
-import type { RestDeps } from './rest/rest-deps';
+import { fhirBase } from '../fhir/bundle';
+import { authenticator, callerScope, FHIR_JSON, ifMatchHeader, requireJsonBody, requireKnownType, sendResource, type InstanceParams, type TypeParams, type FhirRouteOptions } from './request-helpers';
 import { createForCaller, deleteForCaller, updateForCaller } from './rest/write';
 import { schemas } from './route-schemas';
 
@@ -13,7 +11,7 @@ const SCOPE_TYPES = new Set(['ProjectMembership', 'AccessPolicy', 'RelatedPerson
 const GRANT_TYPES = new Set(['ProjectMembership', 'User', 'ClientApplication', 'Project']);
 
 /** create, update and delete. */
-export function registerWriteRoutes(app: FastifyInstance, ctx: AppContext, deps: RestDeps): void {
+export const writeRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
   const preHandler = authenticator(ctx);
   /**
    * Runs a write; one that may change access scopes or end grants clears this instance's caches
@@ -51,4 +49,4 @@ export function registerWriteRoutes(app: FastifyInstance, ctx: AppContext, deps:
     await writing(type, () => deleteForCaller(deps, scope, type, id));
     return reply.status(200).type(FHIR_JSON).send(outcomeOk(`Deleted ${type}/${id}`));
   });
-}
+};

@@ -1,4 +1,4 @@
-import { STORED_TYPES } from './resource-types';
+import { STORED_TYPES } from '../fhir/resource-types';
 
 /** JSON schemas of the FHIR routes: they check the request shape and document it at /docs. */
 
@@ -47,23 +47,39 @@ const historyQuery = {
 
 const ifMatch = { type: 'object', properties: { 'if-match': { type: 'string', description: 'W/"n": update only if the current version is n (412 otherwise)' } } };
 
+/**
+ * A FHIR resource in a response (application/fhir+json). Every property is passed through as it
+ * is: the schema documents the answer and lets Fastify compile its serializer, it never filters.
+ */
+export const fhirResourceResponse = (description: string) => ({
+  type: 'object',
+  description,
+  additionalProperties: true,
+  properties: { resourceType: { type: 'string' } },
+});
+
+const resource = { 200: fhirResourceResponse('The resource') };
+const bundle = { 200: fhirResourceResponse('A Bundle') };
+const outcome = { 200: fhirResourceResponse('An OperationOutcome') };
+
 export const schemas = {
-  read: { tags: TAGS, security: SECURITY, summary: 'Read the current version', params: instanceParams },
-  vread: { tags: TAGS, security: SECURITY, summary: 'Read one version', params: versionParams },
-  create: { tags: TAGS, security: SECURITY, summary: 'Create (server-assigned id)', params: typeParams, body: resourceBody },
-  update: { tags: TAGS, security: SECURITY, summary: 'Update (optionally with If-Match)', params: instanceParams, headers: ifMatch, body: resourceBody },
-  delete: { tags: TAGS, security: SECURITY, summary: 'Delete (later reads answer 410)', params: instanceParams },
-  search: { tags: TAGS, security: SECURITY, summary: 'Search', params: typeParams, querystring: searchQuery },
+  read: { tags: TAGS, security: SECURITY, summary: 'Read the current version', params: instanceParams, response: resource },
+  vread: { tags: TAGS, security: SECURITY, summary: 'Read one version', params: versionParams, response: resource },
+  create: { tags: TAGS, security: SECURITY, summary: 'Create (server-assigned id)', params: typeParams, body: resourceBody, response: { 201: fhirResourceResponse('The created resource') } },
+  update: { tags: TAGS, security: SECURITY, summary: 'Update (optionally with If-Match)', params: instanceParams, headers: ifMatch, body: resourceBody, response: resource },
+  delete: { tags: TAGS, security: SECURITY, summary: 'Delete (later reads answer 410)', params: instanceParams, response: outcome },
+  search: { tags: TAGS, security: SECURITY, summary: 'Search', params: typeParams, querystring: searchQuery, response: bundle },
   searchPost: {
     tags: TAGS,
     security: SECURITY,
     summary: 'Search with form-encoded parameters',
     params: typeParams,
     consumes: ['application/x-www-form-urlencoded'],
+    response: bundle,
   },
-  typeHistory: { tags: TAGS, security: SECURITY, summary: 'Type history, newest first', params: typeParams, querystring: historyQuery },
-  instanceHistory: { tags: TAGS, security: SECURITY, summary: 'Instance history, newest first', params: instanceParams, querystring: historyQuery },
-  metadata: { tags: TAGS, summary: 'CapabilityStatement (public)' },
-  operationDefinition: { tags: TAGS, summary: 'An OperationDefinition (public)', params: { type: 'object', required: ['id'], properties: { id } } },
-  operationDefinitions: { tags: TAGS, summary: 'All OperationDefinitions (public)' },
+  typeHistory: { tags: TAGS, security: SECURITY, summary: 'Type history, newest first', params: typeParams, querystring: historyQuery, response: bundle },
+  instanceHistory: { tags: TAGS, security: SECURITY, summary: 'Instance history, newest first', params: instanceParams, querystring: historyQuery, response: bundle },
+  metadata: { tags: TAGS, summary: 'CapabilityStatement (public)', response: { 200: fhirResourceResponse('The CapabilityStatement') } },
+  operationDefinition: { tags: TAGS, summary: 'An OperationDefinition (public)', params: { type: 'object', required: ['id'], properties: { id } }, response: resource },
+  operationDefinitions: { tags: TAGS, summary: 'All OperationDefinitions (public)', response: bundle },
 };

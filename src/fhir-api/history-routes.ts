@@ -1,12 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app-context';
-import { authenticator, callerScope, FHIR_JSON, requireKnownType, type InstanceParams, type TypeParams } from './http';
+import type { FastifyPluginAsync } from 'fastify';
+import { authenticator, callerScope, FHIR_JSON, requireKnownType, type InstanceParams, type TypeParams, type FhirRouteOptions } from './request-helpers';
 import { historyForCaller } from './rest/history';
-import type { RestDeps } from './rest/rest-deps';
 import { schemas } from './route-schemas';
 
 /** type history and instance history. */
-export function registerHistoryRoutes(app: FastifyInstance, ctx: AppContext, deps: RestDeps): void {
+export const historyRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
   const preHandler = authenticator(ctx);
 
   app.get<{ Params: TypeParams }>('/:type/_history', { schema: schemas.typeHistory, preValidation: requireKnownType, preHandler }, async (request, reply) => {
@@ -19,4 +17,4 @@ export function registerHistoryRoutes(app: FastifyInstance, ctx: AppContext, dep
     const { type, id } = request.params;
     return reply.type(FHIR_JSON).send(await historyForCaller(deps, scope, type, id, request.query));
   });
-}
+};

@@ -2,11 +2,11 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { AccessScope } from '../../access/access-scope';
 import { redact, requireInteraction } from '../../access/enforce';
 import { badRequest } from '../../errors';
-import { fhirBase, historyBundle, historyEntry } from '../bundle';
-import { parseDateRange } from '../search/date-range';
-import { DEFAULT_COUNT, MAX_COUNT, queryPairs } from '../search/parse-query';
-import { historyConfinement, visible } from './confinement';
-import { cursorAfter, decodeCursor, encodeCursor, readHistoryPage, type HistoryCursor } from './history-page';
+import { fhirBase, historyBundle, historyEntry } from '../../fhir/bundle';
+import { parseDateRange } from '../../fhir/search/date-range';
+import { DEFAULT_COUNT, MAX_COUNT, queryPairs } from '../../fhir/search/parse-query';
+import { historyConfinement, visible } from '../../access/confinement';
+import { cursorAfter, decodeCursor, encodeCursor, readHistoryPage, type HistoryCursor } from '../../fhir/history-page';
 import { readVisibleDoc } from './read';
 import type { RestDeps } from './rest-deps';
 

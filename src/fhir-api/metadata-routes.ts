@@ -1,14 +1,13 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Bundle } from '@medplum/fhirtypes';
-import type { AppContext } from '../app-context';
 import { notFound } from '../errors';
-import { fullUrl } from './bundle';
+import { fullUrl } from '../fhir/bundle';
 import { buildCapabilityStatement } from './capability';
-import { FHIR_JSON } from './http';
+import { FHIR_JSON, type FhirRouteOptions } from './request-helpers';
 import { schemas } from './route-schemas';
 
 /** The public metadata: CapabilityStatement and OperationDefinitions. */
-export function registerMetadataRoutes(app: FastifyInstance, ctx: AppContext): void {
+export const metadataRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx }) => {
   const operations = ctx.definitions.operations;
   const capability = buildCapabilityStatement(ctx.config.baseUrl, operations, ctx.clock.now());
 
@@ -27,4 +26,4 @@ export function registerMetadataRoutes(app: FastifyInstance, ctx: AppContext): v
     const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', total: entry.length, entry };
     return reply.type(FHIR_JSON).send(bundle);
   });
-}
+};

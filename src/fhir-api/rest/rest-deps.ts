@@ -2,7 +2,7 @@ import type { StructureDefinition } from '@medplum/fhirtypes';
 import type { Clock } from '../../clock';
 import type { Database } from '../../db/database';
 import type { KeyedLock } from '../../db/keyed-lock';
-import type { RepoContext } from '../repository';
+import type { RepoContext } from '../../fhir/repository';
 
 /** What the REST functions need; built once per app by the FHIR plugin. */
 export interface RestDeps {

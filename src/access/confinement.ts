@@ -1,12 +1,12 @@
 import type { Filter } from 'mongodb';
 import type { Resource, User } from '@medplum/fhirtypes';
-import type { AccessScope, Interaction } from '../../access/access-scope';
-import { canSee } from '../../access/enforce';
-import { FhirError, forbidden } from '../../errors';
-import { canSeeUser, userVisibilityFilter } from '../../access/user-visibility';
-import type { Database } from '../../db/database';
-import type { HistoryEntry, StoredResource } from '../repository';
-import { and, buildSearchFilter } from '../search/filter-builder';
+import type { AccessScope, Interaction } from './access-scope';
+import { canSee } from './enforce';
+import { FhirError, forbidden } from '../errors';
+import { canSeeUser, userVisibilityFilter } from './user-visibility';
+import type { Database } from '../db/database';
+import type { HistoryEntry, StoredResource } from '../fhir/repository';
+import { and, buildSearchFilter } from '../fhir/search/filter-builder';
 
 type Deps = { database: Database };
 

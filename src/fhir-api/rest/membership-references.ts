@@ -1,9 +1,9 @@
 import type { ProjectMembership, Reference, Resource, User } from '@medplum/fhirtypes';
 import type { Database } from '../../db/database';
 import { badRequest } from '../../errors';
-import type { StoredResource } from '../repository';
-import { currentCollection } from '../resource-types';
-import { ID_PATTERN } from '../search/normalize';
+import type { StoredResource } from '../../fhir/repository';
+import { currentCollection } from '../../fhir/resource-types';
+import { ID_PATTERN } from '../../fhir/search/normalize';
 
 type Deps = { database: Database };
 

@@ -1,8 +1,8 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceOperation, OperationDefinition } from '@medplum/fhirtypes';
 import { SERVER_VERSION } from '../package-files';
-import { fhirBase } from './bundle';
-import { STORED_TYPES } from './resource-types';
-import { indexedParams } from './search/supported-params';
+import { fhirBase } from '../fhir/bundle';
+import { STORED_TYPES } from '../fhir/resource-types';
+import { indexedParams } from '../fhir/search/supported-params';
 
 const INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 
