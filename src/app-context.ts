@@ -6,6 +6,7 @@ import type { AppConfig } from './config';
 import type { Database } from './db/database';
 import type { EmailServices, MailTransport } from './email/mail';
 import type { Definitions } from './fhir/definitions';
+import type { InviteDeps } from './invite/invite-service';
 
 /**
  * The dependencies every route plugin receives explicitly as its options (`{ ctx }`). Built once
@@ -22,6 +23,8 @@ export interface AppContext {
   auth: AuthServices;
   access: AccessServices;
   email: EmailServices;
+  /** The invite's dependencies (one per app: its lock serialises invites of one person). */
+  invite: InviteDeps;
 }
 
 /** What buildApp needs beyond the configuration; all optional, for tests. */

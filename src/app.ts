@@ -20,7 +20,7 @@ import { healthPlugin } from './http/health';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { loggerOptions, OneLinePerRequest } from './http/logger';
 import { inviteIndexes } from './invite/indexes';
-import { invitePlugin } from './invite/plugin';
+import { createInviteDeps } from './invite/invite-output';
 import { SERVER_VERSION } from './package-files';
 
 const BODY_LIMIT = 1024 * 1024;
@@ -65,7 +65,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     const base = { config, database, clock: deps.clock ?? systemClock, definitions, log: app.log };
     const email = createEmailServices(base, deps.mailTransport);
     const auth = await createAuthServices(base);
-    const ctx: AppContext = { ...base, email, auth, access: createAccessServices(base.clock) };
+    const access = createAccessServices(base.clock);
+    const invite = createInviteDeps({ ...base, email, accessScopes: access.scopes, revokeLogin: auth.revokeLogin });
+    const ctx: AppContext = { ...base, email, auth, access, invite };
     app.decorate('ctx', ctx);
 
     app.setErrorHandler(errorHandler);
@@ -84,7 +86,6 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     await app.register(healthPlugin, { ctx });
     await app.register(authRoutes, { ctx });
     await app.register(fhirRoutes, { ctx, prefix: '/fhir/R4' });
-    await app.register(invitePlugin, { ctx });
     await app.register(adminRoutes, { ctx });
     await app.register(emailPlugin, { ctx });
   } catch (err) {

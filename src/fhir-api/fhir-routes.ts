@@ -3,6 +3,7 @@ import type { AppContext } from '../app-context';
 import { KeyedLock } from '../db/keyed-lock';
 import { historyRoutes } from './history-routes';
 import { metadataRoutes } from './metadata-routes';
+import { operationsRoutes } from './operations/operations-routes';
 import { readRoutes } from './read-routes';
 import type { FhirRouteOptions } from './request-helpers';
 import { searchRoutes } from './search-routes';
@@ -32,4 +33,5 @@ export const fhirRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, {
   await app.register(writeRoutes, options);
   await app.register(searchRoutes, options);
   await app.register(historyRoutes, options);
+  await app.register(operationsRoutes, { ctx });
 };

@@ -1,8 +1,9 @@
 import type { OperationDefinition } from '@medplum/fhirtypes';
 import { findProfilesDir, loadDefinitions, type Definitions } from '../../src/fhir/definitions';
-import { createOperationRegistry, objectToParameters, parametersToObject } from '../../src/fhir/operation-registry';
+import { objectToParameters, parametersToObject } from '../../src/fhir-api/operations/parameters';
+import { createOperationRegistry } from '../../src/fhir-api/operations/registry';
 import { FhirError } from '../../src/errors';
-import { inviteBodySchema, membershipTemplateSchema } from '../../src/invite/invite-schema';
+import { operationInputSchema } from '../../src/fhir-api/operations/input-schema';
 
 function refusal(fn: () => unknown): FhirError {
   try {
@@ -53,6 +54,8 @@ describe('operation registry', () => {
   });
 
   test('the JSON schema lists exactly the input parameters of the OperationDefinition', () => {
+    const inviteBodySchema = operationInputSchema(invite);
+    const membershipTemplateSchema = inviteBodySchema.properties.membership as typeof inviteBodySchema;
     const inputs = (invite.parameter ?? []).filter((p) => p.use === 'in');
     expect(Object.keys(inviteBodySchema.properties).sort()).toEqual(inputs.map((p) => p.name).sort());
     const membership = inputs.find((p) => p.name === 'membership');

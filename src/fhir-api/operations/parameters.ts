@@ -1,97 +1,12 @@
 import { isResourceType } from '@medplum/core';
 import type { OperationDefinition, OperationDefinitionParameter, Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { badRequest } from '../errors';
+import { badRequest } from '../../errors';
 
 /**
- * Binds each OperationDefinition loaded from fhir-profiles/ to the function that runs it, and
- * turns a FHIR `Parameters` body into a plain object checked against the definition. Building a
- * registry throws when a definition has no handler or a handler has no definition, so a server
- * never starts advertising an operation it cannot run (or running one it does not advertise).
+ * FHIR `Parameters` in and out of an operation: a Parameters body read against the definition's
+ * input parameters into a plain object (the plain-JSON form of the same input), and the output
+ * values written as the Parameters the definition describes.
  */
-
-/** What a handler receives: the request (already authenticated by the route) and the binding. */
-export interface OperationInvocation {
-  request: FastifyRequest;
-  reply: FastifyReply;
-  definition: OperationDefinition;
-}
-
-export type OperationHandler = (invocation: OperationInvocation) => Promise<unknown>;
-
-export type OperationLevel = 'system' | 'type' | 'instance';
-
-export interface OperationRoute {
-  definition: OperationDefinition;
-  handler: OperationHandler;
-  level: OperationLevel;
-  /** The resource type for type and instance level operations. */
-  resourceType?: string;
-  /** Relative to the FHIR base, e.g. `/Project/:id/$invite`. */
-  path: string;
-}
-
-export interface OperationRegistry {
-  readonly routes: readonly OperationRoute[];
-  /** The binding of an OperationDefinition id, or undefined. */
-  get(definitionId: string): OperationRoute | undefined;
-  /** The route of `$code` at a level (for a type), e.g. to serve `%24invite` like `$invite`. */
-  find(level: OperationLevel, code: string, resourceType?: string): OperationRoute | undefined;
-}
-
-function routesOf(definition: OperationDefinition, handler: OperationHandler): OperationRoute[] {
-  const routes: OperationRoute[] = [];
-  const op = `$${definition.code}`;
-  if (definition.system) {
-    routes.push({ definition, handler, level: 'system', path: `/${op}` });
-  }
-  for (const resourceType of definition.resource ?? []) {
-    if (definition.type) {
-      routes.push({ definition, handler, level: 'type', resourceType, path: `/${resourceType}/${op}` });
-    }
-    if (definition.instance) {
-      routes.push({ definition, handler, level: 'instance', resourceType, path: `/${resourceType}/:id/${op}` });
-    }
-  }
-  return routes;
-}
-
-export function createOperationRegistry(
-  definitions: ReadonlyMap<string, OperationDefinition>,
-  handlers: Readonly<Record<string, OperationHandler>>,
-): OperationRegistry {
-  const missingHandlers = [...definitions.keys()].filter((id) => !handlers[id]);
-  if (missingHandlers.length > 0) {
-    throw new Error(`OperationDefinition without a handler: ${missingHandlers.join(', ')}`);
-  }
-  const missingDefinitions = Object.keys(handlers).filter((id) => !definitions.has(id));
-  if (missingDefinitions.length > 0) {
-    throw new Error(`Operation handler without an OperationDefinition in fhir-profiles/: ${missingDefinitions.join(', ')}`);
-  }
-  const routes: OperationRoute[] = [];
-  const byId = new Map<string, OperationRoute>();
-  for (const [id, definition] of definitions) {
-    if (!definition.code || !/^[A-Za-z][A-Za-z0-9-]*$/.test(definition.code)) {
-      throw new Error(`OperationDefinition/${id} has no valid code`);
-    }
-    const own = routesOf(definition, handlers[id]);
-    if (own.length === 0) {
-      throw new Error(`OperationDefinition/${id} is neither system, type nor instance level (or names no resource)`);
-    }
-    for (const route of own) {
-      if (routes.some((r) => r.path === route.path)) {
-        throw new Error(`Two OperationDefinitions bind ${route.path}`);
-      }
-      routes.push(route);
-    }
-    byId.set(id, own[0]);
-  }
-  return {
-    routes,
-    get: (id) => byId.get(id),
-    find: (level, code, resourceType) => routes.find((r) => r.level === level && `$${r.definition.code}` === code && r.resourceType === resourceType),
-  };
-}
 
 /** The input parameters of a definition (use `in`), at the top level. */
 export function inputParameters(definition: OperationDefinition): OperationDefinitionParameter[] {
