@@ -1,4 +1,5 @@
 import type { ClientSession, Filter } from 'mongodb';
+import { recordWrite } from '../db/commit-ledger';
 import type { Store } from '../db/store';
 import { badRequest, type FhirError } from '../errors';
 import { matchesHash, randomSecret, sha256Hex } from './passwords';
@@ -68,6 +69,7 @@ export async function createActivation(
     { _id: id, userId: input.userId, kind: input.kind, secretHash: hashSecret(secret), mailed: input.delivery === 'mail', createdAt: now, expiresAt },
     { session },
   );
+  recordWrite(session, { collection: ACTIVATIONS, id });
   return { id, secret, url: `${deps.baseUrl}setpassword/${id}/${secret}`, expiresAt };
 }
 

@@ -1,4 +1,5 @@
 import type { ClientSession, Collection, Filter, UpdateFilter } from 'mongodb';
+import { recordWrite } from '../db/commit-ledger';
 import type { Database } from '../db/database';
 import { isDuplicateKey, withWriteLock } from '../db/transaction';
 
@@ -65,6 +66,7 @@ export async function setCredentials(database: Database, id: string, fields: Omi
 /** The credentials of a new account (User with a password, ClientApplication with a secret), in its transaction. */
 export async function insertCredentials(database: Database, session: ClientSession, doc: CredentialsDoc): Promise<void> {
   await credentials(database).insertOne(doc, { session });
+  recordWrite(session, { collection: CREDENTIALS, id: doc._id });
 }
 
 /** Replaces `storedHash` by `passwordHash` unless the password changed meanwhile; answers whether it did. */

@@ -1,4 +1,5 @@
 import { MongoError, MongoNetworkError, type ClientSession } from 'mongodb';
+import { deleteDocs, openLedger, settleCommit, type DocRef } from './commit-ledger';
 import type { Database } from './database';
 
 /** A unique index refused a write (E11000), either at write time or at commit. */
@@ -49,6 +50,7 @@ async function runTransaction<T>(database: Database, fn: (session: ClientSession
   try {
     for (let attempt = 1; ; attempt++) {
       session.startTransaction({ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
+      openLedger(session);
       let result: T;
       try {
         result = await fn(session);
@@ -64,10 +66,19 @@ async function runTransaction<T>(database: Database, fn: (session: ClientSession
         return result;
       } catch (err) {
         await abortQuietly(session);
+        // The outcome may be unknown (or partial on the embedded engine): decide it from what the
+        // attempt wrote (commit-ledger.ts) before running it again or giving up.
+        const settled = await settleCommit(database, session);
+        if (settled === 'committed') {
+          return result;
+        }
         if (isTransient(err) && attempt < MAX_ATTEMPTS) {
           continue;
         }
         if (err instanceof MongoNetworkError) {
+          if (settled === 'absent' && attempt < MAX_ATTEMPTS) {
+            continue;
+          }
           throw new AmbiguousCommitError();
         }
         throw toDomainError(err);
@@ -109,4 +120,13 @@ export async function withWriteLock<T>(database: Database, fn: () => Promise<T>)
     return database.transactionLock.run('tx', () => database.inTransaction.run(true, fn));
   }
   return fn();
+}
+
+/**
+ * Removes documents a partial commit left behind (see commit-ledger.ts), with plain deletes under
+ * the write lock: on the embedded engine a plain write overlapping a transaction on the same
+ * collection can be lost, so it waits for running transactions (inside one, it runs at once).
+ */
+export async function removeOrphans(database: Database, refs: readonly DocRef[]): Promise<void> {
+  await withWriteLock(database, () => deleteDocs(database, refs));
 }

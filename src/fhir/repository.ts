@@ -3,6 +3,7 @@ import type { Reference, Resource, StructureDefinition } from '@medplum/fhirtype
 import type { Clock } from '../clock';
 import { newId } from '../clock';
 import type { Database } from '../db/database';
+import { recordWrite } from '../db/commit-ledger';
 import { DuplicateKeyError, isDuplicateKey, withTransaction } from '../db/transaction';
 import { conflict, gone, notFound, preconditionFailed } from '../errors';
 import { currentCollection, historyCollection } from './resource-types';
@@ -92,11 +93,13 @@ async function writeVersion<T extends Resource>(ctx: RepoContext, session: Clien
   const current = ctx.database.db.collection<StoredResource>(currentCollection(type));
   if (previousVersion === undefined) {
     await current.insertOne(doc as StoredResource, { session });
+    recordWrite(session, { collection: currentCollection(type), id: doc._id });
   } else {
     const result = await current.replaceOne({ _id: doc._id, version: previousVersion }, doc as StoredResource, { session });
     if (result.matchedCount === 0) {
       throw preconditionFailed(`${type}/${doc._id} was changed by someone else; read it again and retry`);
     }
+    recordWrite(session, { collection: currentCollection(type), id: doc._id, match: { version: doc.version }, replaced: true });
   }
   const entry: HistoryEntry<T> = {
     _id: `${doc._id}/${doc.version}`,
@@ -109,6 +112,10 @@ async function writeVersion<T extends Resource>(ctx: RepoContext, session: Clien
     resource: doc.resource,
   };
   await ctx.database.db.collection<HistoryEntry>(historyCollection(type)).insertOne(entry as HistoryEntry, { session });
+  if (previousVersion === undefined) {
+    // The first version's entry is this transaction's own (a later one's id may be another writer's).
+    recordWrite(session, { collection: historyCollection(type), id: entry._id });
+  }
 }
 
 function uniqueKeyFor(resource: Resource, options: WriteOptions, existing?: StoredResource): string | undefined {

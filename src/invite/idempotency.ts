@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { ClientSession } from 'mongodb';
 import type { Clock } from '../clock';
+import { recordWrite } from '../db/commit-ledger';
 import type { Database } from '../db/database';
 import { badRequest, FhirError } from '../errors';
 
@@ -134,5 +135,6 @@ export async function storeAnswer(
     doc.sealed = seal(key, answer.secret);
   }
   await collection.insertOne(doc, { session });
+  recordWrite(session, { collection: IDEMPOTENCY, id: doc._id, match: { nonce: doc.nonce } });
   return doc.nonce;
 }

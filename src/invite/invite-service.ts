@@ -1,22 +1,17 @@
 import type { ClientSession } from 'mongodb';
 import type { Project, Reference, User } from '@medplum/fhirtypes';
-import { ACTIVATIONS, createActivation } from '../accounts/activation';
+import { createActivation } from '../accounts/activation';
 import type { AuthContext } from '../accounts/auth-context';
-import { CREDENTIALS } from '../accounts/credentials';
 import { hashPassword } from '../accounts/passwords';
 import { endSessionsOnThisInstance } from '../accounts/sessions';
-import type { Clock } from '../clock';
 import type { AppConfig } from '../config';
-import type { Database } from '../db/database';
+import type { Store } from '../db/store';
 import type { KeyedLock } from '../db/keyed-lock';
 import { AmbiguousCommitError, DuplicateKeyError, withTransaction } from '../db/transaction';
 import type { EmailServices } from '../email/mail';
 import { conflict, FhirError } from '../errors';
-import { readStored, type RepoContext } from '../fhir/repository';
-import { OUTBOX_COLLECTION } from '../email/outbox';
-import { currentCollection, historyCollection } from '../fhir/resource-types';
-import { commitState, removeOrphans, type DocRef } from './commit-check';
-import { findAnswer, IDEMPOTENCY, storeAnswer, type IdempotencyKey, type StoredAnswer } from './idempotency';
+import type { RepoContext } from '../fhir/repository';
+import { findAnswer, storeAnswer, type IdempotencyKey, type StoredAnswer } from './idempotency';
 import { resolveAccess } from './invite-access';
 import { authorizeInvite, projectOrNotFound } from './invite-authorize';
 import { buildInviteEmail } from './invite-email';
@@ -29,9 +24,7 @@ import { ensureUser, findInviteUsers, resolveInvitee, type StoredUser } from './
 import { clearUnverifiedCredentials, mustReclaim } from './invite-account';
 
 /** What the invite needs; all created once per app. */
-export interface InviteDeps {
-  database: Database;
-  clock: Clock;
+export interface InviteDeps extends Store {
   config: Pick<AppConfig, 'baseUrl' | 'activationTtlMs'>;
   email: Pick<EmailServices, 'enqueue'>;
   templates: InviteTemplates;
@@ -58,8 +51,6 @@ export interface InviteResult {
   reclaimed: boolean;
   /** The sign-in sessions the reclaim ended. */
   endedLogins: string[];
-  /** Every document the transaction inserted, to decide an unknown commit outcome. */
-  inserted: DocRef[];
 }
 
 export interface InviteCall {
@@ -78,18 +69,6 @@ export interface InviteOutcome {
 }
 
 const MAX_ATTEMPTS = 3;
-/** How often a commit that failed with a transient error is settled and the invite run again. */
-const MAX_COMMIT_RETRIES = 5;
-
-/**
- * Thrown out of the transaction when `withTransaction` runs the invite again after a failed
- * commit: what that commit really did is settled outside any transaction (see `landedWhole`).
- */
-class UnsettledCommit extends Error {
-  constructor() {
-    super('an earlier commit of this invite must be settled first');
-  }
-}
 
 /** The whole invite inside one transaction: every read and write joins `session`. */
 export async function inviteInSession(deps: InviteDeps, session: ClientSession, call: InviteCall, passwordHash: string | undefined): Promise<InviteResult> {
@@ -105,23 +84,10 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
   const plan = planMembership(request, memberships);
   await refuseTakenExternalId(repo, projectId, request.membership.externalId, existingUser?.id);
   const preferred = plan.action === 'update' ? plan.current.profile : undefined;
-  const inserted: DocRef[] = [];
-  const { profile, created: profileCreated } = await resolveProfile(repo, projectId, request, preferred);
-  if (profileCreated) {
-    inserted.push(...resourceDocs(profile.resourceType, profile.id));
-  }
+  const { profile } = await resolveProfile(repo, projectId, request, preferred);
   const { user, created: userCreated, pending } = await ensureUser(repo, project, request, existingUser, passwordHash);
-  if (userCreated) {
-    inserted.push(...resourceDocs('User', user.id));
-    if (passwordHash) {
-      inserted.push({ collection: CREDENTIALS, id: user.id });
-    }
-  }
   const invitedBy = { reference: `${caller.userType}/${caller.userId}` } as Reference<User>;
   const { membership, created } = await writeMembership(repo, request, plan, { project, user, profile, invitedBy, access });
-  if (created) {
-    inserted.push(...resourceDocs('ProjectMembership', membership.id));
-  }
 
   // An unverified server-scoped account joining another project is reclaimed for the owner of
   // its email: credentials cleared, sessions ended, every earlier link superseded, a link mailed.
@@ -139,12 +105,8 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
         supersedeAll: reclaim,
       })
     : undefined;
-  if (activation) {
-    inserted.push({ collection: ACTIVATIONS, id: activation.id });
-  }
   if (mail) {
-    const outboxId = await deps.email.enqueue(session, buildInviteEmail(deps.templates, { project, user, to: request.email as string, baseUrl: deps.config.baseUrl, activation }));
-    inserted.push({ collection: OUTBOX_COLLECTION, id: outboxId });
+    await deps.email.enqueue(session, buildInviteEmail(deps.templates, { project, user, to: request.email as string, baseUrl: deps.config.baseUrl, activation }));
   }
   return {
     project,
@@ -157,16 +119,7 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
     activationUrl: userCreated && !mail ? activation?.url : undefined,
     reclaimed: reclaim,
     endedLogins,
-    inserted,
   };
-}
-
-/** The current document and the first history entry that createResource inserts. */
-function resourceDocs(type: string, id: string): DocRef[] {
-  return [
-    { collection: currentCollection(type), id },
-    { collection: historyCollection(type), id: `${id}/1` },
-  ];
 }
 
 /** Worth running again: the state changed under us (a concurrent invite), not a decided refusal. */
@@ -181,9 +134,6 @@ function retryable(err: unknown): boolean {
 }
 
 function finalError(err: unknown): unknown {
-  if (err instanceof UnsettledCommit) {
-    return new FhirError('FST_UNAVAILABLE', 'The database could not commit the invite; send it again (with the same Idempotency-Key to be safe)');
-  }
   if (err instanceof DuplicateKeyError) {
     return conflict('Another request changed this account or membership at the same time; try again');
   }
@@ -191,24 +141,6 @@ function finalError(err: unknown): unknown {
     return new FhirError('FST_UNAVAILABLE', 'The database did not confirm the invite; send it again (with the same Idempotency-Key to be safe)');
   }
   return err;
-}
-
-/**
- * After a failed or unconfirmed commit: true when it landed whole (then its result stands). A
- * partial landing (the embedded engine on a clash at commit, see commit-check.ts) is cleaned up
- * and reported as false, like nothing landing at all: the invite then runs again. Its reads and
- * deletes are plain ones: call it outside any transaction.
- */
-async function landedWhole(deps: InviteDeps, result: InviteResult): Promise<boolean> {
-  const { state, present } = await commitState(deps.database, result.inserted);
-  if (state === 'committed') {
-    const doc = await readStored({ database: deps.database, clock: deps.clock }, 'ProjectMembership', result.membership.id);
-    return doc !== undefined && String(doc.version) === result.membership.meta?.versionId;
-  }
-  if (state === 'partial') {
-    await removeOrphans(deps.database, present);
-  }
-  return false;
 }
 
 /**
@@ -223,7 +155,7 @@ async function afterCommit(deps: InviteDeps, result: InviteResult, startedAt: Da
 }
 
 async function userMayExist(deps: InviteDeps, call: InviteCall): Promise<boolean> {
-  return (await findInviteUsers({ database: deps.database, clock: deps.clock }, call.projectId, call.request)).invited !== undefined;
+  return (await findInviteUsers(deps, call.projectId, call.request)).invited !== undefined;
 }
 
 /**
@@ -233,15 +165,13 @@ async function userMayExist(deps: InviteDeps, call: InviteCall): Promise<boolean
  * what is really stored: 409 "already a member", the upserted membership, or the replay.
  */
 export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<InviteOutcome> {
-  await authorizeInvite({ database: deps.database, clock: deps.clock }, call.caller, call.projectId);
+  await authorizeInvite(deps, call.caller, call.projectId);
   const { request } = call;
   const lockKey = request.email ? `invite:email:${request.email}` : `invite:ext:${call.projectId}:${request.externalId}`;
   let updatedMembership = false;
   return deps.lock.run(lockKey, async () => {
     let passwordHash: string | undefined;
-    let attempt = 1;
-    let commitRetries = 0;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       if (call.idempotency) {
         const stored = await findAnswer(deps, call.idempotency.key, call.idempotency.fingerprint);
         if (stored) {
@@ -252,40 +182,24 @@ export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<Inv
       if (request.password && passwordHash === undefined && !(await userMayExist(deps, call))) {
         passwordHash = await hashPassword(request.password);
       }
-      // withTransaction may run the function again after a failed commit: leave the transaction
-      // then, and settle that commit outside it (below) before running the invite again.
-      const attemptState: { result?: InviteResult } = {};
       const startedAt = deps.clock.now();
+      const landed: { result?: InviteResult } = {};
       try {
+        // All or nothing, also when the commit's outcome is unknown (withTransaction settles it).
         const answer = await withTransaction(deps.database, async (session) => {
-          if (attemptState.result) {
-            throw new UnsettledCommit();
-          }
           const result = await inviteInSession(deps, session, call, passwordHash);
           updatedMembership ||= !result.membershipCreated;
           const stored = call.answer(result);
           if (call.idempotency) {
-            const nonce = await storeAnswer(deps, session, call.idempotency.key, call.idempotency.fingerprint, stored);
-            result.inserted.push({ collection: IDEMPOTENCY, id: call.idempotency.key.id, match: { nonce } });
+            await storeAnswer(deps, session, call.idempotency.key, call.idempotency.fingerprint, stored);
           }
-          attemptState.result = result;
+          landed.result = result;
           return stored;
         });
-        await afterCommit(deps, attemptState.result as InviteResult, startedAt);
+        await afterCommit(deps, landed.result as InviteResult, startedAt);
         return { answer, replayed: false };
       } catch (err) {
-        // A result means the function finished and the commit failed: decide what really landed.
-        const pending = attemptState.result;
-        if (pending && (await landedWhole(deps, pending))) {
-          await afterCommit(deps, pending, startedAt);
-          return { answer: call.answer(pending), replayed: false };
-        }
-        if (err instanceof UnsettledCommit && commitRetries < MAX_COMMIT_RETRIES) {
-          commitRetries += 1;
-          continue;
-        }
         if (attempt < MAX_ATTEMPTS && retryable(err)) {
-          attempt += 1;
           continue;
         }
         throw finalError(err);

@@ -1,7 +1,6 @@
 import { MongoError, type ClientSession, type Collection, type Db, type Document, type MongoClient } from 'mongodb';
 import type { Database } from '../../src/db/database';
-import { withTransaction } from '../../src/db/transaction';
-import { removeOrphans } from '../../src/invite/commit-check';
+import { removeOrphans, withTransaction } from '../../src/db/transaction';
 import { useTestApp } from '../helpers/suite';
 import { createMember, createProject, uniqueEmail } from './fixtures';
 import { inviteDeps, inviteDirect } from './service-helpers';
