@@ -5,6 +5,7 @@ import type { Clock } from './clock';
 import type { AppConfig } from './config';
 import type { Database } from './db/database';
 import type { EmailServices, MailTransport } from './email/mail';
+import type { ChangeListener } from './fhir/changes';
 import type { Definitions } from './fhir/definitions';
 import type { InviteDeps } from './invite/invite-service';
 
@@ -25,6 +26,8 @@ export interface AppContext {
   email: EmailServices;
   /** The invite's dependencies (one per app: its lock serialises invites of one person). */
   invite: InviteDeps;
+  /** The repository's change listeners, handed to every write path (see fhir/changes.ts). */
+  listeners: readonly ChangeListener[];
 }
 
 /** What buildApp needs beyond the configuration; all optional, for tests. */
@@ -38,4 +41,9 @@ export interface AppDeps {
   mailTransport?: MailTransport;
   /** A pino-compatible logger configuration or `false`. */
   logger?: boolean | object;
+  /**
+   * Listeners called inside the transaction of every resource change (see fhir/changes.ts); the
+   * domains that need one (audit trail, subscriptions) add theirs in buildApp.
+   */
+  changeListeners?: readonly ChangeListener[];
 }

@@ -62,7 +62,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     const definitions = loadDefinitions(findProfilesDir());
     // Each domain declares its indexes; db/ creates them without knowing the domains.
     await ensureIndexes(database, [fhirIndexes(), accountIndexes(), inviteIndexes(), emailIndexes()]);
-    const base = { config, database, clock: deps.clock ?? systemClock, definitions, log: app.log };
+    // The repository's change listeners: none of the server's own yet (see fhir/changes.ts).
+    const listeners = [...(deps.changeListeners ?? [])];
+    const base = { config, database, clock: deps.clock ?? systemClock, definitions, log: app.log, listeners };
     const email = createEmailServices(base, deps.mailTransport);
     const auth = await createAuthServices(base);
     const access = createAccessServices(base.clock);

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { JWK } from 'jose';
 import type { AppConfig } from '../config';
 import type { Store } from '../db/store';
+import type { Actor, ChangeListener } from '../fhir/changes';
 import { FhirError } from '../errors';
 import type { BackgroundTasks } from './set-password';
 import type { TokenSigner } from './tokens';
@@ -71,6 +72,18 @@ export interface AccountsContext extends Store {
   /** Our profiles by canonical URL, to validate the resources accounts create. */
   definitions: { profiles: ReadonlyMap<string, StructureDefinition> };
   auth: AuthServices;
+  /** The repository's change listeners (see fhir/changes.ts). */
+  listeners?: readonly ChangeListener[];
+}
+
+/** The caller as the actor of the writes it makes (for the repository's change listeners). */
+export function actorOf(auth: AuthContext): Actor {
+  return {
+    principal: { reference: `${auth.userType}/${auth.userId}` },
+    membership: { reference: `ProjectMembership/${auth.membershipId}` },
+    project: auth.projectId,
+    profile: auth.profile,
+  };
 }
 
 /** A 401 the caller can act on, with the WWW-Authenticate challenge. */

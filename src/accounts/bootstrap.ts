@@ -86,7 +86,7 @@ async function createSuperAdmin(ctx: BootstrapContext): Promise<BootstrapResult 
       if ((await ctx.database.db.collection('User').findOne({}, { session })) !== null) {
         return false;
       }
-      const repo: RepoContext = { database: ctx.database, clock: ctx.clock, session, profiles: ctx.definitions.profiles };
+      const repo: RepoContext = { database: ctx.database, clock: ctx.clock, session, profiles: ctx.definitions.profiles, listeners: ctx.listeners };
       const projectRef = { reference: `Project/${ids.projectId}`, display: 'Super Admin' };
       const userRef = { reference: `User/${ids.userId}`, display: email };
       const practitionerRef = { reference: `Practitioner/${ids.practitionerId}`, display: 'Super Admin' };

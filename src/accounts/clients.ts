@@ -5,7 +5,7 @@ import type { Store } from '../db/store';
 import { withTransaction } from '../db/transaction';
 import { badRequest, notFound } from '../errors';
 import { createResource, idOf, readCurrent, type RepoContext } from '../fhir/repository';
-import type { AccountsContext, AuthContext } from './auth-context';
+import { actorOf, type AccountsContext, type AuthContext } from './auth-context';
 import { insertCredentials, readCredentials } from './credentials';
 import { assertCurrentProjectAdmin, grantsSuperAdmin, membershipsOf, projectOf } from './memberships';
 import { matchesHash, sha256Hex } from './passwords';
@@ -56,7 +56,7 @@ export async function createClientApplication(ctx: AccountsContext, auth: AuthCo
   const secret = randomBytes(32).toString('hex');
   const clientId = newId();
   const client = await withTransaction(ctx.database, async (session) => {
-    const repo: RepoContext = { database: ctx.database, clock: ctx.clock, session, profiles: ctx.definitions.profiles };
+    const repo: RepoContext = { database: ctx.database, clock: ctx.clock, session, profiles: ctx.definitions.profiles, listeners: ctx.listeners, actor: actorOf(auth) };
     const author = auth.profile;
     const created = await createResource<ClientApplication>(
       repo,

@@ -6,7 +6,8 @@ import type { KeyedLock } from '../db/keyed-lock';
 import type { Store } from '../db/store';
 import { withTransaction } from '../db/transaction';
 import { badRequest, forbidden } from '../errors';
-import { readStored, updateResource } from '../fhir/repository';
+import type { ChangeListener } from '../fhir/changes';
+import { readStored, updateResource, type RepoContext } from '../fhir/repository';
 import { confirmTotpSecret, offerTotpSecret, readCredentials, removeTotpSecret, useTotpStep, type CredentialsDoc } from './credentials';
 import { loadLoginForStep, recordAccountFailure, refundAccountAttempt, refundAttempt, reserveAccountAttempt, reserveAttempt, wrongCode, type MfaCheck } from './mfa-attempts';
 import type { LoginDoc } from './sessions';
@@ -74,8 +75,8 @@ export async function ensurePendingSecret(deps: Store, userId: string): Promise<
   return stored.mfaPendingSecret;
 }
 
-async function setUserEnrolled(deps: Store, session: ClientSession, userId: string, enrolled: boolean): Promise<void> {
-  const repo = { ...deps, session };
+async function setUserEnrolled(deps: Store & { listeners?: readonly ChangeListener[] }, session: ClientSession, userId: string, enrolled: boolean): Promise<void> {
+  const repo: RepoContext = { database: deps.database, clock: deps.clock, session, listeners: deps.listeners, actor: { principal: { reference: `User/${userId}` } } };
   const stored = await readStored<User>(repo, 'User', userId);
   if (!stored || stored.deleted) {
     throw badRequest('This account no longer exists');
@@ -89,7 +90,7 @@ async function setUserEnrolled(deps: Store, session: ClientSession, userId: stri
  * Confirms the pending secret with a code of time step `step`: it becomes the MFA secret and the
  * User is marked enrolled, in the caller's transaction. 400 when the state changed meanwhile.
  */
-export async function confirmEnrollment(deps: Store, session: ClientSession, userId: string, secret: string, step: number): Promise<void> {
+export async function confirmEnrollment(deps: MfaServiceDeps, session: ClientSession, userId: string, secret: string, step: number): Promise<void> {
   if (!(await confirmTotpSecret(deps.database, session, userId, secret, step, deps.clock.now()))) {
     throw badRequest('This code was already used, or MFA is already set up for this account', 'token');
   }
@@ -104,7 +105,7 @@ export async function consumeStep(deps: Store, session: ClientSession, userId: s
 }
 
 /** Removes the MFA secret (after a valid code of step `step`) and marks the User not enrolled. */
-export async function removeEnrollment(deps: Store, session: ClientSession, userId: string, secret: string, step: number): Promise<void> {
+export async function removeEnrollment(deps: MfaServiceDeps, session: ClientSession, userId: string, secret: string, step: number): Promise<void> {
   if (!(await removeTotpSecret(deps.database, session, userId, secret, step))) {
     throw badRequest('This code was already used: wait for the next code in your authenticator app', 'token');
   }
@@ -116,6 +117,8 @@ export interface MfaServiceDeps extends Store {
   lock: KeyedLock;
   /** Where wrong codes and lockouts are logged (warn, no secrets). */
   log?: FastifyBaseLogger;
+  /** The repository's change listeners (the User's mfaEnrolled changes). */
+  listeners?: readonly ChangeListener[];
 }
 
 /** What a new enrollment shows: the otpauth URI (it carries the pending secret) and its QR code. */

@@ -6,6 +6,7 @@ import type { Store } from '../db/store';
 import { AmbiguousCommitError, withTransaction } from '../db/transaction';
 import type { EmailServices, MailMessage } from '../email/mail';
 import { badRequest, FhirError } from '../errors';
+import type { ChangeListener } from '../fhir/changes';
 import { findResources, readStored, updateResource, type RepoContext } from '../fhir/repository';
 import { defaultUniqueKey } from '../fhir/unique-keys';
 import { escapeHtml } from '../html';
@@ -20,6 +21,8 @@ import { endSessionsOnThisInstance, revokeUserSessions } from './sessions';
  */
 
 export interface SetPasswordDeps extends Store {
+  /** The repository's change listeners (the User's emailVerified change). */
+  listeners?: readonly ChangeListener[];
   /**
    * Serializes uses of one activation request in this process. The embedded engine does not
    * detect two concurrent transactions changing the same document, so without it two uses at
@@ -89,7 +92,7 @@ async function applyActivation(deps: SetPasswordDeps, session: ClientSession, in
   }
   await activations.updateMany({ ...outstandingOf(activation.userId), _id: { $ne: activation._id } }, { $set: { supersededAt: now } }, { session });
   await setCredentials(deps.database, activation.userId, { passwordHash, passwordChangedAt: now }, session);
-  const repo: RepoContext = { ...deps, session };
+  const repo: RepoContext = { database: deps.database, clock: deps.clock, session, listeners: deps.listeners, actor: { principal: { reference: `User/${activation.userId}` } } };
   const stored = await readStored<User>(repo, 'User', activation.userId);
   if (!stored || stored.deleted) {
     throw badRequest('The account this link was sent for no longer exists', 'id');

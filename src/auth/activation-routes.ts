@@ -18,7 +18,7 @@ export const activationRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
 
   app.post<{ Body: { id: string; secret: string; password: string } }>('/auth/setpassword', { schema: setPasswordSchema }, async (request) => {
     const { id, secret, password } = request.body;
-    await setPasswordWithActivation({ database: ctx.database, clock: ctx.clock, lock, revokeLogin: ctx.auth.revokeLogin }, { id, secret, password });
+    await setPasswordWithActivation({ database: ctx.database, clock: ctx.clock, lock, revokeLogin: ctx.auth.revokeLogin, listeners: ctx.listeners }, { id, secret, password });
     return outcomeOk('Your password is set: you can now sign in with it');
   });
 

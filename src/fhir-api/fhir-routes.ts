@@ -26,6 +26,7 @@ export const fhirRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, {
       baseUrl: ctx.config.baseUrl,
       profiles: ctx.definitions.profiles,
       writeLock: new KeyedLock(),
+      listeners: ctx.listeners,
     },
   };
   await app.register(metadataRoutes, options);

@@ -1,7 +1,7 @@
 import type { ClientSession } from 'mongodb';
 import type { Project, Reference, User } from '@medplum/fhirtypes';
 import { createActivation } from '../accounts/activation';
-import type { AuthContext } from '../accounts/auth-context';
+import { actorOf, type AuthContext } from '../accounts/auth-context';
 import { hashPassword } from '../accounts/passwords';
 import { endSessionsOnThisInstance } from '../accounts/sessions';
 import type { AppConfig } from '../config';
@@ -10,6 +10,7 @@ import type { KeyedLock } from '../db/keyed-lock';
 import { AmbiguousCommitError, DuplicateKeyError, withTransaction } from '../db/transaction';
 import type { EmailServices } from '../email/mail';
 import { conflict, FhirError } from '../errors';
+import type { ChangeListener } from '../fhir/changes';
 import type { RepoContext } from '../fhir/repository';
 import { findAnswer, storeAnswer, type IdempotencyKey, type StoredAnswer } from './idempotency';
 import { resolveAccess } from './invite-access';
@@ -25,6 +26,8 @@ import { clearUnverifiedCredentials, mustReclaim } from './invite-account';
 
 /** What the invite needs; all created once per app. */
 export interface InviteDeps extends Store {
+  /** The repository's change listeners (see fhir/changes.ts): the invite writes through the repository. */
+  listeners?: readonly ChangeListener[];
   config: Pick<AppConfig, 'baseUrl' | 'activationTtlMs'>;
   email: Pick<EmailServices, 'enqueue'>;
   templates: InviteTemplates;
@@ -73,7 +76,7 @@ const MAX_ATTEMPTS = 3;
 /** The whole invite inside one transaction: every read and write joins `session`. */
 export async function inviteInSession(deps: InviteDeps, session: ClientSession, call: InviteCall, passwordHash: string | undefined): Promise<InviteResult> {
   const { request, projectId, caller } = call;
-  const repo: RepoContext = { database: deps.database, clock: deps.clock, session };
+  const repo: RepoContext = { database: deps.database, clock: deps.clock, session, listeners: deps.listeners, actor: actorOf(caller) };
   const project = await projectOrNotFound(repo, projectId);
   const access = await resolveAccess(repo, project, request);
   await checkPatient(repo, projectId, request);

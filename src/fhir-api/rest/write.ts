@@ -90,7 +90,7 @@ export async function createForCaller(deps: RestDeps, scope: AccessScope, type: 
   checkProjectReferences(scope, candidate, project);
   checkWrite(scope, access, candidate);
   await checkMembershipReferences(deps, candidate, project);
-  const created = await createResource(repoContext(deps), candidate as Resource, { project, author: scope.auth.profile }, id);
+  const created = await createResource(repoContext(deps, scope), candidate as Resource, { project, author: scope.auth.profile }, id);
   return result(redact(access, created));
 }
 
@@ -125,11 +125,11 @@ export async function updateForCaller(deps: RestDeps, scope: AccessScope, type: 
       try {
         const options = { project: existing.project, author: scope.auth.profile, ifMatch: ifMatch ?? `W/"${existing.version}"` };
         const updated = hasWriteRules(type)
-          ? await inOneTransaction(deps, async (repo) => {
+          ? await inOneTransaction(deps, scope, async (repo) => {
               await beforeUpdate(repo, type, id, candidate as Resource);
               return updateResource(repo, candidate as Resource, options);
             })
-          : await updateResource(repoContext(deps), candidate as Resource, options);
+          : await updateResource(repoContext(deps, scope), candidate as Resource, options);
         return result(redact(access, updated.resource));
       } catch (err) {
         if (ifMatch === undefined && err instanceof FhirError && err.code === 'FST_PRECONDITION' && attempt < 3) {
@@ -148,10 +148,10 @@ export async function deleteForCaller(deps: RestDeps, scope: AccessScope, type: 
     const existing = await readVisibleDoc(deps, scope, type, id);
     checkWrite(scope, access, existing.resource, existing.resource, 'delete');
     if (!hasWriteRules(type)) {
-      await deleteResource(repoContext(deps), type, id);
+      await deleteResource(repoContext(deps, scope), type, id);
       return;
     }
-    await inOneTransaction(deps, async (repo) => {
+    await inOneTransaction(deps, scope, async (repo) => {
       await beforeDelete(repo, type, id);
       await deleteResource(repo, type, id);
     });
