@@ -3,12 +3,20 @@ import type { Project, ProjectMembership, User } from '@medplum/fhirtypes';
 import { insertCredentials, readCredentials } from '../accounts/credentials';
 import { createResource, findResources, idOf, readCurrent, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
 import { defaultUniqueKey } from '../fhir/unique-keys';
-import { membershipsOfUser } from './invite-membership';
+import { storedField } from '../fhir/search/supported-params';
 import { newId } from '../clock';
 import type { InviteRequest, UserScope } from './invite-request';
 import { refuseConflict } from './invite-errors';
 
 export type StoredUser = User & { id: string };
+
+/**
+ * The filter of a project's memberships of a user: by the derived `user` search field, whose
+ * index ({ project, sp.user }) finds them, and the reference exactly as stored.
+ */
+export function membershipsOfUser(projectId: string, userReference: string): Record<string, unknown> {
+  return { project: projectId, [storedField('reference', 'user')]: userReference, 'resource.user.reference': userReference };
+}
 
 export interface ResolvedUser {
   user: StoredUser;

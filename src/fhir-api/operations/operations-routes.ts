@@ -4,18 +4,7 @@ import { notFound } from '../../errors';
 import { checkInput, compileOperationInputs, createInputAjv, schemaErrorsToFhirError, type SchemaError } from './input-schema';
 import { parametersToObject } from './parameters';
 import { projectInvite } from './project-invite';
-import { createOperationRegistry, type OperationHandler, type OperationRoute } from './registry';
-
-/**
- * One operation: the id of its OperationDefinition in fhir-profiles/ and the function that makes
- * its handler for an app. Adding an operation is its definition (JSON, with the input shape) and
- * one such module, listed in OPERATIONS below; the registry refuses to start when either is
- * missing, and this plugin registers its routes and checks its input.
- */
-export interface OperationModule {
-  id: string;
-  create(ctx: AppContext): OperationHandler;
-}
+import { createOperationRegistry, type OperationModule, type OperationRoute } from './registry';
 
 const OPERATIONS: readonly OperationModule[] = [projectInvite];
 

@@ -6,7 +6,7 @@ import type { StoredAnswer } from '../../invite/idempotency';
 import { inviteForCaller, operationAnswer } from '../../invite/invite-output';
 import { normalizeInviteRequest } from '../../invite/invite-request';
 import { objectToParameters } from './parameters';
-import type { OperationModule } from './operations-routes';
+import type { OperationModule } from './registry';
 
 /**
  * POST /fhir/R4/Project/{id}/$invite: the input (checked against the schema derived from

@@ -1,5 +1,6 @@
 import type { OperationDefinition } from '@medplum/fhirtypes';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../app-context';
 
 /**
  * Binds each OperationDefinition loaded from fhir-profiles/ to the function that runs it. Building a
@@ -93,4 +94,15 @@ export function createOperationRegistry(
     get: (id) => byId.get(id),
     find: (level, code, resourceType) => routes.find((r) => r.level === level && `$${r.definition.code}` === code && r.resourceType === resourceType),
   };
+}
+
+/**
+ * One operation: the id of its OperationDefinition in fhir-profiles/ and the function that makes
+ * its handler for an app. Adding an operation is its definition (JSON, with the input shape) and
+ * one such module, listed in OPERATIONS (operations-routes.ts); the registry refuses to start when either is
+ * missing, and the operations plugin registers its routes and checks its input.
+ */
+export interface OperationModule {
+  id: string;
+  create(ctx: AppContext): OperationHandler;
 }
