@@ -10,8 +10,8 @@ import { snapshotDatabase } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { createAccount, createMembership, createPractitioner, repoOf, uniqueEmail } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { form } from '../auth/fixtures';
-import { createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../fhir/fixtures';
+import { form } from '../helpers/auth';
+import { createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../helpers/fhir';
 
 /**
  * A project-scoped user lives and dies with its project membership: deleting its (last)

@@ -10,8 +10,8 @@ import { snapshotDatabase } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { createAccount, createMembership, createPractitioner, createProject } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../fhir/fixtures';
-import { postInvite } from '../invite/http-helpers';
+import { createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../helpers/fhir';
+import { postInvite } from '../helpers/invite';
 
 /**
  * Nobody can lock a project out: removing, deactivating or demoting the administrator membership

@@ -4,7 +4,7 @@ import { canSee, checkWrite, redact, requireInteraction, restoreHiddenFields } f
 import { resolveAccessScope } from '../../src/access/resolve';
 import type { AuthContext } from '../../src/accounts/auth-context';
 import { useTestApp } from '../helpers/suite';
-import { make, makeMember, makePolicy, makeProject, rootAuth, thrown } from './fixtures';
+import { make, makeMember, makePolicy, makeProject, rootAuth, thrown } from '../helpers/access';
 
 describe('enforcement of access policies', () => {
   const t = useTestApp();

@@ -6,7 +6,7 @@ import type { AuthContext } from '../../src/accounts/auth-context';
 import { deleteResource } from '../../src/fhir/repository';
 import { ADMIN_TYPES, CLINICAL_TYPES } from '../../src/fhir/resource-types';
 import { useTestApp } from '../helpers/suite';
-import { make, makeMember, makePolicy, makeProject, rejection, repoOf, rootAuth, thrown } from './fixtures';
+import { make, makeMember, makePolicy, makeProject, rejection, repoOf, rootAuth, thrown } from '../helpers/access';
 
 describe('resolveAccessScope', () => {
   const t = useTestApp();

@@ -6,7 +6,7 @@ import type { AppConfig } from '../../src/config';
 import { loggerOptions } from '../../src/http/logger';
 import { createTestApp, TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { createLink, createUser, linkPath } from './activation-fixtures';
+import { createLink, createUser, linkPath } from '../helpers/activation';
 
 function scriptOf(html: string): string | undefined {
   return /<script>([\s\S]*?)<\/script>/.exec(html)?.[1];

@@ -6,7 +6,7 @@ import { createResource } from '../../src/fhir/repository';
 import { snapshotDatabase } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
 import { repoOf } from '../helpers/fixtures';
-import { createUser, uniqueEmail } from './activation-fixtures';
+import { createUser, uniqueEmail } from '../helpers/activation';
 
 describe('POST /auth/resetpassword', () => {
   const t = useTestApp({ smtp: true });

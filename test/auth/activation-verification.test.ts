@@ -3,7 +3,7 @@ import { ACTIVATIONS, type ActivationDoc } from '../../src/accounts/activation';
 import { readResource } from '../../src/fhir/repository';
 import { repoOf } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { createLink, createUser } from './activation-fixtures';
+import { createLink, createUser } from '../helpers/activation';
 
 const PASSWORD = 'plum tree under moonlight';
 

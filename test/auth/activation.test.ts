@@ -6,7 +6,7 @@ import { readResource } from '../../src/fhir/repository';
 import { snapshotDatabase, TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
 import { repoOf } from '../helpers/fixtures';
-import { createLink, createUser } from './activation-fixtures';
+import { createLink, createUser } from '../helpers/activation';
 
 const GOOD_PASSWORD = 'plum tree under moonlight';
 

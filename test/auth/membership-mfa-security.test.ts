@@ -7,9 +7,9 @@ import { ADMIN_EMAIL, ADMIN_PASSWORD, TestClock } from '../helpers/app';
 import { codeExchange, pkce, signIn } from '../helpers/auth';
 import { createProject, uniqueEmail } from '../helpers/fixtures';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { outputs, postInvite } from '../invite/http-helpers';
-import { createMember } from './activation-fixtures';
-import { codeAt, secretOf } from './mfa-fixtures';
+import { outputs, postInvite } from '../helpers/invite';
+import { createMember } from '../helpers/activation';
+import { codeAt, secretOf } from '../helpers/mfa';
 
 const STEP_MS = 30_000;
 

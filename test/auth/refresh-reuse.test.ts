@@ -4,7 +4,7 @@ import { SECURITY_EVENTS } from '../../src/accounts/sessions';
 import { loggerOptions } from '../../src/http/logger';
 import { signIn } from '../helpers/auth';
 import { useTestApp } from '../helpers/suite';
-import { form } from './fixtures';
+import { form } from '../helpers/auth';
 
 function claimsOf(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());

@@ -10,7 +10,7 @@ import { loggerOptions } from '../../src/http/logger';
 import { snapshotDatabase } from '../helpers/app';
 import { repoOf } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { createUser, uniqueEmail } from './activation-fixtures';
+import { createUser, uniqueEmail } from '../helpers/activation';
 
 function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;

@@ -5,7 +5,7 @@ import { sha256Hex } from '../../src/accounts/passwords';
 import { createResource, readStored, updateResource, type RepoContext } from '../../src/fhir/repository';
 import { signIn } from '../helpers/auth';
 import { useTestApp } from '../helpers/suite';
-import { addMembership, createProject, createUser, form } from './fixtures';
+import { addMembership, createProject, createUser, form } from '../helpers/auth';
 
 /**
  * Only an ADMINISTRATOR of a `superAdmin` project is the super administrator. A plain member of

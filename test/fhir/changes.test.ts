@@ -5,8 +5,8 @@ import type { ResourceChange } from '../../src/fhir/changes';
 import { snapshotDatabase } from '../helpers/app';
 import { createProject, uniqueEmail } from '../helpers/fixtures';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { postInvite } from '../invite/http-helpers';
-import { FHIR_JSON } from './fixtures';
+import { postInvite } from '../helpers/invite';
+import { FHIR_JSON } from '../helpers/fhir';
 
 /**
  * The storage layer's change hook (src/fhir/changes.ts): every create, update and delete calls

@@ -1,8 +1,8 @@
 import type { Practitioner, Project, ProjectMembership, User } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
-import { createActivation, type ActivationDoc, type ActivationInput, type CreatedActivation } from '../../src/accounts/activation';
+import { type ActivationDoc, type ActivationInput, createActivation, type CreatedActivation } from '../../src/accounts/activation';
 import { withTransaction } from '../../src/db/transaction';
-import { create, createAccount, createMembership, createPractitioner, createProject, uniqueEmail } from '../helpers/fixtures';
+import { create, createAccount, createMembership, createPractitioner, createProject, uniqueEmail } from './fixtures';
 
 /** Test data built with the real repository (no HTTP), for the activation and MFA suites. */
 

@@ -1,7 +1,7 @@
 import type { Bundle, Patient, User } from '@medplum/fhirtypes';
 import { useSignIn, useTestApp } from '../helpers/suite';
 import type { SignedIn } from '../helpers/auth';
-import { createPolicyMember, createProjectAdmin, entryIds, FHIR_JSON, post, type ProjectAdmin } from './fixtures';
+import { createPolicyMember, createProjectAdmin, entryIds, FHIR_JSON, post, type ProjectAdmin } from '../helpers/fhir';
 
 describe('project confinement', () => {
   const t = useTestApp();

@@ -1,6 +1,6 @@
 import { snapshotDatabase } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { addMembership, createProject, createUser, exchangeCode, startLogin } from './fixtures';
+import { addMembership, createProject, createUser, exchangeCode, startLogin } from '../helpers/auth';
 
 describe('memberships at sign-in', () => {
   const t = useTestApp();

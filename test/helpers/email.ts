@@ -1,9 +1,9 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { withTransaction } from '../../src/db/transaction';
 import type { MailMessage } from '../../src/email/mail';
+import { startTestSmtp, type TestSmtp } from './smtp';
 
 /** Enqueues through a real transaction, the way the invite and auth domains do. */
 export function enqueue(app: FastifyInstance, message: MailMessage): Promise<string> {
@@ -86,3 +86,7 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** The shared test SMTP server (refuse recipients, hold the DATA reply); the names its first suites import. */
+export type CustomSmtp = TestSmtp;
+export const startCustomSmtp = startTestSmtp;

@@ -2,8 +2,8 @@ import type { ClientApplication } from '@medplum/fhirtypes';
 import { snapshotDatabase } from '../helpers/app';
 import { allowPlainPkceFallback, listen, newMedplumClient, signInClient } from '../helpers/medplum';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { createMember } from './activation-fixtures';
-import { createProject } from './fixtures';
+import { createMember } from '../helpers/activation';
+import { createProject } from '../helpers/auth';
 
 /**
  * The shapes the Medplum client library and app send and read, as the real MedplumClient sends

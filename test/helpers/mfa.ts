@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import speakeasy from 'speakeasy';
 import type { Clock } from '../../src/clock';
-import { codeExchange, pkce } from '../helpers/auth';
+import { codeExchange, pkce } from './auth';
 
 /** Every response body a suite saw, to scan for secrets at the end. */
 export class ResponseLog {

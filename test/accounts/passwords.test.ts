@@ -2,7 +2,7 @@ import { hash } from '@node-rs/argon2';
 import { CREDENTIALS } from '../../src/accounts/credentials';
 import { hashPassword, needsRehash, parseHashParams, PASSWORD_HASH_PARAMS, verifyPassword } from '../../src/accounts/passwords';
 import { signIn } from '../helpers/auth';
-import { createLink, createMember, createUser } from './activation-fixtures';
+import { createLink, createMember, createUser } from '../helpers/activation';
 import { useTestApp } from '../helpers/suite';
 
 /** OWASP Password Storage Cheat Sheet, argon2id, its minimum row. */

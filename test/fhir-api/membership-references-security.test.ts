@@ -5,7 +5,7 @@ import { snapshotDatabase } from '../helpers/app';
 import type { SignedIn } from '../helpers/auth';
 import { create, createAccount, createPractitioner, createProject, repoOf, uniqueEmail } from '../helpers/fixtures';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { createProjectAdmin, FHIR_JSON, issues, type ProjectAdmin } from './fixtures';
+import { createProjectAdmin, FHIR_JSON, issues, type ProjectAdmin } from '../helpers/fhir';
 
 /**
  * A ProjectMembership written through the FHIR API only points at resources of its own project

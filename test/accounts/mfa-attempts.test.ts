@@ -10,8 +10,8 @@ import { FhirError } from '../../src/errors';
 import { loggerOptions } from '../../src/http/logger';
 import { TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { createMember, type Member } from './activation-fixtures';
-import { codeAt, exchangeCode, ResponseLog, secretOf, startLogin, wrongCodeAt } from './mfa-fixtures';
+import { createMember, type Member } from '../helpers/activation';
+import { codeAt, exchangeCode, ResponseLog, secretOf, startLogin, wrongCodeAt } from '../helpers/mfa';
 
 const STEP_MS = 30_000;
 const MINUTE = 60_000;

@@ -1,7 +1,7 @@
 import type { AccessPolicy, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { signIn, type SignedIn } from '../helpers/auth';
-import { create, createAccount, createMembership, createPractitioner, createProject } from '../helpers/fixtures';
+import { type SignedIn, signIn } from './auth';
+import { create, createAccount, createMembership, createPractitioner, createProject } from './fixtures';
 
 export const FHIR_JSON = { 'content-type': 'application/fhir+json' };
 

@@ -2,7 +2,7 @@ import type { Bundle, Patient, ProjectMembership, User } from '@medplum/fhirtype
 import { TestClock } from '../helpers/app';
 import { create } from '../helpers/fixtures';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { FHIR_JSON, issues, post } from './fixtures';
+import { FHIR_JSON, issues, post } from '../helpers/fhir';
 
 describe('FHIR history', () => {
   let projectId: string;

@@ -2,7 +2,7 @@ import type { Bundle, Patient, Practitioner, ProjectMembership, User } from '@me
 import { TestClock } from '../helpers/app';
 import { create } from '../helpers/fixtures';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { entryIds, issues, post } from './fixtures';
+import { entryIds, issues, post } from '../helpers/fhir';
 
 describe('FHIR search over HTTP', () => {
   const clock = new TestClock(new Date('2026-01-15T12:00:00.000Z'));

@@ -1,9 +1,9 @@
 import { OperationOutcomeError, type MedplumClient } from '@medplum/core';
 import type { CapabilityStatement, OperationDefinition, ProjectMembership } from '@medplum/fhirtypes';
-import { allowPlainPkceFallback, listen, newMedplumClient, signInClient } from '../helpers/medplum';
-import { useSignIn, useTestApp } from '../helpers/suite';
-import { createPatient, createPolicy, createProject, uniqueEmail } from './fixtures';
-import { outputs, postInvite, toParameters } from './http-helpers';
+import { allowPlainPkceFallback, listen, newMedplumClient, signInClient } from '../../helpers/medplum';
+import { useSignIn, useTestApp } from '../../helpers/suite';
+import { createPatient, createPolicy, createProject, uniqueEmail } from '../../helpers/invite';
+import { outputs, postInvite, toParameters } from '../../helpers/invite';
 
 /** An answer with everything that differs between two equivalent invites blanked out. */
 function comparable(value: unknown, replacements: [string, string][]): unknown {

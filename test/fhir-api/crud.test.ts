@@ -1,7 +1,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { snapshotDatabase } from '../helpers/app';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { FHIR_JSON, issues, post } from './fixtures';
+import { FHIR_JSON, issues, post } from '../helpers/fhir';
 
 describe('FHIR REST interactions', () => {
   const t = useTestApp();

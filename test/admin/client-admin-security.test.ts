@@ -3,7 +3,7 @@ import { deleteResource, readStored, updateResource, type RepoContext } from '..
 import { snapshotDatabase } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { useTestApp } from '../helpers/suite';
-import { addMembership, createProject, createUser } from './fixtures';
+import { addMembership, createProject, createUser } from '../helpers/auth';
 
 /**
  * POST /admin/projects/{id}/client decides on the caller's membership as stored NOW, not on the

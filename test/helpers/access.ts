@@ -1,8 +1,9 @@
 import type { AccessPolicy, AccessPolicyResource, Project, ProjectMembership, ProjectMembershipAccess, Resource } from '@medplum/fhirtypes';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { AuthContext } from '../../src/accounts/auth-context';
 import type { StoredResource } from '../../src/fhir/repository';
-import { create, createMembership, createProject, repoOf } from '../helpers/fixtures';
+import { create, createAccount, createMembership, createProject, passwordHashOf, repoOf } from './fixtures';
+import { type SignedIn, signIn } from './auth';
 
 export { repoOf };
 
@@ -100,4 +101,67 @@ export async function rejection(promise: Promise<unknown>): Promise<(Error & { s
     return err as Error & { statusCode?: number };
   }
   return undefined;
+}
+
+export interface Member {
+  userId: string;
+  email: string;
+  password: string;
+  membershipId: string;
+  session: SignedIn;
+}
+
+export interface MemberSpec {
+  key: string;
+  profile: string;
+  admin?: boolean;
+  policy?: AccessPolicyResource[];
+}
+
+/** A server-scoped user with a password and one membership in the project, signed in. */
+export async function signedInMember(app: FastifyInstance, project: string, spec: MemberSpec): Promise<Member & { passwordHash: string }> {
+  const email = `${spec.key.toLowerCase()}@example.com`;
+  const password = `pw-${spec.key}-Correct-Horse-9`;
+  const user = await createAccount(app, { email, password, firstName: spec.key, lastName: 'Test', emailVerified: true });
+  const passwordHash = await passwordHashOf(password);
+  const accessPolicy = spec.policy ? await makePolicy(app, project, `${spec.key} policy`, spec.policy) : undefined;
+  const { membership } = await makeMember(app, project, { profile: spec.profile, user: `User/${user.id}`, admin: spec.admin, accessPolicy });
+  const session = await signIn(app, email, password);
+  return { userId: user.id, email, password, passwordHash, membershipId: membership.id, session };
+}
+
+export interface Answer {
+  status: number;
+  body: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+}
+
+/** Sends requests and keeps every response body, for the "no secret anywhere" scan. */
+export class Recorder {
+  readonly bodies: string[] = [];
+
+  constructor(private readonly app: FastifyInstance) {}
+
+  async call(who: Member | { session: SignedIn }, method: InjectOptions['method'], url: string, payload?: object, headers: Record<string, string> = {}): Promise<Answer> {
+    const res = await this.app.inject({
+      method,
+      url: `/fhir/R4/${url}`,
+      headers: { ...who.session.headers, ...(payload ? { 'content-type': 'application/fhir+json' } : {}), ...headers },
+      payload: payload ? JSON.stringify(payload) : undefined,
+    });
+    this.bodies.push(res.body);
+    let json: unknown;
+    try {
+      json = res.json();
+    } catch {
+      json = undefined;
+    }
+    return { status: res.statusCode, body: res.body, json };
+  }
+}
+
+/** The ids of the resources in a searchset Bundle. */
+export function idsIn(bundle: { entry?: { resource?: { id?: string } }[] }): string[] {
+  return (bundle.entry ?? []).map((e) => e.resource?.id as string).sort();
 }

@@ -1,9 +1,9 @@
 import type { OperationDefinition } from '@medplum/fhirtypes';
-import { findProfilesDir, loadDefinitions, type Definitions } from '../../src/fhir/definitions';
-import { objectToParameters, parametersToObject } from '../../src/fhir-api/operations/parameters';
-import { createOperationRegistry } from '../../src/fhir-api/operations/registry';
-import { FhirError } from '../../src/errors';
-import { operationInputSchema } from '../../src/fhir-api/operations/input-schema';
+import { findProfilesDir, loadDefinitions, type Definitions } from '../../../src/fhir/definitions';
+import { objectToParameters, parametersToObject } from '../../../src/fhir-api/operations/parameters';
+import { createOperationRegistry } from '../../../src/fhir-api/operations/registry';
+import { FhirError } from '../../../src/errors';
+import { operationInputSchema } from '../../../src/fhir-api/operations/input-schema';
 
 function refusal(fn: () => unknown): FhirError {
   try {
