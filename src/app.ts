@@ -10,7 +10,7 @@ import { authRoutes } from './auth/auth-routes';
 import { systemClock } from './clock';
 import type { AppConfig } from './config';
 import { connectDatabase } from './db/database';
-import { ensureIndexes } from './db/indexes';
+import { ensureIndexes, type IndexSpecs } from './db/indexes';
 import { emailPlugin } from './email/plugin';
 import { createEmailServices, emailIndexes } from './email/services';
 import { findProfilesDir, loadDefinitions } from './fhir/definitions';
@@ -30,6 +30,11 @@ declare module 'fastify' {
     /** The app's dependencies, for tests and benchmarks that check the database directly. */
     ctx: AppContext;
   }
+}
+
+/** Every domain's index specs, as buildApp creates them (the benchmarks' floor creates the same). */
+export function indexSpecs(): IndexSpecs[] {
+  return [fhirIndexes(), accountIndexes(), inviteIndexes(), emailIndexes()];
 }
 
 /** Builds the whole server (database connection, indexes, plugins). It never listens. */
@@ -61,7 +66,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
   try {
     const definitions = loadDefinitions(findProfilesDir());
     // Each domain declares its indexes; db/ creates them without knowing the domains.
-    await ensureIndexes(database, [fhirIndexes(), accountIndexes(), inviteIndexes(), emailIndexes()]);
+    await ensureIndexes(database, indexSpecs());
     // The repository's change listeners: none of the server's own yet (see fhir/changes.ts).
     const listeners = [...(deps.changeListeners ?? [])];
     const base = { config, database, clock: deps.clock ?? systemClock, definitions, log: app.log, listeners };

@@ -12,6 +12,13 @@ import { CLINICAL_TYPES, currentCollection } from '../fhir/resource-types';
 import { fullRule, projectAdminRules, scopeFromRules, superAdminScope, type AccessRule, type AccessScope } from './access-scope';
 import { mentions, mergeRules, referenceParameter, rulesFromPolicy, stringParameter, withoutAdminTypes, type ParameterValue, type PolicyProblem } from './policy-rules';
 
+/*
+ * access/ — domain layer: who may see and write what. AccessPolicy rules, the caller's scope (and
+ * its cache), enforcement on resources and searches, confinement filters, and the rules of writes
+ * to administrative resources (owner and last administrator, account removal). It imports
+ * accounts/, storage and the base; the API calls it before every read and write.
+ */
+
 /** The app's cache of resolved scopes (see resolveAccessScope); `clear()` it after writing a membership, policy or RelatedPerson. */
 export interface AccessServices {
   scopes: TtlCache<AccessScope>;

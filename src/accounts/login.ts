@@ -10,11 +10,7 @@ import { mfaGate } from './mfa';
 import { randomSecret, sha256Hex, upgradePasswordHash, verifyPassword } from './passwords';
 import { insertLogin, newLoginDoc, PENDING_LOGIN_TTL_MS, readLogin, updateLogin, type LoginDoc } from './sessions';
 
-/**
- * Signing in with a password (POST /auth/login), choosing a membership (POST /auth/profile) and
- * continuing a sign-in after its MFA step: route → passwordLogin → credentials, passwords,
- * memberships, sessions, mfa.
- */
+/** Password sign-in (POST /auth/login), membership choice (/auth/profile), continuing after MFA. */
 
 /** An authorization code works once and only this long. */
 export const CODE_TTL_MS = 60_000;

@@ -3,6 +3,11 @@ import type { AppContext } from '../app-context';
 import { pingDatabase } from '../db/database';
 import { SERVER_VERSION } from '../package-files';
 
+/*
+ * http/ — the server shell: the one error handler (every error an OperationOutcome), logging,
+ * health. app.ts composes it with the API plugins; it imports the context and the layers below.
+ */
+
 const HEALTH = {
   type: 'object',
   additionalProperties: true,

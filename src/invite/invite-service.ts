@@ -24,6 +24,13 @@ import type { InviteTemplates } from './invite-templates';
 import { ensureUser, findInviteUsers, resolveInvitee, type StoredUser } from './invite-user';
 import { clearUnverifiedCredentials, mustReclaim } from './invite-account';
 
+/*
+ * invite/ — domain layer: the invite and only the invite (its input rules, the membership,
+ * profile and user steps, idempotency, the mail templates), written through the repository in one
+ * transaction. It imports accounts/, access/, email/, storage and the base; the routes that call it
+ * are in fhir-api/operations/ and admin/.
+ */
+
 /** What the invite needs; all created once per app. */
 export interface InviteDeps extends Store {
   /** The repository's change listeners (see fhir/changes.ts): the invite writes through the repository. */
