@@ -2,7 +2,7 @@ import type { ClientApplication, ProjectMembership, Resource, User } from '@medp
 import { deleteActivations } from '../accounts/activation';
 import { deleteCredentials } from '../accounts/credentials';
 import { revokeLogins as revokeOpenLogins } from '../accounts/sessions';
-import { deleteResource, readStored, type StoredResource } from '../fhir/repository';
+import { deleteResource, idOf, readStored, type StoredResource } from '../fhir/repository';
 import { currentCollection } from '../fhir/resource-types';
 import { guardAdminMembership, type SessionRepo } from './admin-guard';
 
@@ -64,11 +64,11 @@ export async function membershipChanging(repo: SessionRepo, before: ProjectMembe
     return;
   }
   const userRef = before.user?.reference;
+  const userId = idOf(before.user, 'User');
   const projectId = before.meta?.project;
-  if (!userRef?.startsWith('User/') || !projectId) {
+  if (!userRef || !userId || !projectId) {
     return;
   }
-  const userId = userRef.slice('User/'.length);
   const user = await readStored<User>(repo, 'User', userId);
   const scopedHere = user && !user.deleted && user.resource.project?.reference === `Project/${projectId}`;
   if (!scopedHere) {

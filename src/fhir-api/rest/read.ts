@@ -35,7 +35,7 @@ export async function readForCaller(deps: RestDeps, scope: AccessScope, type: st
 /** GET /{type}/{id}/_history/{vid}: one version; 410 when that version is a deletion. */
 export async function readVersionForCaller(deps: RestDeps, scope: AccessScope, type: string, id: string, version: number): Promise<ReadResult> {
   const access = requireInteraction(scope, type, 'vread');
-  const entry = await readVersion({ database: deps.database, clock: deps.clock }, type, id, version);
+  const entry = await readVersion(deps, type, id, version);
   if (!(await visible(deps, scope, entry.resource, 'vread'))) {
     throw notFound(`${type}/${id} has no version ${version}`);
   }

@@ -1,6 +1,5 @@
 import type { StructureDefinition } from '@medplum/fhirtypes';
-import type { Clock } from '../../clock';
-import type { Database } from '../../db/database';
+import type { Store } from '../../db/store';
 import type { KeyedLock } from '../../db/keyed-lock';
 import type { AccessScope } from '../../access/access-scope';
 import { actorOf } from '../../accounts/auth-context';
@@ -8,9 +7,7 @@ import type { ChangeListener } from '../../fhir/changes';
 import type { RepoContext } from '../../fhir/repository';
 
 /** What the REST functions need; built once per app by the FHIR plugin. */
-export interface RestDeps {
-  database: Database;
-  clock: Clock;
+export interface RestDeps extends Store {
   baseUrl: string;
   profiles: ReadonlyMap<string, StructureDefinition>;
   /** Serializes writes to one resource within this process (see DESIGN.md on the embedded engine). */

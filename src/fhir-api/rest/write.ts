@@ -1,9 +1,9 @@
-import type { Resource } from '@medplum/fhirtypes';
+import type { Reference, Resource } from '@medplum/fhirtypes';
 import type { AccessScope } from '../../access/access-scope';
 import { checkWrite, redact, requireInteraction, restoreHiddenFields } from '../../access/enforce';
 import { newId } from '../../clock';
 import { badRequest, FhirError, forbidden, gone } from '../../errors';
-import { createResource, deleteResource, updateResource } from '../../fhir/repository';
+import { createResource, deleteResource, idOf, updateResource } from '../../fhir/repository';
 import { ID_PATTERN } from '../../fhir/search/normalize';
 import { checkMembershipReferences } from './membership-references';
 import { beforeDelete, beforeUpdate, hasWriteRules, inOneTransaction } from './write-rules';
@@ -22,11 +22,6 @@ export function assertResourceBody(body: unknown, type: string): asserts body is
     throw badRequest(typeof resourceType === 'string' ? `The body is a ${resourceType.slice(0, 64)} but the URL is for ${type}` : `The body needs "resourceType": "${type}"`, 'resourceType');
   }
 }
-
-const referenceId = (value: unknown, type: string): string | undefined => {
-  const reference = (value as { reference?: unknown } | undefined)?.reference;
-  return typeof reference === 'string' && reference.startsWith(`${type}/`) ? reference.slice(type.length + 1) : undefined;
-};
 
 /**
  * The project that will own a new resource: a Project owns itself; a super administrator may
@@ -47,7 +42,7 @@ function ownerOfNew(scope: AccessScope, type: string, id: string, body: Body): s
     }
     return requested;
   }
-  return (type === 'ProjectMembership' ? referenceId(body.project, 'Project') : undefined) ?? scope.auth.projectId;
+  return (type === 'ProjectMembership' ? idOf(body.project as Reference | undefined, 'Project') : undefined) ?? scope.auth.projectId;
 }
 
 /**
