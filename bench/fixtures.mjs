@@ -21,8 +21,8 @@ export function loadDist(root) {
     loadConfig: require(join(dist, 'config.js')).loadConfig,
     startEmbeddedEngine: require(join(dist, 'db/embedded-engine.js')).startEmbeddedEngine,
     loggerOptions: require(join(dist, 'http/logger.js')).loggerOptions,
-    ensureIndexes: require(join(dist, 'db/indexes.js')).ensureIndexes,
-    passwordHash: require(join(dist, 'auth/password-hash.js')),
+    ensureIndexes: (database) => require(join(dist, 'db/indexes.js')).ensureIndexes(database, require(join(dist, 'app.js')).indexSpecs()),
+    passwordHash: require(join(dist, 'accounts/passwords.js')),
   };
 }
 

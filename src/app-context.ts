@@ -1,14 +1,19 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { AuthServices } from './auth/services';
+import type { AuthServices } from './accounts/auth-context';
+import type { AccessServices } from './access/resolve';
 import type { Clock } from './clock';
 import type { AppConfig } from './config';
 import type { Database } from './db/database';
-import type { EmailServices } from './email/services';
+import type { EmailServices, MailTransport } from './email/mail';
+import type { ChangeListener } from './fhir/changes';
 import type { Definitions } from './fhir/definitions';
+import type { InviteDeps } from './invite/invite-service';
 
 /**
- * The dependencies every domain plugin receives explicitly as its options. Built once per app
- * by buildApp; there are no module-level singletons.
+ * The dependencies every route plugin receives explicitly as its options (`{ ctx }`). Built once
+ * per app by buildApp; there are no module-level singletons. It sits between the API layer
+ * (which receives it) and the domain layer (whose services it holds): it imports only types of
+ * the layers below.
  */
 export interface AppContext {
   config: AppConfig;
@@ -17,7 +22,12 @@ export interface AppContext {
   definitions: Definitions;
   log: FastifyBaseLogger;
   auth: AuthServices;
+  access: AccessServices;
   email: EmailServices;
+  /** The invite's dependencies (one per app: its lock serialises invites of one person). */
+  invite: InviteDeps;
+  /** The repository's change listeners, handed to every write path (see fhir/changes.ts). */
+  listeners: readonly ChangeListener[];
 }
 
 /** What buildApp needs beyond the configuration; all optional, for tests. */
@@ -28,7 +38,12 @@ export interface AppDeps {
   /** The database is the embedded development engine (reported by /healthcheck). */
   embedded?: boolean;
   /** Overrides how mail leaves the server (default: SMTP_URL or .eml files). */
-  mailTransport?: import('./email/services').MailTransport;
+  mailTransport?: MailTransport;
   /** A pino-compatible logger configuration or `false`. */
   logger?: boolean | object;
+  /**
+   * Listeners called inside the transaction of every resource change (see fhir/changes.ts); the
+   * domains that need one (audit trail, subscriptions) add theirs in buildApp.
+   */
+  changeListeners?: readonly ChangeListener[];
 }

@@ -4,23 +4,28 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { adminProjectRoutes } from './admin/project-routes';
 import type { AppContext, AppDeps } from './app-context';
-import { authPlugin } from './auth/plugin';
-import { createAuthServices } from './auth/services';
+import { accountIndexes, createAuthServices } from './accounts/account-services';
+import { createAccessServices } from './access/resolve';
+import { adminRoutes } from './admin/admin-routes';
+import { authRoutes } from './auth/auth-routes';
 import { systemClock } from './clock';
 import type { AppConfig } from './config';
 import { connectDatabase } from './db/database';
-import { ensureIndexes } from './db/indexes';
+import { ensureIndexes, type IndexSpecs } from './db/indexes';
 import { emailPlugin } from './email/plugin';
-import { createEmailServices } from './email/services';
+import { createEmailServices, emailIndexes } from './email/services';
 import { findProfilesDir, loadDefinitions } from './fhir/definitions';
-import { fhirPlugin } from './fhir/plugin';
+import { fhirIndexes } from './fhir/indexes';
+import { fhirRoutes } from './fhir-api/fhir-routes';
 import { databaseGuard } from './http/database-guard';
 import { healthPlugin } from './http/health';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { registerJsonParsers } from './http/json-body';
 import { registerRequestDeadline } from './http/request-deadline';
 import { loggerOptions, OneLinePerRequest } from './http/logger';
-import { invitePlugin } from './invite/plugin';
+import { inviteIndexes } from './invite/indexes';
+import { createInviteDeps } from './invite/invite-output';
+import { SERVER_VERSION } from './package-files';
 import { pagesPlugin } from './pages/plugin';
 
 const BODY_LIMIT = 1024 * 1024;
@@ -30,6 +35,11 @@ declare module 'fastify' {
     /** The app's dependencies, for tests and benchmarks that check the database directly. */
     ctx: AppContext;
   }
+}
+
+/** Every domain's index specs, as buildApp creates them (the benchmarks' floor creates the same). */
+export function indexSpecs(): IndexSpecs[] {
+  return [fhirIndexes(), accountIndexes(), inviteIndexes(), emailIndexes()];
 }
 
 /** Builds the whole server (database connection, indexes, plugins). It never listens. */
@@ -60,11 +70,16 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
 
   try {
     const definitions = loadDefinitions(findProfilesDir());
-    await ensureIndexes(database);
-    const base = { config, database, clock: deps.clock ?? systemClock, definitions, log: app.log };
+    // Each domain declares its indexes; db/ creates them without knowing the domains.
+    await ensureIndexes(database, indexSpecs());
+    // The repository's change listeners: none of the server's own yet (see fhir/changes.ts).
+    const listeners = [...(deps.changeListeners ?? [])];
+    const base = { config, database, clock: deps.clock ?? systemClock, definitions, log: app.log, listeners };
     const email = createEmailServices(base, deps.mailTransport);
-    const auth = await createAuthServices({ ...base, email });
-    const ctx: AppContext = { ...base, email, auth };
+    const auth = await createAuthServices(base);
+    const access = createAccessServices(base.clock);
+    const invite = createInviteDeps({ ...base, email, accessScopes: access.scopes, revokeLogin: auth.revokeLogin });
+    const ctx: AppContext = { ...base, email, auth, access, invite };
     app.decorate('ctx', ctx);
 
     app.setErrorHandler(errorHandler);
@@ -79,16 +94,16 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     await app.register(formbody, { bodyLimit: BODY_LIMIT });
     await app.register(swagger, {
       openapi: {
-        info: { title: 'fhir-invite-server', version: '0.1.0', description: 'FHIR R4 server with the Project/$invite operation' },
+        info: { title: 'fhir-invite-server', version: SERVER_VERSION, description: 'FHIR R4 server with the Project/$invite operation' },
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       },
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
 
     await app.register(healthPlugin, { ctx });
-    await app.register(authPlugin, { ctx });
-    await app.register(fhirPlugin, { ctx, prefix: '/fhir/R4' });
-    await app.register(invitePlugin, { ctx });
+    await app.register(authRoutes, { ctx });
+    await app.register(fhirRoutes, { ctx, prefix: '/fhir/R4' });
+    await app.register(adminRoutes, { ctx });
     await app.register(emailPlugin, { ctx });
     await app.register(adminProjectRoutes, { ctx });
     await app.register(pagesPlugin, { ctx });

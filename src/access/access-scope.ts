@@ -1,6 +1,6 @@
 import type { SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import type { AuthContext } from '../auth/auth-context';
+import type { AuthContext } from '../accounts/auth-context';
 import { STORED_TYPES } from '../fhir/resource-types';
 
 /** The FHIR interactions a policy can grant. */

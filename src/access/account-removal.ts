@@ -1,8 +1,8 @@
 import type { ClientApplication, ProjectMembership, Resource, User } from '@medplum/fhirtypes';
-import { ACTIVATIONS } from '../auth/activation-store';
-import { CREDENTIALS } from '../auth/credentials';
-import { LOGINS, type LoginDoc } from '../auth/login-store';
-import { deleteResource, readStored, type StoredResource } from '../fhir/repository';
+import { deleteActivations } from '../accounts/activation';
+import { deleteCredentials } from '../accounts/credentials';
+import { revokeLogins as revokeOpenLogins } from '../accounts/sessions';
+import { deleteResource, idOf, readStored, type StoredResource } from '../fhir/repository';
 import { currentCollection } from '../fhir/resource-types';
 import { guardAdminMembership, type SessionRepo } from './admin-guard';
 
@@ -19,29 +19,25 @@ import { guardAdminMembership, type SessionRepo } from './admin-guard';
  *   and the sessions users opened through it as an OAuth client revoked;
  * - a Project deleted: every session into it is revoked. Its resources, memberships and users
  *   stay stored (the super administrator can still read them); its memberships no longer grant
- *   anything (grant-check.ts refuses a deleted project), so nobody can sign in to it.
+ *   anything (checkGrant refuses a deleted project), so nobody can sign in to it.
  *
  * "Account data" is the credentials document (password hash, MFA secret, client secret hash),
  * the activation requests and the sign-in sessions (revoked, kept for the audit trail).
  */
 
-async function revokeLogins(repo: SessionRepo, filter: Record<string, unknown>): Promise<void> {
-  const now = repo.clock.now();
-  await repo.database.db
-    .collection<LoginDoc>(LOGINS)
-    .updateMany({ ...filter, revoked: false }, { $set: { revoked: true, revokedAt: now, updatedAt: now } }, { session: repo.session });
+function revokeLogins(repo: SessionRepo, filter: Record<string, unknown>): Promise<void> {
+  return revokeOpenLogins(repo, repo.session, filter);
 }
 
 /** Removes the secrets, activation requests and sessions of a User or ClientApplication. */
 async function removeAccountData(repo: SessionRepo, principalId: string): Promise<void> {
-  const { db } = repo.database;
-  await db.collection<{ _id: string }>(CREDENTIALS).deleteOne({ _id: principalId }, { session: repo.session });
-  await db.collection(ACTIVATIONS).deleteMany({ userId: principalId }, { session: repo.session });
+  await deleteCredentials(repo.database, repo.session, principalId);
+  await deleteActivations(repo, repo.session, principalId);
   await revokeLogins(repo, { userId: principalId });
 }
 
 /** The memberships (not deleted) whose `user` is this reference, in every project. */
-async function membershipsOf(repo: SessionRepo, userReference: string): Promise<StoredResource<ProjectMembership>[]> {
+async function membershipDocsOf(repo: SessionRepo, userReference: string): Promise<StoredResource<ProjectMembership>[]> {
   return repo.database.db
     .collection<StoredResource<ProjectMembership>>(currentCollection('ProjectMembership'))
     .find({ 'resource.user.reference': userReference, deleted: false }, { session: repo.session, limit: 1000 })
@@ -50,7 +46,7 @@ async function membershipsOf(repo: SessionRepo, userReference: string): Promise<
 
 /** Deletes every membership of a User or ClientApplication, each guarded like a DELETE. */
 async function deleteMembershipsOf(repo: SessionRepo, userReference: string): Promise<void> {
-  for (const doc of await membershipsOf(repo, userReference)) {
+  for (const doc of await membershipDocsOf(repo, userReference)) {
     await guardAdminMembership(repo, doc.resource, undefined);
     await revokeLogins(repo, { membershipId: doc._id });
     await deleteResource(repo, 'ProjectMembership', doc._id);
@@ -68,17 +64,17 @@ export async function membershipChanging(repo: SessionRepo, before: ProjectMembe
     return;
   }
   const userRef = before.user?.reference;
+  const userId = idOf(before.user, 'User');
   const projectId = before.meta?.project;
-  if (!userRef?.startsWith('User/') || !projectId) {
+  if (!userRef || !userId || !projectId) {
     return;
   }
-  const userId = userRef.slice('User/'.length);
   const user = await readStored<User>(repo, 'User', userId);
   const scopedHere = user && !user.deleted && user.resource.project?.reference === `Project/${projectId}`;
   if (!scopedHere) {
     return;
   }
-  const remaining = (await membershipsOf(repo, userRef)).filter((m) => m._id !== before.id);
+  const remaining = (await membershipDocsOf(repo, userRef)).filter((m) => m._id !== before.id);
   if (remaining.length === 0) {
     await deleteResource(repo, 'User', userId);
     await removeAccountData(repo, userId);

@@ -1,16 +1,36 @@
 import type { AccessPolicy, Project, ProjectMembership, RelatedPerson } from '@medplum/fhirtypes';
-import type { AppContext } from '../app-context';
-import type { AuthContext } from '../auth/auth-context';
-import { grantsSuperAdmin } from '../auth/memberships';
-import type { AuthServices } from '../auth/services';
+import type { FastifyBaseLogger } from 'fastify';
+import { SESSION_CACHE_TTL_MS } from '../accounts/account-services';
+import type { AuthContext } from '../accounts/auth-context';
+import { grantsSuperAdmin } from '../accounts/memberships';
+import type { Clock } from '../clock';
+import type { Store } from '../db/store';
 import { forbidden, unauthorized } from '../errors';
-import type { StoredResource } from '../fhir/repository';
+import { idOf, readCurrent, type StoredResource } from '../fhir/repository';
+import { TtlCache } from '../ttl-cache';
 import { CLINICAL_TYPES, currentCollection } from '../fhir/resource-types';
 import { fullRule, projectAdminRules, scopeFromRules, superAdminScope, type AccessRule, type AccessScope } from './access-scope';
 import { mentions, mergeRules, referenceParameter, rulesFromPolicy, stringParameter, withoutAdminTypes, type ParameterValue, type PolicyProblem } from './policy-rules';
 
-/** With `auth.accessScopes` (the app's cache), scopes are remembered for a few seconds. */
-type ResolveContext = Pick<AppContext, 'database' | 'log'> & { auth?: Pick<AuthServices, 'accessScopes'> };
+/*
+ * access/ — domain layer: who may see and write what. AccessPolicy rules, the caller's scope (and
+ * its cache), enforcement on resources and searches, confinement filters, and the rules of writes
+ * to administrative resources (owner and last administrator, account removal). It imports
+ * accounts/, storage and the base; the API calls it before every read and write.
+ */
+
+/** The app's cache of resolved scopes (see resolveAccessScope); `clear()` it after writing a membership, policy or RelatedPerson. */
+export interface AccessServices {
+  scopes: TtlCache<AccessScope>;
+}
+
+/** The access services of one app: scopes are remembered as long as sign-in sessions are (SESSION_CACHE_TTL_MS). */
+export function createAccessServices(clock: Clock): AccessServices {
+  return { scopes: new TtlCache<AccessScope>(clock, SESSION_CACHE_TTL_MS) };
+}
+
+/** With `access` (the app's cache), scopes are remembered for a few seconds. */
+type ResolveContext = Store & { log: FastifyBaseLogger; access?: AccessServices };
 
 /** One policy a membership applies, with its own parameters. */
 interface PolicyUse {
@@ -20,15 +40,10 @@ interface PolicyUse {
 
 const POLICY_BROKEN = 'Your access policy could not be loaded; ask a project administrator to check your project membership';
 
-function idOf(reference: string | undefined, type: string): string | undefined {
-  const prefix = `${type}/`;
-  return reference?.startsWith(prefix) && reference.length > prefix.length ? reference.slice(prefix.length) : undefined;
-}
-
 function policyUses(membership: ProjectMembership): PolicyUse[] {
   const uses: PolicyUse[] = [];
   const add = (reference: string | undefined, parameters: Map<string, ParameterValue>): void => {
-    const policyId = idOf(reference, 'AccessPolicy');
+    const policyId = idOf({ reference }, 'AccessPolicy');
     if (!policyId) {
       throw forbidden(POLICY_BROKEN);
     }
@@ -69,12 +84,6 @@ async function loadMembership(ctx: ResolveContext, auth: AuthContext): Promise<P
   return membership;
 }
 
-/** The caller's project as stored now (undefined when it is gone). */
-async function loadProject(ctx: ResolveContext, projectId: string): Promise<Project | undefined> {
-  const doc = await ctx.database.db.collection<StoredResource<Project>>(currentCollection('Project')).findOne({ _id: projectId });
-  return doc && !doc.deleted ? doc.resource : undefined;
-}
-
 /** The policies by id, each in the caller's project; any missing one is a 403 (fail closed). */
 async function loadPolicies(ctx: ResolveContext, projectId: string, ids: string[]): Promise<Map<string, AccessPolicy>> {
   const docs = await ctx.database.db
@@ -90,10 +99,10 @@ async function loadPolicies(ctx: ResolveContext, projectId: string, ids: string[
 
 /** `%patient`: the profile when it is a Patient; for a RelatedPerson, the patient it relates to. */
 async function patientOf(ctx: ResolveContext, profile: string | undefined): Promise<string | undefined> {
-  if (idOf(profile, 'Patient')) {
+  if (idOf({ reference: profile }, 'Patient')) {
     return profile;
   }
-  const relatedId = idOf(profile, 'RelatedPerson');
+  const relatedId = idOf({ reference: profile }, 'RelatedPerson');
   if (!relatedId) {
     return undefined;
   }
@@ -122,16 +131,16 @@ function needsPatient(uses: PolicyUse[], policies: Map<string, AccessPolicy>): b
  * The scope's `auth` carries the flags as resolved now (`superAdmin`, `projectAdmin`), not the
  * token's, so code reading `scope.auth` cannot trust a stale claim either.
  *
- * Given the app's cache (`ctx.auth.accessScopes`), a resolved scope is kept per membership for
+ * Given the app's cache (`ctx.access.scopes`), a resolved scope is kept per membership for
  * a few seconds (its TTL), so a busy caller costs those reads once per TTL, not once per request.
  * The trade-off is the one the token and the sign-in session already make (see
- * src/auth/services.ts): a change to the membership, its policies or the RelatedPerson behind
+ * src/accounts/account-services.ts): a change to the membership, its policies or the RelatedPerson behind
  * `%patient` written through THIS instance's FHIR API or $invite clears the cache and applies at
  * once; one written through ANOTHER instance (or straight into the database) applies here within
  * the TTL. This holds for super-admin tokens too. Refusals (401, 403) are never cached.
  */
 export async function resolveAccessScope(ctx: ResolveContext, auth: AuthContext): Promise<AccessScope> {
-  const cache = ctx.auth?.accessScopes;
+  const cache = ctx.access?.scopes;
   const key = `${auth.membershipId}|${auth.projectId}|${auth.userType}/${auth.userId}|${auth.profile.reference ?? ''}|${auth.superAdmin ? 'super' : ''}`;
   const cached = cache?.get(key);
   if (cached) {
@@ -152,7 +161,7 @@ function resolvedAuth(auth: AuthContext, scope: Pick<AccessScope, 'superAdmin' |
 /** Reads the membership (and its project or policies) into the caller's scope. */
 async function loadScope(ctx: ResolveContext, auth: AuthContext): Promise<AccessScope> {
   const membership = await loadMembership(ctx, auth);
-  if (auth.superAdmin && grantsSuperAdmin(await loadProject(ctx, auth.projectId), membership)) {
+  if (auth.superAdmin && grantsSuperAdmin(await readCurrent<Project>(ctx, 'Project', auth.projectId), membership)) {
     return superAdminScope(resolvedAuth(auth, { superAdmin: true, projectAdmin: true }));
   }
   const projectAdmin = membership.admin === true;

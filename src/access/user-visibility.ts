@@ -1,6 +1,6 @@
 import type { Filter } from 'mongodb';
 import type { User } from '@medplum/fhirtypes';
-import type { StoredResource } from '../fhir/repository';
+import { idOf, type StoredResource } from '../fhir/repository';
 import type { AccessScope, Interaction } from './access-scope';
 import { applicableRules } from './enforce';
 
@@ -12,12 +12,6 @@ import { applicableRules } from './enforce';
  * `user.display`) and profile. The same rule holds for read, vread, search, history and the
  * `_include` / `_revinclude` paths, which all go through these two functions.
  */
-
-/** The project a User is scoped to (undefined for a server-scoped user). */
-function scopedProject(user: User): string | undefined {
-  const reference = user.project?.reference;
-  return reference?.startsWith('Project/') ? reference.slice('Project/'.length) : undefined;
-}
 
 /**
  * The Mongo filter on stored User documents that a User search must use INSTEAD of the usual
@@ -46,6 +40,7 @@ export function canSeeUser(scope: AccessScope, user: User, interaction?: Interac
   if (!scope.projects) {
     return true;
   }
-  const scopedTo = scopedProject(user);
+  // The project the User is scoped to (undefined for a server-scoped user).
+  const scopedTo = idOf(user.project, 'Project');
   return scopedTo !== undefined && user.meta?.project === scopedTo && scope.projects.includes(scopedTo);
 }

@@ -2,13 +2,12 @@ import type { Filter } from 'mongodb';
 import type { ClientApplication, HumanName, Project, ProjectMembership, Reference, User } from '@medplum/fhirtypes';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../app-context';
-import type { AuthContext } from '../auth/auth-context';
-import { membershipRequiresMfa } from '../auth/membership-mfa';
-import { assertCurrentProjectAdmin, readCurrent } from '../auth/memberships';
-import { credentialsCollection } from '../auth/mfa-credentials';
-import { isEnrolled } from '../auth/mfa-store';
+import type { AuthContext } from '../accounts/auth-context';
+import { CREDENTIALS, type CredentialsDoc } from '../accounts/credentials';
+import { assertCurrentProjectAdmin, membershipRequiresMfa } from '../accounts/memberships';
+import { isEnrolled } from '../accounts/mfa';
 import { notFound, unauthorized } from '../errors';
-import type { StoredResource } from '../fhir/repository';
+import { readCurrent, type StoredResource } from '../fhir/repository';
 import { currentCollection } from '../fhir/resource-types';
 import { inviteStatusOf, RESENDABLE_STATUSES, type InviteStatus } from '../pages/invite-status';
 
@@ -151,7 +150,7 @@ async function enrolledUsers(ctx: AppContext, userIds: string[]): Promise<Set<st
   if (userIds.length === 0) {
     return new Set();
   }
-  const docs = await credentialsCollection(ctx.database).find({ _id: { $in: userIds } }).toArray();
+  const docs = await ctx.database.db.collection<CredentialsDoc>(CREDENTIALS).find({ _id: { $in: userIds } }).toArray();
   return new Set(docs.filter((d) => isEnrolled(d)).map((d) => d._id));
 }
 

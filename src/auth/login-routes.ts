@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { AuthContext } from '../accounts/auth-context';
+import { chooseProfile, passwordLogin, type PasswordLoginInput } from '../accounts/login';
+import { sessionDetails } from '../accounts/memberships';
 import type { AppContext } from '../app-context';
-import { chooseProfile, passwordLogin, type PasswordLoginInput } from './login-flow';
-import { loginBodySchema, profileBodySchema } from './schemas';
+import { loginBodySchema, loginResponse, meResponse, profileBodySchema } from './route-schemas';
 
-/** POST /auth/login and POST /auth/profile (Medplum-compatible). */
+/** POST /auth/login, POST /auth/profile and GET /auth/me (Medplum-compatible). */
 export const loginRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.post<{ Body: PasswordLoginInput }>(
     '/auth/login',
@@ -13,6 +15,7 @@ export const loginRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
         summary: 'Sign in with email and password',
         description: 'Answers { login, code } (one membership), { login, memberships } (choose with /auth/profile), or an MFA step.',
         body: loginBodySchema,
+        response: { 200: loginResponse },
       },
     },
     async (request, reply) => {
@@ -23,10 +26,19 @@ export const loginRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
 
   app.post<{ Body: { login: string; profile: string } }>(
     '/auth/profile',
-    { schema: { tags: ['auth'], summary: 'Choose the membership (profile) of a sign-in', body: profileBodySchema } },
+    { schema: { tags: ['auth'], summary: 'Choose the membership (profile) of a sign-in', body: profileBodySchema, response: { 200: loginResponse } } },
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
       return chooseProfile(ctx, request.body.login, request.body.profile);
     },
+  );
+
+  app.get(
+    '/auth/me',
+    {
+      schema: { tags: ['auth'], summary: 'The signed-in user, project, membership and profile', security: [{ bearer: [] }], response: { 200: meResponse } },
+      preHandler: ctx.auth.authenticate,
+    },
+    async (request) => sessionDetails(ctx, request.auth as AuthContext),
   );
 };

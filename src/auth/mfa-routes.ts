@@ -1,47 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context';
+import { continueLogin } from '../accounts/login';
+import { disableSignedIn, enrollSignedIn, loginEnroll, loginVerify, mfaStatus, type MfaCaller, type MfaServiceDeps } from '../accounts/mfa';
 import { KeyedLock } from '../db/keyed-lock';
 import { outcomeOk, unauthorized } from '../errors';
-import { continueLogin } from './login-flow';
-import { disableSignedIn, enrollSignedIn, loginEnroll, loginVerify, mfaStatus, type MfaCaller, type MfaServiceDeps } from './mfa-service';
-
-const token = { type: 'string', minLength: 1, maxLength: 20, description: 'The 6-digit code the authenticator app shows' };
-const method = { type: 'string', enum: ['totp'], description: 'Only TOTP (authenticator app) is offered' };
-
-const loginStepBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['login', 'token'],
-  properties: { login: { type: 'string', minLength: 1, maxLength: 100 }, token, method },
-};
-
-const signedInBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['token'],
-  properties: { token, method },
-};
-
-const loginResponse = {
-  type: 'object',
-  additionalProperties: true,
-  properties: { login: { type: 'string' }, code: { type: 'string' }, memberships: { type: 'array', items: { type: 'object', additionalProperties: true } } },
-};
-
-const statusResponse = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    enrolled: { type: 'boolean' },
-    mfaRequired: { type: 'boolean', description: 'MFA is mandatory for this account: sign-ins always ask for a code, and it cannot be turned off' },
-    enrolledMethods: { type: 'array', items: { type: 'string', enum: ['totp'] } },
-    allowedMethods: { type: 'array', items: { type: 'string', enum: ['totp'] } },
-    enrollUri: { type: 'string' },
-    enrollQrCode: { type: 'string' },
-  },
-};
-
-const outcome = { type: 'object', additionalProperties: true, properties: { resourceType: { type: 'string' } } };
+import { loginResponse, loginStepBody, mfaStatusResponse, outcomeResponse, signedInBody } from './route-schemas';
 
 function caller(request: FastifyRequest): MfaCaller {
   const auth = request.auth;
@@ -52,8 +15,8 @@ function caller(request: FastifyRequest): MfaCaller {
 }
 
 /** The MFA endpoints of the sign-in (login-enroll, verify) and of signed-in users (status, enroll, disable). */
-export async function registerMfaRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  const deps: MfaServiceDeps = { database: ctx.database, clock: ctx.clock, lock: new KeyedLock(), log: ctx.log };
+export const mfaRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const deps: MfaServiceDeps = { database: ctx.database, clock: ctx.clock, lock: new KeyedLock(), log: ctx.log, listeners: ctx.listeners };
   const signedIn = { preHandler: ctx.auth.authenticate, schema: { tags: ['auth'], security: [{ bearer: [] }] } };
 
   app.post<{ Body: { login: string; token: string } }>(
@@ -76,13 +39,13 @@ export async function registerMfaRoutes(app: FastifyInstance, ctx: AppContext): 
 
   app.get(
     '/auth/mfa/status',
-    { ...signedIn, schema: { ...signedIn.schema, summary: 'Whether MFA is set up; if not, the QR code to enroll', response: { 200: statusResponse } } },
+    { ...signedIn, schema: { ...signedIn.schema, summary: 'Whether MFA is set up; if not, the QR code to enroll', response: { 200: mfaStatusResponse } } },
     async (request) => mfaStatus(deps, caller(request)),
   );
 
   app.post<{ Body: { token: string } }>(
     '/auth/mfa/enroll',
-    { ...signedIn, schema: { ...signedIn.schema, summary: 'Confirm TOTP enrollment with a code', body: signedInBody, response: { 200: outcome } } },
+    { ...signedIn, schema: { ...signedIn.schema, summary: 'Confirm TOTP enrollment with a code', body: signedInBody, response: { 200: outcomeResponse } } },
     async (request) => {
       await enrollSignedIn(deps, caller(request), request.body.token);
       return outcomeOk('MFA is set up: sign-ins will ask for a code from your authenticator app');
@@ -91,10 +54,10 @@ export async function registerMfaRoutes(app: FastifyInstance, ctx: AppContext): 
 
   app.post<{ Body: { token: string } }>(
     '/auth/mfa/disable',
-    { ...signedIn, schema: { ...signedIn.schema, summary: 'Turn MFA off (needs a valid code; refused when MFA is required)', body: signedInBody, response: { 200: outcome } } },
+    { ...signedIn, schema: { ...signedIn.schema, summary: 'Turn MFA off (needs a valid code; refused when MFA is required)', body: signedInBody, response: { 200: outcomeResponse } } },
     async (request) => {
       await disableSignedIn(deps, caller(request), request.body.token);
       return outcomeOk('MFA is turned off for this account');
     },
   );
-}
+};

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { OAuthError, tokenGrant, type TokenRequest } from '../accounts/oauth-grants';
 import type { AppContext } from '../app-context';
-import { tokenBodySchema } from './schemas';
-import { OAuthError, tokenGrant, type TokenRequest } from './token-grants';
+import { jwksResponse, logoutResponse, tokenBodySchema, tokenResponse } from './route-schemas';
 
 /** POST /oauth2/token, the logout endpoints and the public keys. */
 export const tokenRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
@@ -14,6 +14,7 @@ export const tokenRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
         description: 'grant_type authorization_code (with PKCE code_verifier), refresh_token or client_credentials (form or HTTP Basic).',
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: tokenBodySchema,
+        response: { 200: tokenResponse },
       },
     },
     async (request, reply) => {
@@ -43,12 +44,12 @@ export const tokenRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
     return { ok: true };
   };
   const logoutOptions = {
-    schema: { tags: ['auth'], summary: 'Sign out: revokes the sign-in session of the bearer token', security: [{ bearer: [] }] },
+    schema: { tags: ['auth'], summary: 'Sign out: revokes the sign-in session of the bearer token', security: [{ bearer: [] }], response: { 200: logoutResponse } },
     preHandler: ctx.auth.authenticate,
   };
   app.post('/oauth2/logout', logoutOptions, logout);
   app.get('/oauth2/logout', logoutOptions, logout);
   app.post('/auth/logout', logoutOptions, logout);
 
-  app.get('/.well-known/jwks.json', { schema: { tags: ['auth'], summary: 'Public keys that verify this server\'s tokens' } }, async () => ctx.auth.jwks());
+  app.get('/.well-known/jwks.json', { schema: { tags: ['auth'], summary: 'Public keys that verify this server\'s tokens', response: { 200: jwksResponse } } }, async () => ctx.auth.jwks());
 };

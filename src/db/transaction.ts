@@ -1,5 +1,6 @@
 import { MongoError, MongoErrorLabel, MongoNetworkError, MongoServerSelectionError, type ClientSession } from 'mongodb';
 import { DatabaseUnavailableError } from './availability';
+import { deleteDocs, openLedger, settleCommit, type DocRef } from './commit-ledger';
 import type { Database } from './database';
 import { LockWaitTimeoutError } from './keyed-lock';
 
@@ -59,6 +60,7 @@ async function runTransaction<T>(database: Database, fn: (session: ClientSession
   try {
     for (let attempt = 1; ; attempt++) {
       session.startTransaction({ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
+      openLedger(session);
       let result: T;
       try {
         result = await fn(session);
@@ -74,7 +76,17 @@ async function runTransaction<T>(database: Database, fn: (session: ClientSession
         return result;
       } catch (err) {
         await abortQuietly(database, session);
+        // The outcome may be unknown (or partial on the embedded engine): decide it from what the
+        // attempt wrote (commit-ledger.ts) before running it again or giving up. Nothing can be
+        // decided while the database is known to be down.
+        const settled = database.availability.down ? 'unknown' : await settleCommit(database, session).catch(() => 'unknown' as const);
+        if (settled === 'committed') {
+          return result;
+        }
         if (isLostCommit(err)) {
+          if (settled === 'absent' && attempt < MAX_ATTEMPTS && !database.availability.down) {
+            continue;
+          }
           throw new AmbiguousCommitError();
         }
         if (isTransient(err) && attempt < MAX_ATTEMPTS && !database.availability.down) {
@@ -172,4 +184,13 @@ export async function withWriteLock<T>(database: Database, fn: () => Promise<T>)
   } catch (err) {
     throw err instanceof LockWaitTimeoutError ? new DatabaseUnavailableError('busy') : err;
   }
+}
+
+/**
+ * Removes documents a partial commit left behind (see commit-ledger.ts), with plain deletes under
+ * the write lock: on the embedded engine a plain write overlapping a transaction on the same
+ * collection can be lost, so it waits for running transactions (inside one, it runs at once).
+ */
+export async function removeOrphans(database: Database, refs: readonly DocRef[]): Promise<void> {
+  await withWriteLock(database, () => deleteDocs(database, refs));
 }

@@ -1,17 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Filter } from 'mongodb';
-import type { Clock } from '../clock';
-import type { Database } from '../db/database';
+import type { Store } from '../db/store';
 import { outboxMessageId } from './mail-options';
 import { ADOPT_WINDOW_MS, adoptNewMail, dispatchCollection, purgeFinishedMail, SWEEP_EVERY_MS, type DispatchDocument } from './dispatch-state';
 import { hasMailBody, outboxCollection, purgeMailBody } from './outbox';
 import { DEFAULT_RETRY_POLICY, describeSendError, isPermanentFailure, retryDelayMs, type RetryPolicy } from './retry-policy';
-import type { MailTransport, OutboxDispatcher } from './services';
+import type { MailTransport, OutboxDispatcher } from './mail';
 
-export interface DispatcherDeps {
-  database: Database;
-  clock: Clock;
+export interface DispatcherDeps extends Store {
   log: FastifyBaseLogger;
   transport: MailTransport;
   emailFrom: string;

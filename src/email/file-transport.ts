@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { createTransport } from 'nodemailer';
-import type { MailTransport, OutgoingMail } from './services';
+import type { MailTransport, OutgoingMail } from './mail';
 import { toSendMailOptions } from './mail-options';
 
 /** `2026-01-15T12:00:00.000Z` → `20260115T120000000Z`: sortable and safe in file names. */

@@ -1,5 +1,5 @@
 import type { SendMailOptions } from 'nodemailer';
-import type { OutgoingMail } from './services';
+import type { OutgoingMail } from './mail';
 
 /** The domain of the sender address, for Message-IDs (`no-reply@example.com` → `example.com`). */
 export function senderDomain(from: string): string {

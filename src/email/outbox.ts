@@ -1,9 +1,10 @@
 import type { ClientSession, Collection } from 'mongodb';
 import { newId, type Clock } from '../clock';
+import { recordWrite } from '../db/commit-ledger';
 import type { Database } from '../db/database';
 import { withWriteLock } from '../db/transaction';
 import { FhirError } from '../errors';
-import type { MailMessage } from './services';
+import type { MailMessage } from './mail';
 
 export const OUTBOX_COLLECTION = 'outbox';
 
@@ -73,6 +74,7 @@ export async function enqueueMail(database: Database, clock: Clock, session: Cli
   }
   const doc: OutboxDocument = { _id: newId(), message: stored, createdAt: clock.now() };
   await outboxCollection(database).insertOne(doc, { session });
+  recordWrite(session, { collection: OUTBOX_COLLECTION, id: doc._id });
   return doc._id;
 }
 

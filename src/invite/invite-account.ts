@@ -1,6 +1,6 @@
 import type { User } from '@medplum/fhirtypes';
-import { CREDENTIALS, type CredentialsDoc } from '../auth/credentials';
-import { revokeUserSessions } from '../auth/setpassword';
+import { clearSecrets } from '../accounts/credentials';
+import { revokeUserSessions } from '../accounts/sessions';
 import type { RepoContext } from '../fhir/repository';
 
 /**
@@ -8,7 +8,7 @@ import type { RepoContext } from '../fhir/repository';
  *
  * A server-scoped account can join any project, so only the owner of its email may hold its
  * password. Its email is verified (`User.emailVerified`) once someone used an activation link
- * that was MAILED to that address (auth/setpassword.ts); a link handed back to an administrator
+ * that was MAILED to that address (accounts/set-password.ts); a link handed back to an administrator
  * (`sendEmail: false`) sets a password but verifies nothing, and administrators cannot choose
  * the password of a server-scoped account at all (invite-request.ts).
  *
@@ -23,9 +23,6 @@ export function mustReclaim(user: User, alreadyMember: boolean): boolean {
   return !user.project && user.emailVerified !== true && !alreadyMember;
 }
 
-/** Fields of the credentials someone other than the email's owner may have set. */
-const SECRETS_OF_UNVERIFIED = { passwordHash: '', passwordChangedAt: '', mfaSecret: '', mfaPendingSecret: '', mfaEnrolledAt: '', mfaLastStep: '' } as const;
-
 /**
  * Clears the password and MFA secrets of the account and revokes its open sign-in sessions, in
  * the invite's transaction; answers the ids of the sessions ended (to tell this instance's cache
@@ -36,6 +33,6 @@ export async function clearUnverifiedCredentials(repo: RepoContext, userId: stri
   if (!session) {
     throw new Error('clearUnverifiedCredentials runs inside the invite transaction');
   }
-  await repo.database.db.collection<CredentialsDoc>(CREDENTIALS).updateOne({ _id: userId }, { $unset: SECRETS_OF_UNVERIFIED }, { session });
+  await clearSecrets(repo.database, session, userId);
   return revokeUserSessions(repo.database, session, userId, repo.clock.now());
 }

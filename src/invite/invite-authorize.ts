@@ -1,7 +1,7 @@
 import type { Project } from '@medplum/fhirtypes';
-import type { AuthContext } from '../auth/auth-context';
-import { assertCurrentProjectAdmin, readCurrent } from '../auth/memberships';
-import type { RepoContext } from '../fhir/repository';
+import type { AuthContext } from '../accounts/auth-context';
+import { assertCurrentProjectAdmin } from '../accounts/memberships';
+import { readCurrent, type RepoContext } from '../fhir/repository';
 import { refuseNotFound } from './invite-errors';
 
 const NOT_ADMIN = 'Only an administrator of this project may invite people into it';
@@ -19,7 +19,7 @@ export async function authorizeInvite(repo: RepoContext, caller: AuthContext, pr
 }
 
 /** The project, or 404 (only reachable by callers allowed to know whether it exists). */
-export async function loadProject(repo: RepoContext, projectId: string): Promise<Project & { id: string }> {
+export async function projectOrNotFound(repo: RepoContext, projectId: string): Promise<Project & { id: string }> {
   const project = await readCurrent<Project>(repo, 'Project', projectId);
   if (!project) {
     throw refuseNotFound(`Project/${projectId} not found`);

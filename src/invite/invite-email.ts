@@ -1,6 +1,6 @@
 import type { ClientApplication, HumanName, Project, Resource, User } from '@medplum/fhirtypes';
-import type { AuthContext } from '../auth/auth-context';
-import type { MailMessage } from '../email/services';
+import type { AuthContext } from '../accounts/auth-context';
+import type { MailMessage } from '../email/mail';
 import { readStored, type RepoContext } from '../fhir/repository';
 import { renderInviteEmail, type InviteEmailKind, type InviteTemplates } from './invite-templates';
 import type { StoredUser } from './invite-user';

@@ -3,27 +3,18 @@ import { guardAdminMembership } from '../access/admin-guard';
 import { newId } from '../clock';
 import { FhirError } from '../errors';
 import { createResource, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
-import { storedField } from '../fhir/search/supported-params';
 import { defaultUniqueKey } from '../fhir/unique-keys';
-import { withMfaRequired } from '../auth/membership-mfa';
+import { withMfaRequired } from '../accounts/memberships';
 import type { MembershipAccess } from './invite-access';
 import type { InviteRequest } from './invite-request';
 import type { ProfileResource } from './invite-profile';
-import type { StoredUser } from './invite-user';
+import { membershipsOfUser, type StoredUser } from './invite-user';
 import { refuseConflict } from './invite-errors';
 
 export type StoredMembership = ProjectMembership & { id: string };
 
 /** What the invite will do with memberships, decided before anything is written. */
 export type MembershipPlan = { action: 'create' } | { action: 'extra' } | { action: 'update'; current: StoredMembership };
-
-/**
- * The filter of a project's memberships of a user: by the derived `user` search field, whose
- * index ({ project, sp.user }) finds them, and the reference exactly as stored.
- */
-export function membershipsOfUser(projectId: string, userReference: string): Record<string, unknown> {
-  return { project: projectId, [storedField('reference', 'user')]: userReference, 'resource.user.reference': userReference };
-}
 
 /** The user's current memberships in the project, the primary one (default unique key) first. */
 export async function findMemberships(repo: RepoContext, projectId: string, userId: string): Promise<StoredMembership[]> {

@@ -1,7 +1,38 @@
-import type { OperationDefinition, Parameters } from '@medplum/fhirtypes';
-import { objectToParameters } from '../fhir/operation-registry';
-import type { StoredAnswer } from './idempotency';
-import type { InviteResult } from './invite-service';
+import type { AuthContext } from '../accounts/auth-context';
+import { KeyedLock } from '../db/keyed-lock';
+import { fingerprint, idempotencyKey, type StoredAnswer } from './idempotency';
+import type { InviteRequest } from './invite-request';
+import { runInvite, type InviteDeps, type InviteOutcome, type InviteResult } from './invite-service';
+import { loadInviteTemplates } from './invite-templates';
+
+/**
+ * The invite as its two routes call it (POST /fhir/R4/Project/{id}/$invite and POST
+ * /admin/projects/{id}/invite): the app's invite dependencies, the call with its
+ * Idempotency-Key, and the answer each form stores.
+ */
+
+/** The invite dependencies of one app: one lock, shared by both forms (invites of one person run one at a time). */
+export function createInviteDeps(deps: Omit<InviteDeps, 'templates' | 'lock'>): InviteDeps {
+  return { ...deps, templates: loadInviteTemplates(), lock: new KeyedLock() };
+}
+
+export interface InviteCallInput {
+  caller: AuthContext;
+  projectId: string;
+  /** The Idempotency-Key header as received (absent, or 1 to 255 printable characters; 400 otherwise). */
+  idempotencyHeader: unknown;
+  form: 'operation' | 'admin';
+  request: InviteRequest;
+  answer: (result: InviteResult) => StoredAnswer;
+}
+
+/** Runs an invite for a caller, with its Idempotency-Key (scoped to the caller, the form and the request). */
+export async function inviteForCaller(deps: InviteDeps, call: InviteCallInput): Promise<InviteOutcome> {
+  const { caller, projectId, form, request } = call;
+  const key = idempotencyKey(call.idempotencyHeader, `${caller.userType}/${caller.userId}`);
+  const idempotency = key ? { key, fingerprint: fingerprint(key, { form, projectId, request }) } : undefined;
+  return runInvite(deps, { caller, projectId, request, idempotency, answer: call.answer });
+}
 
 /** 201 when a membership was created, 200 when an existing one was updated (upsert). */
 const statusOf = (result: InviteResult): number => (result.membershipCreated ? 201 : 200);
@@ -18,11 +49,6 @@ export function operationAnswer(result: InviteResult): StoredAnswer {
     emailStatus: result.emailStatus,
   };
   return { status: statusOf(result), body: values, secret: result.activationUrl };
-}
-
-/** The `Parameters` the OperationDefinition describes, from a (possibly replayed) answer. */
-export function operationReply(definition: OperationDefinition, answer: StoredAnswer): Parameters {
-  return objectToParameters(definition, { ...(answer.body as Record<string, unknown>), activationUrl: answer.secret });
 }
 
 /** POST /admin/projects/{id}/invite answers the ProjectMembership itself. */

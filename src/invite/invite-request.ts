@@ -1,6 +1,6 @@
 import type { AccessPolicy, Patient, ProjectMembershipAccess, Reference } from '@medplum/fhirtypes';
-import { passwordProblem } from '../auth/password-policy';
-import { badRequest, FhirError, issue } from '../errors';
+import { passwordProblem } from '../accounts/passwords';
+import { badRequest } from '../errors';
 
 export type ProfileType = 'Practitioner' | 'Patient' | 'RelatedPerson';
 export type UserScope = 'server' | 'project';
@@ -39,8 +39,15 @@ export interface InviteRequest {
   sources: { accessPolicy: string; access: string };
 }
 
-/** The shape the JSON schema guarantees (see invite-schema.ts). */
-interface InviteBody {
+/**
+ * The input of an invite, as the plain-JSON form sends it (the Parameters form is read into the
+ * same shape). Its source is OperationDefinition/Project-invite (fhir-profiles/): the JSON schema
+ * that checks it is derived from the definition at start (fhir-api/operations/input-schema.ts),
+ * and this type is written by hand once, kept equal to the definition's input parameters by
+ * INVITE_INPUT_FIELDS (checked against this type at compile time, and against the definition by
+ * test/invite/invite-input-shape.test.ts).
+ */
+export interface InviteInput {
   resourceType: ProfileType;
   firstName: string;
   lastName: string;
@@ -59,68 +66,36 @@ interface InviteBody {
   membership?: MembershipTemplate & { resourceType?: 'ProjectMembership' };
 }
 
-/** The part of an ajv error object we read. */
-export interface SchemaError {
-  instancePath: string;
-  keyword: string;
-  params: Record<string, unknown>;
-  message?: string;
-}
+/** Every field of InviteInput: the input parameters of OperationDefinition/Project-invite. */
+export const INVITE_INPUT_FIELDS = [
+  'resourceType',
+  'firstName',
+  'lastName',
+  'email',
+  'externalId',
+  'scope',
+  'password',
+  'sendEmail',
+  'upsert',
+  'forceNewMembership',
+  'mfaRequired',
+  'admin',
+  'accessPolicy',
+  'access',
+  'patient',
+  'membership',
+] as const satisfies readonly (keyof InviteInput)[];
 
-/** `/membership/access/0/policy` → `membership.access[0].policy`. */
-export function fieldPath(instancePath: string): string {
-  return instancePath
-    .split('/')
-    .filter(Boolean)
-    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
-}
+/** Every field of MembershipTemplate: the parts of the definition's `membership` parameter. */
+export const MEMBERSHIP_TEMPLATE_FIELDS = ['profile', 'accessPolicy', 'access', 'admin', 'externalId', 'userName'] as const satisfies readonly (keyof MembershipTemplate)[];
 
-function describe(e: SchemaError): { text: string; where: string } {
-  const path = fieldPath(e.instancePath);
-  const join = (child: string): string => (path ? `${path}.${child}` : child);
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const where = join(String(e.params.additionalProperty));
-      return { where, text: `Unknown field "${where}"` };
-    }
-    case 'required': {
-      const where = join(String(e.params.missingProperty));
-      return { where, text: `${where} is required` };
-    }
-    case 'format':
-      return { where: path, text: `${path} must be a valid ${String(e.params.format)} address` };
-    case 'type':
-      return { where: path || 'body', text: `${path || 'The body'} must be a ${String(e.params.type)}` };
-    case 'enum':
-      return { where: path, text: `${path} must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}` };
-    case 'minLength':
-      return { where: path, text: `${path} must be at least ${String(e.params.limit)} characters long` };
-    case 'maxLength':
-      return { where: path, text: `${path} must be at most ${String(e.params.limit)} characters long` };
-    case 'maxItems':
-      return { where: path, text: `${path} may have at most ${String(e.params.limit)} entries` };
-    case 'pattern':
-      return path.endsWith('reference')
-        ? { where: path, text: `${path} must look like "ResourceType/id"` }
-        : { where: path, text: `${path} contains characters that are not allowed (control characters)` };
-    default:
-      return { where: path || 'body', text: `${path || 'The body'} ${e.message ?? 'is invalid'}` };
-  }
-}
-
-/** ajv errors → one 400 with an issue per problem, each naming its field. */
-export function schemaErrorsToFhirError(errors: readonly SchemaError[]): FhirError {
-  const seen = new Set<string>();
-  const issues = [];
-  for (const e of errors) {
-    const { text, where } = describe(e);
-    if (!seen.has(text)) {
-      seen.add(text);
-      issues.push(issue('invalid', text, where));
-    }
-  }
-  return new FhirError('FST_INVALID', issues[0]?.details?.text, undefined, issues);
-}
+// Compile-time check that the lists above name every field of the types (the `satisfies` clauses
+// check that they name no other).
+type Missing<T, Listed> = Exclude<keyof T, Listed>;
+const everyInputField: Missing<InviteInput, (typeof INVITE_INPUT_FIELDS)[number]> extends never ? true : never = true;
+const everyTemplateField: Missing<MembershipTemplate, (typeof MEMBERSHIP_TEMPLATE_FIELDS)[number]> extends never ? true : never = true;
+void everyInputField;
+void everyTemplateField;
 
 function referenceType(ref: Reference | undefined): string | undefined {
   return ref?.reference?.split('/')[0];
@@ -131,7 +106,7 @@ function sameValue(a: unknown, b: unknown): boolean {
 }
 
 /** Takes a shorthand field from the top level or from membership; both given and different → 400. */
-function merge<K extends 'accessPolicy' | 'access' | 'admin' | 'externalId'>(body: InviteBody, key: K): { value: MembershipTemplate[K]; source: string } {
+function merge<K extends 'accessPolicy' | 'access' | 'admin' | 'externalId'>(body: InviteInput, key: K): { value: MembershipTemplate[K]; source: string } {
   const top = body[key] as MembershipTemplate[K];
   const inner = body.membership?.[key];
   if (top !== undefined && inner !== undefined && !sameValue(top, inner)) {
@@ -163,7 +138,7 @@ function checkPassword(password: string | undefined, scope: UserScope): void {
 
 /** Cross-field rules after the schema passed; answers the normalized request. */
 export function normalizeInviteRequest(input: unknown): InviteRequest {
-  const body = input as InviteBody;
+  const body = input as InviteInput;
   const email = body.email?.toLowerCase();
   const externalId = merge(body, 'externalId');
   if (!email && !externalId.value) {

@@ -1,23 +1,20 @@
 import type { ClientSession } from 'mongodb';
 import type { Project, Reference, User } from '@medplum/fhirtypes';
-import type { AuthContext } from '../auth/auth-context';
-import { ACTIVATIONS, createActivation } from '../auth/activation-store';
-import { hashPassword } from '../auth/password-hash';
-import type { Clock } from '../clock';
+import { createActivation } from '../accounts/activation';
+import { actorOf, type AuthContext } from '../accounts/auth-context';
+import { hashPassword } from '../accounts/passwords';
+import { endSessionsOnThisInstance } from '../accounts/sessions';
 import type { AppConfig } from '../config';
-import type { Database } from '../db/database';
+import type { Store } from '../db/store';
 import type { KeyedLock } from '../db/keyed-lock';
 import { AmbiguousCommitError, DuplicateKeyError, withTransaction } from '../db/transaction';
-import type { EmailServices } from '../email/services';
+import type { EmailServices } from '../email/mail';
 import { conflict, FhirError } from '../errors';
-import { readStored, type RepoContext } from '../fhir/repository';
-import { CREDENTIALS } from '../auth/credentials';
-import { OUTBOX_COLLECTION } from '../email/outbox';
-import { currentCollection, historyCollection } from '../fhir/resource-types';
-import { commitState, removeOrphans, type DocRef } from './commit-check';
-import { findAnswer, IDEMPOTENCY, storeAnswer, type IdempotencyKey, type StoredAnswer } from './idempotency';
+import type { ChangeListener } from '../fhir/changes';
+import type { RepoContext } from '../fhir/repository';
+import { findAnswer, storeAnswer, type IdempotencyKey, type StoredAnswer } from './idempotency';
 import { resolveAccess } from './invite-access';
-import { authorizeInvite, loadProject } from './invite-authorize';
+import { authorizeInvite, projectOrNotFound } from './invite-authorize';
 import { buildInviteEmail, inviterName } from './invite-email';
 import { InviteRefusal } from './invite-errors';
 import { findMemberships, planMembership, refuseTakenExternalId, writeMembership, type StoredMembership } from './invite-membership';
@@ -26,12 +23,18 @@ import type { InviteRequest } from './invite-request';
 import type { InviteTemplates } from './invite-templates';
 import { ensureUser, findInviteUsers, resolveInvitee, type StoredUser } from './invite-user';
 import { clearUnverifiedCredentials, mustReclaim } from './invite-account';
-import { endSessionsOnThisInstance } from '../auth/setpassword';
+
+/*
+ * invite/ — domain layer: the invite and only the invite (its input rules, the membership,
+ * profile and user steps, idempotency, the mail templates), written through the repository in one
+ * transaction. It imports accounts/, access/, email/, storage and the base; the routes that call it
+ * are in fhir-api/operations/ and admin/.
+ */
 
 /** What the invite needs; all created once per app. */
-export interface InviteDeps {
-  database: Database;
-  clock: Clock;
+export interface InviteDeps extends Store {
+  /** The repository's change listeners (see fhir/changes.ts): the invite writes through the repository. */
+  listeners?: readonly ChangeListener[];
   config: Pick<AppConfig, 'baseUrl' | 'activationTtlMs'>;
   email: Pick<EmailServices, 'enqueue'>;
   templates: InviteTemplates;
@@ -58,8 +61,6 @@ export interface InviteResult {
   reclaimed: boolean;
   /** The sign-in sessions the reclaim ended. */
   endedLogins: string[];
-  /** Every document the transaction inserted, to decide an unknown commit outcome. */
-  inserted: DocRef[];
 }
 
 export interface InviteCall {
@@ -78,24 +79,12 @@ export interface InviteOutcome {
 }
 
 const MAX_ATTEMPTS = 3;
-/** How often a commit that failed with a transient error is settled and the invite run again. */
-const MAX_COMMIT_RETRIES = 5;
-
-/**
- * Thrown out of the transaction when `withTransaction` runs the invite again after a failed
- * commit: what that commit really did is settled outside any transaction (see `landedWhole`).
- */
-class UnsettledCommit extends Error {
-  constructor() {
-    super('an earlier commit of this invite must be settled first');
-  }
-}
 
 /** The whole invite inside one transaction: every read and write joins `session`. */
 export async function inviteInSession(deps: InviteDeps, session: ClientSession, call: InviteCall, passwordHash: string | undefined): Promise<InviteResult> {
   const { request, projectId, caller } = call;
-  const repo: RepoContext = { database: deps.database, clock: deps.clock, session };
-  const project = await loadProject(repo, projectId);
+  const repo: RepoContext = { database: deps.database, clock: deps.clock, session, listeners: deps.listeners, actor: actorOf(caller) };
+  const project = await projectOrNotFound(repo, projectId);
   const access = await resolveAccess(repo, project, request);
   await checkPatient(repo, projectId, request);
   const users = await findInviteUsers(repo, projectId, request);
@@ -105,23 +94,10 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
   const plan = planMembership(request, memberships);
   await refuseTakenExternalId(repo, projectId, request.membership.externalId, existingUser?.id);
   const preferred = plan.action === 'update' ? plan.current.profile : undefined;
-  const inserted: DocRef[] = [];
-  const { profile, created: profileCreated } = await resolveProfile(repo, projectId, request, preferred);
-  if (profileCreated) {
-    inserted.push(...resourceDocs(profile.resourceType, profile.id));
-  }
+  const { profile } = await resolveProfile(repo, projectId, request, preferred);
   const { user, created: userCreated, pending } = await ensureUser(repo, project, request, existingUser, passwordHash);
-  if (userCreated) {
-    inserted.push(...resourceDocs('User', user.id));
-    if (passwordHash) {
-      inserted.push({ collection: CREDENTIALS, id: user.id });
-    }
-  }
   const invitedBy = { reference: `${caller.userType}/${caller.userId}` } as Reference<User>;
   const { membership, created } = await writeMembership(repo, request, plan, { project, user, profile, invitedBy, access });
-  if (created) {
-    inserted.push(...resourceDocs('ProjectMembership', membership.id));
-  }
 
   // An unverified server-scoped account joining another project is reclaimed for the owner of
   // its email: credentials cleared, sessions ended, every earlier link superseded, a link mailed.
@@ -132,20 +108,16 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
   // when sendEmail is false); a never-activated one gets a fresh link (superseding) with the mail.
   const activate = userCreated ? mail || !request.sendEmail : (pending || reclaim) && mail;
   const activation = activate
-    ? await createActivation({ database: deps.database, clock: deps.clock, baseUrl: deps.config.baseUrl, ttlMs: deps.config.activationTtlMs }, session, {
+    ? await createActivation({ ...deps, baseUrl: deps.config.baseUrl, ttlMs: deps.config.activationTtlMs }, session, {
         userId: user.id,
         kind: 'invite',
         delivery: mail ? 'mail' : 'caller',
         supersedeAll: reclaim,
       })
     : undefined;
-  if (activation) {
-    inserted.push({ collection: ACTIVATIONS, id: activation.id });
-  }
   if (mail) {
     const mailInput = { project, user, to: request.email as string, baseUrl: deps.config.baseUrl, activation, inviter: await inviterName(repo, caller), mfaRequired: request.mfaRequired };
-    const outboxId = await deps.email.enqueue(session, buildInviteEmail(deps.templates, mailInput));
-    inserted.push({ collection: OUTBOX_COLLECTION, id: outboxId });
+    await deps.email.enqueue(session, buildInviteEmail(deps.templates, mailInput));
   }
   return {
     project,
@@ -158,16 +130,7 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
     activationUrl: userCreated && !mail ? activation?.url : undefined,
     reclaimed: reclaim,
     endedLogins,
-    inserted,
   };
-}
-
-/** The current document and the first history entry that createResource inserts. */
-function resourceDocs(type: string, id: string): DocRef[] {
-  return [
-    { collection: currentCollection(type), id },
-    { collection: historyCollection(type), id: `${id}/1` },
-  ];
 }
 
 /** Worth running again: the state changed under us (a concurrent invite), not a decided refusal. */
@@ -182,9 +145,6 @@ function retryable(err: unknown): boolean {
 }
 
 function finalError(err: unknown): unknown {
-  if (err instanceof UnsettledCommit) {
-    return new FhirError('FST_UNAVAILABLE', 'The database could not commit the invite; send it again (with the same Idempotency-Key to be safe)');
-  }
   if (err instanceof DuplicateKeyError) {
     return conflict('Another request changed this account or membership at the same time; try again');
   }
@@ -192,24 +152,6 @@ function finalError(err: unknown): unknown {
     return new FhirError('FST_UNAVAILABLE', 'The database did not confirm the invite; send it again (with the same Idempotency-Key to be safe)');
   }
   return err;
-}
-
-/**
- * After a failed or unconfirmed commit: true when it landed whole (then its result stands). A
- * partial landing (the embedded engine on a clash at commit, see commit-check.ts) is cleaned up
- * and reported as false, like nothing landing at all: the invite then runs again. Its reads and
- * deletes are plain ones: call it outside any transaction.
- */
-async function landedWhole(deps: InviteDeps, result: InviteResult): Promise<boolean> {
-  const { state, present } = await commitState(deps.database, result.inserted);
-  if (state === 'committed') {
-    const doc = await readStored({ database: deps.database, clock: deps.clock }, 'ProjectMembership', result.membership.id);
-    return doc !== undefined && String(doc.version) === result.membership.meta?.versionId;
-  }
-  if (state === 'partial') {
-    await removeOrphans(deps.database, present);
-  }
-  return false;
 }
 
 /**
@@ -224,7 +166,7 @@ async function afterCommit(deps: InviteDeps, result: InviteResult, startedAt: Da
 }
 
 async function userMayExist(deps: InviteDeps, call: InviteCall): Promise<boolean> {
-  return (await findInviteUsers({ database: deps.database, clock: deps.clock }, call.projectId, call.request)).invited !== undefined;
+  return (await findInviteUsers(deps, call.projectId, call.request)).invited !== undefined;
 }
 
 /**
@@ -234,15 +176,13 @@ async function userMayExist(deps: InviteDeps, call: InviteCall): Promise<boolean
  * what is really stored: 409 "already a member", the upserted membership, or the replay.
  */
 export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<InviteOutcome> {
-  await authorizeInvite({ database: deps.database, clock: deps.clock }, call.caller, call.projectId);
+  await authorizeInvite(deps, call.caller, call.projectId);
   const { request } = call;
   const lockKey = request.email ? `invite:email:${request.email}` : `invite:ext:${call.projectId}:${request.externalId}`;
   let updatedMembership = false;
   return deps.lock.run(lockKey, async () => {
     let passwordHash: string | undefined;
-    let attempt = 1;
-    let commitRetries = 0;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       if (call.idempotency) {
         const stored = await findAnswer(deps, call.idempotency.key, call.idempotency.fingerprint);
         if (stored) {
@@ -253,40 +193,24 @@ export async function runInvite(deps: InviteDeps, call: InviteCall): Promise<Inv
       if (request.password && passwordHash === undefined && !(await userMayExist(deps, call))) {
         passwordHash = await hashPassword(request.password);
       }
-      // withTransaction may run the function again after a failed commit: leave the transaction
-      // then, and settle that commit outside it (below) before running the invite again.
-      const attemptState: { result?: InviteResult } = {};
       const startedAt = deps.clock.now();
+      const landed: { result?: InviteResult } = {};
       try {
+        // All or nothing, also when the commit's outcome is unknown (withTransaction settles it).
         const answer = await withTransaction(deps.database, async (session) => {
-          if (attemptState.result) {
-            throw new UnsettledCommit();
-          }
           const result = await inviteInSession(deps, session, call, passwordHash);
           updatedMembership ||= !result.membershipCreated;
           const stored = call.answer(result);
           if (call.idempotency) {
-            const nonce = await storeAnswer(deps, session, call.idempotency.key, call.idempotency.fingerprint, stored);
-            result.inserted.push({ collection: IDEMPOTENCY, id: call.idempotency.key.id, match: { nonce } });
+            await storeAnswer(deps, session, call.idempotency.key, call.idempotency.fingerprint, stored);
           }
-          attemptState.result = result;
+          landed.result = result;
           return stored;
         });
-        await afterCommit(deps, attemptState.result as InviteResult, startedAt);
+        await afterCommit(deps, landed.result as InviteResult, startedAt);
         return { answer, replayed: false };
       } catch (err) {
-        // A result means the function finished and the commit failed: decide what really landed.
-        const pending = attemptState.result;
-        if (pending && (await landedWhole(deps, pending))) {
-          await afterCommit(deps, pending, startedAt);
-          return { answer: call.answer(pending), replayed: false };
-        }
-        if (err instanceof UnsettledCommit && commitRetries < MAX_COMMIT_RETRIES) {
-          commitRetries += 1;
-          continue;
-        }
         if (attempt < MAX_ATTEMPTS && retryable(err)) {
-          attempt += 1;
           continue;
         }
         throw finalError(err);

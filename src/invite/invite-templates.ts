@@ -1,6 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Project } from '@medplum/fhirtypes';
+import { escapeHtml } from '../html';
+import { findPackagePath } from '../package-files';
 
 /**
  * The invitation emails: text and HTML bodies from files in src/invite/templates/ (read once at
@@ -35,15 +37,7 @@ const KINDS: InviteEmailKind[] = ['invite-new-user', 'invite-existing-user'];
 
 /** The templates folder of this package, found from here whether running from src or dist. */
 export function findTemplatesDir(from: string = __dirname): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'src', 'invite', 'templates');
-    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) {
-      return candidate;
-    }
-    if (dirname(dir) === dir) {
-      throw new Error(`src/invite/templates not found above ${from}`);
-    }
-  }
+  return findPackagePath(join('src', 'invite', 'templates'), from);
 }
 
 /** A text template starts with a `Subject: ...` line and a blank line. */
@@ -64,12 +58,6 @@ export function loadInviteTemplates(dir: string = findTemplatesDir()): InviteTem
     result[kind] = { subject, text, html };
   }
   return result;
-}
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 }
 
 /**

@@ -1,15 +1,22 @@
+import type { ClientSession } from 'mongodb';
 import type { Project, ProjectMembership, User } from '@medplum/fhirtypes';
-import { createResource, findResources, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
-import { idOf, readCurrent } from '../auth/memberships';
+import { insertCredentials, readCredentials } from '../accounts/credentials';
+import { createResource, findResources, idOf, readCurrent, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
 import { defaultUniqueKey } from '../fhir/unique-keys';
-import { membershipsOfUser } from './invite-membership';
-import { CREDENTIALS, type CredentialsDoc } from '../auth/credentials';
+import { storedField } from '../fhir/search/supported-params';
 import { newId } from '../clock';
 import type { InviteRequest, UserScope } from './invite-request';
 import { refuseConflict } from './invite-errors';
 
-
 export type StoredUser = User & { id: string };
+
+/**
+ * The filter of a project's memberships of a user: by the derived `user` search field, whose
+ * index ({ project, sp.user }) finds them, and the reference exactly as stored.
+ */
+export function membershipsOfUser(projectId: string, userReference: string): Record<string, unknown> {
+  return { project: projectId, [storedField('reference', 'user')]: userReference, 'resource.user.reference': userReference };
+}
 
 export interface ResolvedUser {
   user: StoredUser;
@@ -105,7 +112,7 @@ export function controlsAccount(user: User, projectId: string): boolean {
 }
 
 async function hasPassword(repo: RepoContext, userId: string): Promise<boolean> {
-  const credentials = await repo.database.db.collection<CredentialsDoc>(CREDENTIALS).findOne({ _id: userId }, { session: repo.session });
+  const credentials = await readCredentials(repo.database, userId, repo.session);
   return typeof credentials?.passwordHash === 'string' && credentials.passwordHash.length > 0;
 }
 
@@ -141,7 +148,7 @@ export async function ensureUser(repo: RepoContext, project: Project & { id: str
   const id = newId();
   const user = (await createResource<User>(repo, resource, { project: request.scope === 'project' ? project.id : undefined }, id)) as StoredUser;
   if (passwordHash) {
-    await repo.database.db.collection<CredentialsDoc>(CREDENTIALS).insertOne({ _id: id, passwordHash }, { session: repo.session });
+    await insertCredentials(repo.database, repo.session as ClientSession, { _id: id, passwordHash });
   }
   return { user, created: true, pending: !passwordHash };
 }

@@ -1,4 +1,4 @@
-import { escapeHtml } from '../auth/pages/html';
+import { escapeHtml } from '../html';
 
 /**
  * The HTML shell every page shares: one stylesheet and one ES module from /assets (no inline

@@ -1,8 +1,8 @@
 import type { ProjectMembership } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
-import { ACTIVATIONS } from '../../src/auth/activation-store';
-import { CREDENTIALS } from '../../src/auth/credentials';
-import { LOGINS, type LoginDoc } from '../../src/auth/login-store';
+import { ACTIVATIONS } from '../../src/accounts/activation';
+import { CREDENTIALS } from '../../src/accounts/credentials';
+import { LOGINS, type LoginDoc } from '../../src/accounts/sessions';
 import { newId } from '../../src/clock';
 import { createResource } from '../../src/fhir/repository';
 import { defaultUniqueKey } from '../../src/fhir/unique-keys';
@@ -10,8 +10,8 @@ import { snapshotDatabase } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { createAccount, createMembership, createPractitioner, repoOf, uniqueEmail } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { form } from '../auth/fixtures';
-import { createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../fhir/fixtures';
+import { form } from '../helpers/auth';
+import { createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../helpers/fhir';
 
 /**
  * A project-scoped user lives and dies with its project membership: deleting its (last)

@@ -2,16 +2,16 @@ import type { Project, ProjectMembership } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
 import type { AccessScope } from '../../src/access/access-scope';
 import { resolveAccessScope } from '../../src/access/resolve';
-import type { AuthContext } from '../../src/auth/auth-context';
+import type { AuthContext } from '../../src/accounts/auth-context';
 import { KeyedLock } from '../../src/db/keyed-lock';
-import type { RestDeps } from '../../src/fhir/rest/rest-deps';
-import { deleteForCaller, updateForCaller } from '../../src/fhir/rest/write';
+import type { RestDeps } from '../../src/fhir-api/rest/rest-deps';
+import { deleteForCaller, updateForCaller } from '../../src/fhir-api/rest/write';
 import { snapshotDatabase } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { createAccount, createMembership, createPractitioner, createProject } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../fhir/fixtures';
-import { postInvite } from '../invite/http-helpers';
+import { createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../helpers/fhir';
+import { postInvite } from '../helpers/invite';
 
 /**
  * Nobody can lock a project out: removing, deactivating or demoting the administrator membership

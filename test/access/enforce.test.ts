@@ -2,9 +2,9 @@ import type { Patient, ProjectMembership, RelatedPerson, User } from '@medplum/f
 import type { AccessScope } from '../../src/access/access-scope';
 import { canSee, checkWrite, redact, requireInteraction, restoreHiddenFields } from '../../src/access/enforce';
 import { resolveAccessScope } from '../../src/access/resolve';
-import type { AuthContext } from '../../src/auth/auth-context';
+import type { AuthContext } from '../../src/accounts/auth-context';
 import { useTestApp } from '../helpers/suite';
-import { make, makeMember, makePolicy, makeProject, rootAuth, thrown } from './fixtures';
+import { make, makeMember, makePolicy, makeProject, rootAuth, thrown } from '../helpers/access';
 
 describe('enforcement of access policies', () => {
   const t = useTestApp();

@@ -1,8 +1,8 @@
 import type { Bundle, Patient, RelatedPerson } from '@medplum/fhirtypes';
 import { hiddenFieldRead, parameterPaths } from '../../src/access/search-paths';
 import { useTestApp } from '../helpers/suite';
-import { make, makeProject } from './fixtures';
-import { Recorder, signedInMember, type Answer, type Member } from './http-fixtures';
+import { make, makeProject } from '../helpers/access';
+import { Recorder, signedInMember, type Answer, type Member } from '../helpers/access';
 
 /**
  * A field an access policy hides can neither be read nor probed: a search that filters or sorts

@@ -2,8 +2,8 @@ import type { Patient, User } from '@medplum/fhirtypes';
 import { snapshotDatabase } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
 import { signIn, type SignedIn } from '../helpers/auth';
-import { make, makeProject } from './fixtures';
-import { idsIn, Recorder, signedInMember, type Member } from './http-fixtures';
+import { make, makeProject } from '../helpers/access';
+import { idsIn, Recorder, signedInMember, type Member } from '../helpers/access';
 
 describe('access policies through the FHIR REST API', () => {
   const t = useTestApp();

@@ -2,11 +2,11 @@ import type { Patient, RelatedPerson } from '@medplum/fhirtypes';
 import { ALL_INTERACTIONS, READ_INTERACTIONS } from '../../src/access/access-scope';
 import { canSee, requireInteraction } from '../../src/access/enforce';
 import { resolveAccessScope } from '../../src/access/resolve';
-import type { AuthContext } from '../../src/auth/auth-context';
+import type { AuthContext } from '../../src/accounts/auth-context';
 import { deleteResource } from '../../src/fhir/repository';
 import { ADMIN_TYPES, CLINICAL_TYPES } from '../../src/fhir/resource-types';
 import { useTestApp } from '../helpers/suite';
-import { make, makeMember, makePolicy, makeProject, rejection, repoOf, rootAuth, thrown } from './fixtures';
+import { make, makeMember, makePolicy, makeProject, rejection, repoOf, rootAuth, thrown } from '../helpers/access';
 
 describe('resolveAccessScope', () => {
   const t = useTestApp();

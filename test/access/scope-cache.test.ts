@@ -2,8 +2,8 @@ import type { AccessPolicy, Patient, ProjectMembership } from '@medplum/fhirtype
 import { updateResource } from '../../src/fhir/repository';
 import { createTestApp, TestClock, type TestApp } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
-import { make, makeProject, repoOf } from './fixtures';
-import { Recorder, signedInMember, type Member } from './http-fixtures';
+import { make, makeProject, repoOf } from '../helpers/access';
+import { Recorder, signedInMember, type Member } from '../helpers/access';
 
 /**
  * The per-app caches on the read path (verified tokens, resolved access scopes) change no

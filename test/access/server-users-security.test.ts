@@ -3,7 +3,7 @@ import { snapshotDatabase } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { createAccount, createMembership, createPractitioner } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../fhir/fixtures';
+import { createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../helpers/fhir';
 
 /**
  * Server-scoped users belong to the server: a project administrator never gets one as a `User`

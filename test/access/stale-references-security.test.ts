@@ -3,7 +3,7 @@ import { snapshotDatabase } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { createAccount, createMembership, createPractitioner } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { createPolicyMember, createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../fhir/fixtures';
+import { createPolicyMember, createProjectAdmin, FHIR_JSON, type ProjectAdmin } from '../helpers/fhir';
 
 /**
  * The same class of hole elsewhere: references that go stale or point outside the project. A

@@ -4,7 +4,7 @@ import { checkWrite, requireInteraction } from '../../src/access/enforce';
 import { resolveAccessScope } from '../../src/access/resolve';
 import { canSeeUser, userVisibilityFilter } from '../../src/access/user-visibility';
 import { useTestApp } from '../helpers/suite';
-import { make, makeMember, makeProject, rootAuth } from './fixtures';
+import { make, makeMember, makeProject, rootAuth } from '../helpers/access';
 
 describe('which users a project administrator sees', () => {
   const t = useTestApp();

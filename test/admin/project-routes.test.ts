@@ -1,13 +1,13 @@
 import type { ClientApplication, Patient, ProjectMembership } from '@medplum/fhirtypes';
-import { setCredentials } from '../../src/auth/credentials';
-import { MEMBERSHIP_MFA_REQUIRED_URL } from '../../src/auth/membership-mfa';
+import { setCredentials } from '../../src/accounts/credentials';
+import { MEMBERSHIP_MFA_REQUIRED_URL } from '../../src/accounts/memberships';
 import { readStored, updateResource } from '../../src/fhir/repository';
 import { INVITE_STATUS_URL } from '../../src/pages/invite-status';
 import { TestClock } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { create, createAccount, createMembership, createPractitioner, createProject, passwordHashOf, repoOf } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { createProjectAdmin, type ProjectAdmin } from '../fhir/fixtures';
+import { createProjectAdmin, type ProjectAdmin } from '../helpers/fhir';
 
 /**
  * GET /admin/projects/{id}: a project's members with what the Users tab shows, for that

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { renderSetPasswordPage, SETPASSWORD_PAGE_CSP } from '../../src/auth/pages/setpassword-page';
+import { renderSetPasswordPage, SETPASSWORD_PAGE_CSP } from '../../src/auth/setpassword-page';
 import type { AppConfig } from '../../src/config';
 import { loggerOptions } from '../../src/http/logger';
 import { createTestApp, TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { createLink, createUser, linkPath } from './activation-fixtures';
+import { createLink, createUser, linkPath } from '../helpers/activation';
 
 function scriptOf(html: string): string | undefined {
   return /<script>([\s\S]*?)<\/script>/.exec(html)?.[1];
@@ -93,7 +93,7 @@ describe('GET /setpassword/:id/:secret (the activation page)', () => {
     const html = renderSetPasswordPage({ id: hostile, secret: hostile, email: hostile, action: '/auth/setpassword' });
     expect(html).not.toContain('<script>alert');
     expect(html).not.toContain('<img');
-    expect(html).toContain('value="&#34;&#62;&#60;script&#62;alert(1)');
+    expect(html).toContain('value="&quot;&gt;&lt;script&gt;alert(1)');
     const problem = renderSetPasswordPage({ id: 'a', secret: 'b', action: '/x', problem: hostile });
     expect(problem).not.toContain('<script>alert');
   });

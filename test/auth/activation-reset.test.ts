@@ -1,12 +1,12 @@
 import type { Project } from '@medplum/fhirtypes';
-import { ACTIVATIONS, type ActivationDoc } from '../../src/auth/activation-store';
-import { CREDENTIALS } from '../../src/auth/credentials';
-import { verifyPassword } from '../../src/auth/password-hash';
+import { ACTIVATIONS, type ActivationDoc } from '../../src/accounts/activation';
+import { CREDENTIALS } from '../../src/accounts/credentials';
+import { verifyPassword } from '../../src/accounts/passwords';
 import { createResource } from '../../src/fhir/repository';
 import { snapshotDatabase } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
 import { repoOf } from '../helpers/fixtures';
-import { createUser, uniqueEmail } from './activation-fixtures';
+import { createUser, uniqueEmail } from '../helpers/activation';
 
 describe('POST /auth/resetpassword', () => {
   const t = useTestApp({ smtp: true });

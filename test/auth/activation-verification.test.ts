@@ -1,9 +1,9 @@
 import type { User } from '@medplum/fhirtypes';
-import { ACTIVATIONS, type ActivationDoc } from '../../src/auth/activation-store';
+import { ACTIVATIONS, type ActivationDoc } from '../../src/accounts/activation';
 import { readResource } from '../../src/fhir/repository';
 import { repoOf } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { createLink, createUser } from './activation-fixtures';
+import { createLink, createUser } from '../helpers/activation';
 
 const PASSWORD = 'plum tree under moonlight';
 

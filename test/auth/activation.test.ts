@@ -1,12 +1,12 @@
 import type { User } from '@medplum/fhirtypes';
-import { ACTIVATIONS, type ActivationDoc } from '../../src/auth/activation-store';
-import { CREDENTIALS } from '../../src/auth/credentials';
-import { verifyPassword } from '../../src/auth/password-hash';
+import { ACTIVATIONS, type ActivationDoc } from '../../src/accounts/activation';
+import { CREDENTIALS } from '../../src/accounts/credentials';
+import { verifyPassword } from '../../src/accounts/passwords';
 import { readResource } from '../../src/fhir/repository';
 import { snapshotDatabase, TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
 import { repoOf } from '../helpers/fixtures';
-import { createLink, createUser } from './activation-fixtures';
+import { createLink, createUser } from '../helpers/activation';
 
 const GOOD_PASSWORD = 'plum tree under moonlight';
 

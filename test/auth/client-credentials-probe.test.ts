@@ -3,7 +3,7 @@ import type { CommandStartedEvent } from 'mongodb';
 import { readResource, updateResource } from '../../src/fhir/repository';
 import { repoOf } from '../helpers/fixtures';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { createProject, form } from './fixtures';
+import { createProject, form } from '../helpers/auth';
 
 /**
  * client_credentials must not tell an unknown client id from a wrong secret (nor from a client

@@ -4,7 +4,7 @@ import { snapshotDatabase } from '../helpers/app';
 import { useSignIn, useTestApp } from '../helpers/suite';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { repoOf } from '../helpers/fixtures';
-import { addMembership, createProject, createUser, form } from './fixtures';
+import { addMembership, createProject, createUser, form } from '../helpers/auth';
 
 describe('system clients (ClientApplication + client_credentials)', () => {
   const t = useTestApp();

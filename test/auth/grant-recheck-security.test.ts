@@ -5,7 +5,7 @@ import { snapshotDatabase, TestClock } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { repoOf } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { addMembership, createProject, createUser, exchangeCode, form, startLogin } from './fixtures';
+import { addMembership, createProject, createUser, exchangeCode, form, startLogin } from '../helpers/auth';
 
 /**
  * Every grant is re-checked against the database: a token (access or refresh), an HTTP Basic

@@ -5,7 +5,7 @@ import { TestClock } from '../helpers/app';
 import { allowPlainPkceFallback, listen, newMedplumClient, signInClient } from '../helpers/medplum';
 import { useTestApp } from '../helpers/suite';
 import { repoOf } from '../helpers/fixtures';
-import { codeAt, secretOf, wrongCodeAt } from './mfa-fixtures';
+import { codeAt, secretOf, wrongCodeAt } from '../helpers/mfa';
 
 const STEP_MS = 30_000;
 

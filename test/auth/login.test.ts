@@ -159,7 +159,7 @@ describe('OpenAPI', () => {
     expect(Object.keys(loginBody.properties)).toEqual(expect.arrayContaining(['projectId', 'codeChallenge', 'codeChallengeMethod', 'scope']));
     expect(doc.paths['/oauth2/token'].post.requestBody.content['application/x-www-form-urlencoded'].schema.properties.grant_type).toBeDefined();
     expect(doc.paths['/auth/profile'].post.requestBody).toBeDefined();
-    expect(doc.paths['/admin/projects/{projectId}/client'].post.requestBody.content['application/json'].schema.required).toEqual(['name']);
+    expect(doc.paths['/admin/projects/{id}/client'].post.requestBody.content['application/json'].schema.required).toEqual(['name']);
     expect(doc.paths['/auth/me'].get).toBeDefined();
   });
 });

@@ -2,7 +2,7 @@ import type { AccessPolicy, Practitioner, ProjectMembership } from '@medplum/fhi
 import { createResource, readStored, updateResource, type RepoContext } from '../../src/fhir/repository';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { useTestApp } from '../helpers/suite';
-import { addMembership, createProject, createUser } from './fixtures';
+import { addMembership, createProject, createUser } from '../helpers/auth';
 
 /**
  * GET /auth/me shows the membership's profile only when it is a profile type (Patient,

@@ -1,15 +1,15 @@
 import type { LightMyRequestResponse } from 'fastify';
 import type { Project, ProjectMembership, User } from '@medplum/fhirtypes';
-import { LOGINS, type LoginDoc } from '../../src/auth/login-store';
-import { membershipRequiresMfa } from '../../src/auth/membership-mfa';
+import { LOGINS, type LoginDoc } from '../../src/accounts/sessions';
+import { membershipRequiresMfa } from '../../src/accounts/memberships';
 import type { StoredResource } from '../../src/fhir/repository';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, TestClock } from '../helpers/app';
 import { codeExchange, pkce, signIn } from '../helpers/auth';
 import { createProject, uniqueEmail } from '../helpers/fixtures';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { outputs, postInvite } from '../invite/http-helpers';
-import { createMember } from './activation-fixtures';
-import { codeAt, secretOf } from './mfa-fixtures';
+import { outputs, postInvite } from '../helpers/invite';
+import { createMember } from '../helpers/activation';
+import { codeAt, secretOf } from '../helpers/mfa';
 
 const STEP_MS = 30_000;
 

@@ -1,11 +1,11 @@
 import type { User } from '@medplum/fhirtypes';
-import { CREDENTIALS } from '../../src/auth/credentials';
+import { CREDENTIALS } from '../../src/accounts/credentials';
 import { readResource, updateResource } from '../../src/fhir/repository';
 import { TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
 import { repoOf } from '../helpers/fixtures';
-import { createMember, type Member } from './activation-fixtures';
-import { codeAt, exchangeCode, ResponseLog, secretOf, startLogin, wrongCodeAt } from './mfa-fixtures';
+import { createMember, type Member } from '../helpers/activation';
+import { codeAt, exchangeCode, ResponseLog, secretOf, startLogin, wrongCodeAt } from '../helpers/mfa';
 
 const STEP_MS = 30_000;
 

@@ -4,8 +4,8 @@ import type { AppConfig } from '../../src/config';
 import { loggerOptions } from '../../src/http/logger';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { addMembership, createProject, createUser, form, pkce } from './fixtures';
-import { codeAt, secretOf, wrongCodeAt } from './mfa-fixtures';
+import { addMembership, createProject, createUser, form, pkce } from '../helpers/auth';
+import { codeAt, secretOf, wrongCodeAt } from '../helpers/mfa';
 
 /**
  * Runs every auth flow (sign-in, refresh, system clients, an invite with mandatory MFA, its

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
-import { LOGINS } from '../../src/auth/login-store';
+import { LOGINS } from '../../src/accounts/sessions';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app';
 import { pkce } from '../helpers/auth';
 import { uniqueEmail } from '../helpers/fixtures';

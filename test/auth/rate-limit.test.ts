@@ -1,6 +1,6 @@
 import { ADMIN_EMAIL } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { form } from './fixtures';
+import { form } from '../helpers/auth';
 
 describe('rate limits on /auth and /oauth2', () => {
   const t = useTestApp({ env: { RATE_LIMIT: 'on', RATE_LIMIT_MAX: '5' } });

@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import type { AppConfig } from '../../src/config';
-import { SECURITY_EVENTS } from '../../src/auth/security-events';
+import { SECURITY_EVENTS } from '../../src/accounts/sessions';
 import { loggerOptions } from '../../src/http/logger';
 import { signIn } from '../helpers/auth';
 import { useTestApp } from '../helpers/suite';
-import { form } from './fixtures';
+import { form } from '../helpers/auth';
 
 function claimsOf(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());

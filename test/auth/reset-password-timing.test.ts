@@ -1,16 +1,16 @@
 import { Writable } from 'node:stream';
 import type { Project } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
-import { ACTIVATIONS } from '../../src/auth/activation-store';
+import { ACTIVATIONS } from '../../src/accounts/activation';
 import type { AppConfig } from '../../src/config';
-import type { EmailServices } from '../../src/email/services';
+import type { EmailServices } from '../../src/email/mail';
 import { OUTBOX_COLLECTION } from '../../src/email/outbox';
 import { createResource } from '../../src/fhir/repository';
 import { loggerOptions } from '../../src/http/logger';
 import { snapshotDatabase } from '../helpers/app';
 import { repoOf } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
-import { createUser, uniqueEmail } from './activation-fixtures';
+import { createUser, uniqueEmail } from '../helpers/activation';
 
 function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;

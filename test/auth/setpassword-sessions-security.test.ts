@@ -1,10 +1,10 @@
-import type { CreatedActivation } from '../../src/auth/activation-store';
-import { LOGINS, type LoginDoc } from '../../src/auth/login-store';
+import type { CreatedActivation } from '../../src/accounts/activation';
+import { LOGINS, type LoginDoc } from '../../src/accounts/sessions';
 import { TestClock } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { useTestApp } from '../helpers/suite';
-import { createLink, createMember, linkPath } from './activation-fixtures';
-import { form } from './fixtures';
+import { createLink, createMember, linkPath } from '../helpers/activation';
+import { form } from '../helpers/auth';
 
 /**
  * Setting a password through an activation (a reset) ends every sign-in session of that user:

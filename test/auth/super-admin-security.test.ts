@@ -1,11 +1,11 @@
 import type { ClientApplication, Project, ProjectMembership } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
-import { setCredentials } from '../../src/auth/credentials';
-import { sha256Hex } from '../../src/auth/secrets';
+import { setCredentials } from '../../src/accounts/credentials';
+import { sha256Hex } from '../../src/accounts/passwords';
 import { createResource, readStored, updateResource, type RepoContext } from '../../src/fhir/repository';
 import { signIn } from '../helpers/auth';
 import { useTestApp } from '../helpers/suite';
-import { addMembership, createProject, createUser, form } from './fixtures';
+import { addMembership, createProject, createUser, form } from '../helpers/auth';
 
 /**
  * Only an ADMINISTRATOR of a `superAdmin` project is the super administrator. A plain member of

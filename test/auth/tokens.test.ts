@@ -2,7 +2,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
 import { signIn, type SignedIn } from '../helpers/auth';
-import { form } from './fixtures';
+import { form } from '../helpers/auth';
 
 function decode(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());

@@ -6,7 +6,7 @@ import { outboxCollection } from '../../src/email/outbox';
 import { createSmtpTransport } from '../../src/email/smtp-transport';
 import { createTestApp, TestClock, type TestApp } from '../helpers/app';
 import { startTestSmtp, type TestSmtp } from '../helpers/smtp';
-import { enqueue, eventually, mail } from './helpers';
+import { enqueue, eventually, mail } from '../helpers/email';
 
 describe('several dispatchers on one database', () => {
   let smtp: TestSmtp;

@@ -3,7 +3,7 @@ import { DISPATCH_COLLECTION, dispatchCollection } from '../../src/email/dispatc
 import { outboxCollection } from '../../src/email/outbox';
 import { createTestApp, TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { captureLogs, enqueue, eventually, mail } from './helpers';
+import { captureLogs, enqueue, eventually, mail } from '../helpers/email';
 
 describe('outbox dispatcher lifecycle', () => {
   const logs = captureLogs();

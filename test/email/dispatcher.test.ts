@@ -3,7 +3,7 @@ import { outboxCollection } from '../../src/email/outbox';
 import { retryDelayMs, DEFAULT_RETRY_POLICY } from '../../src/email/retry-policy';
 import { TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { enqueue, mail } from './helpers';
+import { enqueue, mail } from '../helpers/email';
 
 describe('outbox dispatcher over SMTP', () => {
   const clock = new TestClock();

@@ -1,7 +1,7 @@
 import { dispatchCollection } from '../../src/email/dispatch-state';
 import { outboxCollection } from '../../src/email/outbox';
 import { useTestApp } from '../helpers/suite';
-import { enqueue, eventually, mail } from './helpers';
+import { enqueue, eventually, mail } from '../helpers/email';
 
 /**
  * Mail is enqueued (each in its own transaction) while the dispatcher polls every millisecond

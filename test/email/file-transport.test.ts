@@ -4,7 +4,7 @@ import { simpleParser } from 'mailparser';
 import { dispatchCollection } from '../../src/email/dispatch-state';
 import { TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { captureLogs, enqueue, mail } from './helpers';
+import { captureLogs, enqueue, mail } from '../helpers/email';
 
 describe('file transport (SMTP_URL unset)', () => {
   const clock = new TestClock();

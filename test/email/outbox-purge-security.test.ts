@@ -3,8 +3,8 @@ import { dispatchCollection, SWEEP_EVERY_MS } from '../../src/email/dispatch-sta
 import { outboxCollection, type OutboxDocument } from '../../src/email/outbox';
 import { createResource } from '../../src/fhir/repository';
 import { createTestApp, TestClock, type TestApp } from '../helpers/app';
-import { startCustomSmtp, type CustomSmtp } from './custom-smtp';
-import { enqueue, mail } from './helpers';
+import { startCustomSmtp, type CustomSmtp } from '../helpers/email';
+import { enqueue, mail } from '../helpers/email';
 
 /**
  * Once a mail has left (or was given up on), its outbox document keeps who, what and which kind,

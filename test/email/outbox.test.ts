@@ -4,7 +4,7 @@ import { dispatchCollection, listOutbox } from '../../src/email/dispatch-state';
 import { outboxCollection } from '../../src/email/outbox';
 import { TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { enqueue, mail } from './helpers';
+import { enqueue, mail } from '../helpers/email';
 
 describe('outbox enqueue', () => {
   const clock = new TestClock();

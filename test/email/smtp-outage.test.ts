@@ -2,7 +2,7 @@ import { dispatchCollection } from '../../src/email/dispatch-state';
 import { createSmtpTransport } from '../../src/email/smtp-transport';
 import { TestClock } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { closedPort, enqueue, mail, startSilentServer } from './helpers';
+import { closedPort, enqueue, mail, startSilentServer } from '../helpers/email';
 
 describe('SMTP outage', () => {
   const clock = new TestClock();

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { ClientSession } from 'mongodb';
 import type { Practitioner, Project, ProjectMembership, Resource, User } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
-import { setCredentials } from '../../src/auth/credentials';
-import { hashPassword } from '../../src/auth/password-hash';
+import { setCredentials } from '../../src/accounts/credentials';
+import { hashPassword } from '../../src/accounts/passwords';
 import { newId } from '../../src/clock';
 import { createResource, type RepoContext } from '../../src/fhir/repository';
 

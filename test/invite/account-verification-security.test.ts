@@ -3,10 +3,10 @@ import type { User } from '@medplum/fhirtypes';
 import { buildApp } from '../../src/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { useTestApp } from '../helpers/suite';
-import { createMember, createProject, uniqueEmail } from './fixtures';
-import { outputs, postInvite } from './http-helpers';
-import { linkParts, mailsTo } from './mail-helpers';
-import { codeAt, secretOf } from '../auth/mfa-fixtures';
+import { createMember, createProject, uniqueEmail } from '../helpers/invite';
+import { outputs, postInvite } from '../helpers/invite';
+import { linkParts, mailsTo } from '../helpers/invite';
+import { codeAt, secretOf } from '../helpers/mfa';
 
 const realClock = { now: (): Date => new Date() };
 

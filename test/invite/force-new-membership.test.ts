@@ -2,8 +2,8 @@ import type { ProjectMembership } from '@medplum/fhirtypes';
 import { createResource } from '../../src/fhir/repository';
 import { snapshotDatabase } from '../helpers/app';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { countCurrent, createProject, repo, uniqueEmail } from './fixtures';
-import { firstIssue, outputs, postInvite } from './http-helpers';
+import { countCurrent, createProject, repo, uniqueEmail } from '../helpers/invite';
+import { firstIssue, outputs, postInvite } from '../helpers/invite';
 
 /**
  * `forceNewMembership: true` adds a membership for a person who is already a member of the

@@ -3,8 +3,8 @@ import { updateResource } from '../../src/fhir/repository';
 import { snapshotDatabase } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
 import { signIn } from '../helpers/auth';
-import { createMember, createProject, repo, uniqueEmail } from './fixtures';
-import { firstIssue, postInvite, type InviteForm } from './http-helpers';
+import { createMember, createProject, repo, uniqueEmail } from '../helpers/invite';
+import { firstIssue, postInvite, type InviteForm } from '../helpers/invite';
 
 const invitee = (): Record<string, unknown> => ({ resourceType: 'Practitioner', firstName: 'Iva', lastName: 'Tee', email: uniqueEmail(), sendEmail: false });
 

@@ -2,8 +2,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app';
 import { snapshotDatabase } from '../helpers/app';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { countCurrent, createProject, uniqueEmail } from './fixtures';
-import { firstIssue, outputs, postInvite } from './http-helpers';
+import { countCurrent, createProject, uniqueEmail } from '../helpers/invite';
+import { firstIssue, outputs, postInvite } from '../helpers/invite';
 
 const person = { resourceType: 'Practitioner', firstName: 'Con', lastName: 'Current' };
 

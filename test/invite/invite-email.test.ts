@@ -3,8 +3,8 @@ import { updateResource } from '../../src/fhir/repository';
 import { TestClock } from '../helpers/app';
 import { signIn } from '../helpers/auth';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { createProject, repo, uniqueEmail } from './fixtures';
-import { outputs, postInvite } from './http-helpers';
+import { createProject, repo, uniqueEmail } from '../helpers/invite';
+import { outputs, postInvite } from '../helpers/invite';
 
 const LINK = /http:\/\/localhost:8103\/setpassword\/([A-Za-z0-9_-]+)\/([A-Za-z0-9_-]+)/;
 const person = { resourceType: 'Practitioner', firstName: 'Mae', lastName: 'Jemison' };

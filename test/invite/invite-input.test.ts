@@ -1,7 +1,7 @@
 import { snapshotDatabase } from '../helpers/app';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { createProject, uniqueEmail } from './fixtures';
-import { firstIssue, outputs, postInvite, type InviteForm } from './http-helpers';
+import { createProject, uniqueEmail } from '../helpers/invite';
+import { firstIssue, outputs, postInvite, type InviteForm } from '../helpers/invite';
 
 const valid = { resourceType: 'Practitioner', firstName: 'Ada', lastName: 'Lovelace', sendEmail: false };
 

@@ -1,8 +1,8 @@
 import { snapshotDatabase } from '../helpers/app';
 import { signIn } from '../helpers/auth';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { createMember, createProject, uniqueEmail } from './fixtures';
-import { firstIssue, postInvite, type InviteForm } from './http-helpers';
+import { createMember, createProject, uniqueEmail } from '../helpers/invite';
+import { firstIssue, postInvite, type InviteForm } from '../helpers/invite';
 
 const person = { resourceType: 'Practitioner', firstName: 'Pat', lastName: 'Word', sendEmail: false };
 const GOOD = 'a sound project password';

@@ -2,8 +2,8 @@ import type { ProjectMembership } from '@medplum/fhirtypes';
 import { updateResource } from '../../src/fhir/repository';
 import { snapshotDatabase } from '../helpers/app';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { countCurrent, createPatient, createPolicy, createPractitioner, createProject, createRelatedPerson, repo, uniqueEmail } from './fixtures';
-import { firstIssue, outputs, postInvite } from './http-helpers';
+import { countCurrent, createPatient, createPolicy, createPractitioner, createProject, createRelatedPerson, repo, uniqueEmail } from '../helpers/invite';
+import { firstIssue, outputs, postInvite } from '../helpers/invite';
 
 const person = { firstName: 'Alan', lastName: 'Turing', sendEmail: false };
 

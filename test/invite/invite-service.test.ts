@@ -1,8 +1,8 @@
 import { FhirError } from '../../src/errors';
 import { snapshotDatabase } from '../helpers/app';
 import { useTestApp } from '../helpers/suite';
-import { createMember, createProject, superAdminAuth, uniqueEmail } from './fixtures';
-import { inviteDeps, inviteDirect } from './service-helpers';
+import { createMember, createProject, superAdminAuth, uniqueEmail } from '../helpers/invite';
+import { inviteDeps, inviteDirect } from '../helpers/invite';
 
 /** The service called directly (as a benchmark or another domain would), without HTTP. */
 describe('invite service', () => {

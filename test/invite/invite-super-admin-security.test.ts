@@ -4,8 +4,8 @@ import { snapshotDatabase } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { createAccount, createMembership, createPractitioner } from '../helpers/fixtures';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { createProject, PASSWORD, uniqueEmail } from './fixtures';
-import { firstIssue, postInvite } from './http-helpers';
+import { createProject, PASSWORD, uniqueEmail } from '../helpers/invite';
+import { firstIssue, postInvite } from '../helpers/invite';
 
 const invitee = (): Record<string, unknown> => ({ resourceType: 'Practitioner', firstName: 'Iva', lastName: 'Tee', email: uniqueEmail(), sendEmail: false });
 

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Project } from '@medplum/fhirtypes';
-import { escapeHtml, fillPlaceholders, findTemplatesDir, loadInviteTemplates, renderInviteEmail } from '../../src/invite/invite-templates';
+import { escapeHtml } from '../../src/html';
+import { fillPlaceholders, findTemplatesDir, loadInviteTemplates, renderInviteEmail } from '../../src/invite/invite-templates';
 
 const project: Project = { resourceType: 'Project', name: 'Acme & <Sons>' };
 const values = { projectName: 'Acme & <Sons>', firstName: 'Ann"', lastName: "O'Hara", email: 'ann@example.com', link: 'http://x/setpassword/a/b?c=1&d=2', expiresAt: '2026-01-22 12:00 UTC' };

@@ -1,11 +1,11 @@
 import type { ProjectMembership, User } from '@medplum/fhirtypes';
-import { membershipRequiresMfa } from '../../src/auth/membership-mfa';
-import { verifyPassword } from '../../src/auth/password-hash';
-import { createLink } from '../auth/activation-fixtures';
+import { membershipRequiresMfa } from '../../src/accounts/memberships';
+import { verifyPassword } from '../../src/accounts/passwords';
+import { createLink } from '../helpers/activation';
 import { snapshotDatabase } from '../helpers/app';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { countCurrent, createPatient, createProject, uniqueEmail } from './fixtures';
-import { firstIssue, outputs, postInvite } from './http-helpers';
+import { countCurrent, createPatient, createProject, uniqueEmail } from '../helpers/invite';
+import { firstIssue, outputs, postInvite } from '../helpers/invite';
 
 const person = { firstName: 'Grace', lastName: 'Hopper', sendEmail: false };
 

@@ -1,10 +1,9 @@
 import { MongoError, type ClientSession, type Collection, type Db, type Document, type MongoClient } from 'mongodb';
 import type { Database } from '../../src/db/database';
-import { withTransaction } from '../../src/db/transaction';
-import { removeOrphans } from '../../src/invite/commit-check';
+import { removeOrphans, withTransaction } from '../../src/db/transaction';
 import { useTestApp } from '../helpers/suite';
-import { createMember, createProject, uniqueEmail } from './fixtures';
-import { inviteDeps, inviteDirect } from './service-helpers';
+import { createMember, createProject, uniqueEmail } from '../helpers/invite';
+import { inviteDeps, inviteDirect } from '../helpers/invite';
 
 /** Forwards every property of `target`, functions bound to it (driver classes use private fields). */
 function forward<T extends object>(target: T, override: (prop: string | symbol) => unknown): T {

@@ -3,8 +3,8 @@ import { TestClock } from '../helpers/app';
 import { axe, describeBrowser, horizontalOverflow, openPage, screenshot, useBrowser } from '../helpers/browser';
 import { createProject } from '../helpers/fixtures';
 import { useSignIn, useTestApp } from '../helpers/suite';
-import { postInvite } from './http-helpers';
-import { mailsTo } from './mail-helpers';
+import { postInvite } from '../helpers/invite';
+import { mailsTo } from '../helpers/invite';
 
 /**
  * The welcome email is the first page of the journey: it names the project and who invited

@@ -5,7 +5,7 @@ import { INVITE_STATUS_URL } from '../../src/pages/invite-status';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app';
 import { describeBrowser, fillSignin, openPage, screenshot, useBrowser, useListeningApp, type TestPage } from '../helpers/browser';
 import { repoOf } from '../helpers/fixtures';
-import { mailsTo } from '../invite/mail-helpers';
+import { mailsTo } from '../helpers/invite';
 
 /**
  * The whole journey in Chromium, through the pages only, with a real SMTP server: the super

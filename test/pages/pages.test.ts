@@ -15,7 +15,7 @@ import {
   type TestPage,
 } from '../helpers/browser';
 import { create, createAccount, createMembership, createPractitioner, createProject } from '../helpers/fixtures';
-import { createLink, createUser, linkPath } from '../auth/activation-fixtures';
+import { createLink, createUser, linkPath } from '../helpers/activation';
 
 /**
  * Every page, in each of its states, at 390 px (a phone) and 1280 px (a laptop): no horizontal

@@ -1,6 +1,6 @@
 import speakeasy from 'speakeasy';
 import type { Page } from 'playwright-core';
-import { setCredentials } from '../../src/auth/credentials';
+import { setCredentials } from '../../src/accounts/credentials';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, TestClock, type TestApp } from '../helpers/app';
 import { pkce } from '../helpers/auth';
 import { describeBrowser, fillSignin, freePort, listenAt, openPage, screenshot, useBrowser, useListeningApp, type TestPage } from '../helpers/browser';

@@ -1,0 +1,89 @@
+import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceOperation, OperationDefinition } from '@medplum/fhirtypes';
+import { SERVER_VERSION } from '../package-files';
+import { fhirBase } from '../fhir/bundle';
+import { STORED_TYPES } from '../fhir/resource-types';
+import { indexedParams } from '../fhir/search/supported-params';
+
+const INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
+
+const MEDPLUM_TYPES = new Set(['Project', 'User', 'ClientApplication', 'AccessPolicy', 'ProjectMembership']);
+
+const SPECIAL_SEARCH = [
+  { name: '_id', type: 'token' as const, definition: 'http://hl7.org/fhir/SearchParameter/Resource-id', documentation: 'Logical id' },
+  { name: '_lastUpdated', type: 'date' as const, definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated', documentation: 'When the resource version last changed' },
+  { name: '_project', type: 'token' as const, definition: 'https://medplum.com/fhir/SearchParameter/Resource-project', documentation: 'The owning project id' },
+];
+
+function operationRef(baseUrl: string, op: OperationDefinition): CapabilityStatementRestResourceOperation {
+  return { name: op.code as string, definition: op.url ?? `${fhirBase(baseUrl)}OperationDefinition/${op.id}`, documentation: op.description };
+}
+
+function resourceEntry(baseUrl: string, type: string, operations: OperationDefinition[]): CapabilityStatementRestResource {
+  const params = indexedParams(type);
+  const revIncludes = STORED_TYPES.flatMap((source) =>
+    indexedParams(source)
+      .filter((p) => p.kind === 'reference' && p.targets.includes(type))
+      .map((p) => `${source}:${p.code}`),
+  );
+  const entry: CapabilityStatementRestResource = {
+    type: type as CapabilityStatementRestResource['type'],
+    profile: MEDPLUM_TYPES.has(type) ? `https://medplum.com/fhir/StructureDefinition/${type}` : `http://hl7.org/fhir/StructureDefinition/${type}`,
+    interaction: INTERACTIONS.map((code) => ({ code })),
+    versioning: 'versioned-update',
+    readHistory: true,
+    updateCreate: false,
+    conditionalCreate: false,
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+    searchInclude: params.filter((p) => p.kind === 'reference').map((p) => `${type}:${p.code}`),
+    searchRevInclude: revIncludes,
+    searchParam: [
+      ...SPECIAL_SEARCH,
+      ...params.map((p) => ({ name: p.code, type: p.kind, definition: p.definition.url, documentation: p.definition.description })),
+    ],
+  };
+  const ops = operations.filter((op) => op.resource?.includes(type as never) && (op.type || op.instance)).map((op) => operationRef(baseUrl, op));
+  if (ops.length > 0) {
+    entry.operation = ops;
+  }
+  return entry;
+}
+
+/**
+ * The CapabilityStatement, generated from what this server registers: the stored types and
+ * their interactions, the indexed search parameters, and the loaded OperationDefinitions.
+ */
+export function buildCapabilityStatement(baseUrl: string, operationMap: ReadonlyMap<string, OperationDefinition>, date: Date): CapabilityStatement {
+  const operations = [...operationMap.values()];
+  const systemOps = operations.filter((op) => op.system).map((op) => operationRef(baseUrl, op));
+  const statement: CapabilityStatement = {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: date.toISOString(),
+    kind: 'instance',
+    software: { name: 'fhir-invite-server', version: SERVER_VERSION },
+    implementation: { description: 'FHIR R4 server with the Project/$invite operation', url: fhirBase(baseUrl).replace(/\/$/, '') },
+    fhirVersion: '4.0.1',
+    format: ['json', 'application/fhir+json'],
+    rest: [
+      {
+        mode: 'server',
+        security: {
+          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }] }],
+          description: 'Bearer access tokens from /oauth2/token (sign in through /auth/login)',
+          extension: [
+            {
+              url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+              extension: [{ url: 'token', valueUri: `${baseUrl}oauth2/token` }],
+            },
+          ],
+        },
+        resource: STORED_TYPES.map((type) => resourceEntry(baseUrl, type, operations)),
+      },
+    ],
+  };
+  if (systemOps.length > 0) {
+    (statement.rest as NonNullable<CapabilityStatement['rest']>)[0].operation = systemOps;
+  }
+  return statement;
+}

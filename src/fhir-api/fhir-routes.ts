@@ -1,0 +1,38 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { AppContext } from '../app-context';
+import { KeyedLock } from '../db/keyed-lock';
+import { historyRoutes } from './history-routes';
+import { metadataRoutes } from './metadata-routes';
+import { operationsRoutes } from './operations/operations-routes';
+import { readRoutes } from './read-routes';
+import type { FhirRouteOptions } from './request-helpers';
+import { searchRoutes } from './search-routes';
+import { writeRoutes } from './write-routes';
+
+/**
+ * fhir-api/ — API layer: the FHIR REST API under /fhir/R4 (read, search, write, history,
+ * metadata) and its operations (operations/). Route plugins parse and answer; the REST work is in
+ * plain functions (rest/) over access/ (who may see and write what) and fhir/ (storage). Imports
+ * the domain, storage and base layers; never http/, app.ts, admin/ or auth/.
+ *
+ * Registered with the prefix /fhir/R4.
+ */
+export const fhirRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const options: FhirRouteOptions = {
+    ctx,
+    deps: {
+      database: ctx.database,
+      clock: ctx.clock,
+      baseUrl: ctx.config.baseUrl,
+      profiles: ctx.definitions.profiles,
+      writeLock: new KeyedLock(),
+      listeners: ctx.listeners,
+    },
+  };
+  await app.register(metadataRoutes, options);
+  await app.register(readRoutes, options);
+  await app.register(writeRoutes, options);
+  await app.register(searchRoutes, options);
+  await app.register(historyRoutes, options);
+  await app.register(operationsRoutes, { ctx });
+};

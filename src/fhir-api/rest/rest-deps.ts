@@ -1,0 +1,26 @@
+import type { StructureDefinition } from '@medplum/fhirtypes';
+import type { Store } from '../../db/store';
+import type { KeyedLock } from '../../db/keyed-lock';
+import type { AccessScope } from '../../access/access-scope';
+import { actorOf } from '../../accounts/auth-context';
+import type { ChangeListener } from '../../fhir/changes';
+import type { RepoContext } from '../../fhir/repository';
+
+/** What the REST functions need; built once per app by the FHIR plugin. */
+export interface RestDeps extends Store {
+  baseUrl: string;
+  profiles: ReadonlyMap<string, StructureDefinition>;
+  /** Serializes writes to one resource within this process (see DESIGN.md on the embedded engine). */
+  writeLock: KeyedLock;
+  /** The repository's change listeners (see fhir/changes.ts), given by buildApp. */
+  listeners?: readonly ChangeListener[];
+}
+
+/** The repository context of a REST write (or read) by the caller of `scope`. */
+export const repoContext = (deps: RestDeps, scope?: AccessScope): RepoContext => ({
+  database: deps.database,
+  clock: deps.clock,
+  profiles: deps.profiles,
+  ...(deps.listeners ? { listeners: deps.listeners } : {}),
+  ...(scope ? { actor: actorOf(scope.auth) } : {}),
+});

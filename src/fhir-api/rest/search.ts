@@ -1,0 +1,48 @@
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { AccessScope } from '../../access/access-scope';
+import { redact, requireInteraction } from '../../access/enforce';
+import { refuseHiddenSearch } from '../../access/search-paths';
+import { searchBundle } from '../../fhir/bundle';
+import { executeSearch } from '../../fhir/search/execute';
+import { parseSearchQuery, queryPairs } from '../../fhir/search/parse-query';
+import { confinementFilter } from '../../access/confinement';
+import type { RestDeps } from './rest-deps';
+
+const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
+
+/** Only the elements asked for by _elements (plus id and meta, tagged SUBSETTED). */
+export function selectElements<T extends Resource>(resource: T, fields: string[] | undefined): T {
+  if (!fields || fields.length === 0) {
+    return resource;
+  }
+  const source = resource as unknown as Record<string, unknown>;
+  const result: Record<string, unknown> = { resourceType: resource.resourceType, id: resource.id };
+  for (const field of fields) {
+    if (field in source && field !== 'meta') {
+      result[field] = source[field];
+    }
+  }
+  result.meta = { ...(resource.meta ?? {}), tag: [...(resource.meta?.tag ?? []), SUBSETTED] };
+  return result as T;
+}
+
+/**
+ * GET /{type}?... (and POST /{type}/_search): parses the query, confines it to the caller's
+ * projects and access criteria, and answers a searchset Bundle with paging links.
+ */
+export async function searchForCaller(deps: RestDeps, scope: AccessScope, type: string, query: unknown): Promise<Bundle> {
+  const access = requireInteraction(scope, type, 'search');
+  const parsed = parseSearchQuery(type, queryPairs(query));
+  refuseHiddenSearch(scope, type, parsed.request);
+  const result = await executeSearch(deps.database, type, parsed, (t) => confinementFilter(deps, scope, t));
+  const redactAs = (resource: (typeof result.matches)[number]['resource']) => {
+    const typeAccess = resource.resourceType === type ? access : scope.forType(resource.resourceType);
+    return typeAccess ? redact(typeAccess, resource) : resource;
+  };
+  return searchBundle(deps.baseUrl, type, parsed, {
+    matches: result.matches.map((d) => selectElements(redactAs(d.resource), parsed.request.fields)),
+    included: result.included.map((d) => redactAs(d.resource)),
+    total: result.total,
+    hasMore: result.hasMore,
+  });
+}

@@ -1,0 +1,85 @@
+import { STORED_TYPES } from '../fhir/resource-types';
+
+/** JSON schemas of the FHIR routes: they check the request shape and document it at /docs. */
+
+const TAGS = ['fhir'];
+const SECURITY = [{ bearer: [] }];
+
+const type = { type: 'string', description: `Resource type: ${STORED_TYPES.join(', ')}` };
+const id = { type: 'string', pattern: '^[A-Za-z0-9\\-.]{1,64}$', description: 'Logical id' };
+const vid = { type: 'string', pattern: '^[0-9]{1,9}$', description: 'Version id' };
+
+const typeParams = { type: 'object', required: ['type'], properties: { type } };
+const instanceParams = { type: 'object', required: ['type', 'id'], properties: { type, id } };
+const versionParams = { type: 'object', required: ['type', 'id', 'vid'], properties: { type, id, vid } };
+
+const resourceBody = {
+  type: 'object',
+  description: 'A FHIR resource of the type in the URL (application/fhir+json or application/json)',
+  properties: { resourceType: { type: 'string' }, id: { type: 'string' } },
+  additionalProperties: true,
+};
+
+const stringList = (description: string) => ({ type: 'array', items: { type: 'string' }, description });
+
+const searchQuery = {
+  type: 'object',
+  additionalProperties: true,
+  description: 'Search parameters of the type (see /fhir/R4/metadata), with :exact, :contains, :not, :missing and date prefixes',
+  properties: {
+    _count: { type: 'string', description: 'Page size (default 20, at most 1000)' },
+    _offset: { type: 'string', description: 'Index of the first result (paging links set it)' },
+    _sort: { type: 'string', description: 'Comma-separated parameters, - for descending (e.g. -_lastUpdated)' },
+    _total: { type: 'string', enum: ['none', 'estimate', 'accurate'] },
+    _include: stringList('e.g. ProjectMembership:profile'),
+    _revinclude: stringList('e.g. ProjectMembership:profile'),
+  },
+};
+
+const historyQuery = {
+  type: 'object',
+  properties: {
+    _since: { type: 'string', description: 'Only versions written at or after this instant' },
+    _count: { type: 'string', description: 'Page size (default 20, at most 1000)' },
+    _cursor: { type: 'string', description: 'Where the previous page stopped (from the next link)' },
+  },
+};
+
+const ifMatch = { type: 'object', properties: { 'if-match': { type: 'string', description: 'W/"n": update only if the current version is n (412 otherwise)' } } };
+
+/**
+ * A FHIR resource in a response (application/fhir+json). Every property is passed through as it
+ * is: the schema documents the answer and lets Fastify compile its serializer, it never filters.
+ */
+export const fhirResourceResponse = (description: string) => ({
+  type: 'object',
+  description,
+  additionalProperties: true,
+  properties: { resourceType: { type: 'string' } },
+});
+
+const resource = { 200: fhirResourceResponse('The resource') };
+const bundle = { 200: fhirResourceResponse('A Bundle') };
+const outcome = { 200: fhirResourceResponse('An OperationOutcome') };
+
+export const schemas = {
+  read: { tags: TAGS, security: SECURITY, summary: 'Read the current version', params: instanceParams, response: resource },
+  vread: { tags: TAGS, security: SECURITY, summary: 'Read one version', params: versionParams, response: resource },
+  create: { tags: TAGS, security: SECURITY, summary: 'Create (server-assigned id)', params: typeParams, body: resourceBody, response: { 201: fhirResourceResponse('The created resource') } },
+  update: { tags: TAGS, security: SECURITY, summary: 'Update (optionally with If-Match)', params: instanceParams, headers: ifMatch, body: resourceBody, response: resource },
+  delete: { tags: TAGS, security: SECURITY, summary: 'Delete (later reads answer 410)', params: instanceParams, response: outcome },
+  search: { tags: TAGS, security: SECURITY, summary: 'Search', params: typeParams, querystring: searchQuery, response: bundle },
+  searchPost: {
+    tags: TAGS,
+    security: SECURITY,
+    summary: 'Search with form-encoded parameters',
+    params: typeParams,
+    consumes: ['application/x-www-form-urlencoded'],
+    response: bundle,
+  },
+  typeHistory: { tags: TAGS, security: SECURITY, summary: 'Type history, newest first', params: typeParams, querystring: historyQuery, response: bundle },
+  instanceHistory: { tags: TAGS, security: SECURITY, summary: 'Instance history, newest first', params: instanceParams, querystring: historyQuery, response: bundle },
+  metadata: { tags: TAGS, summary: 'CapabilityStatement (public)', response: { 200: fhirResourceResponse('The CapabilityStatement') } },
+  operationDefinition: { tags: TAGS, summary: 'An OperationDefinition (public)', params: { type: 'object', required: ['id'], properties: { id } }, response: resource },
+  operationDefinitions: { tags: TAGS, summary: 'All OperationDefinitions (public)', response: bundle },
+};

@@ -1,0 +1,56 @@
+import type { ClientSession } from 'mongodb';
+import type { Reference, Resource } from '@medplum/fhirtypes';
+
+/**
+ * The storage layer's one hook for domains that must write something of their own IN THE SAME
+ * TRANSACTION as a resource change (the audit trail, rest-hook subscriptions through the outbox).
+ *
+ * The repository (createResource, updateResource, deleteResource) calls every ChangeListener of
+ * its RepoContext after it wrote the new version (current document and history entry) and before
+ * the transaction commits; every write path goes through it: the FHIR REST API, $invite and the
+ * admin routes, the account cascades of a delete, MFA enrollment, set-password, the first
+ * administrator. Listeners are given to the repository at composition time (buildApp passes
+ * `AppDeps.changeListeners` down in every RepoContext it builds); storage never imports a domain.
+ *
+ * A listener:
+ * - writes with `change.session` (its documents then commit or roll back with the change);
+ * - throws to refuse the change (a FhirError is answered as it is; the whole transaction rolls back);
+ * - must be idempotent within a transaction attempt and may run again: withTransaction re-runs the
+ *   whole transaction after a transient error;
+ * - must not start a transaction of its own (withTransaction) nor write without the session.
+ */
+export type ChangeListener = (change: ResourceChange) => Promise<void>;
+
+/** Who made a change. Absent for the server's own writes (e.g. the first administrator at start). */
+export interface Actor {
+  /** The User or ClientApplication acting, e.g. { reference: 'User/123' }. */
+  principal: Reference;
+  /** The ProjectMembership it acts through, e.g. { reference: 'ProjectMembership/456' }. */
+  membership?: Reference;
+  /** The id of the project it acts in (its token's project). */
+  project?: string;
+  /** Its profile (Practitioner, Patient, RelatedPerson or ClientApplication). */
+  profile?: Reference;
+}
+
+/** One resource change, as written in the transaction of `session` (not committed yet). */
+export interface ResourceChange<T extends Resource = Resource> {
+  /** The resource type, e.g. 'Patient'. */
+  type: string;
+  id: string;
+  /** POST: created; PUT: replaced (or created with a given id); DELETE: marked deleted. */
+  method: 'POST' | 'PUT' | 'DELETE';
+  /** The current version before the write; undefined for a create (or a PUT of a new id). */
+  before: T | undefined;
+  /** The version written (with meta.versionId and meta.lastUpdated); undefined for a DELETE. */
+  after: T | undefined;
+  /** The version number written (a DELETE writes a version too). */
+  version: number;
+  lastUpdated: Date;
+  /** The project that owns the resource (meta.project), if any. */
+  project?: string;
+  /** The transaction of the change: write with it, never without. */
+  session: ClientSession;
+  /** Who made the change, when a caller is known (see RepoContext.actor). */
+  actor?: Actor;
+}
