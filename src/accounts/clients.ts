@@ -56,7 +56,7 @@ export async function createClientApplication(ctx: AccountsContext, auth: AuthCo
   const secret = randomBytes(32).toString('hex');
   const clientId = newId();
   const client = await withTransaction(ctx.database, async (session) => {
-    const repo: RepoContext = { database: ctx.database, clock: ctx.clock, session, profiles: ctx.definitions.profiles, listeners: ctx.listeners, actor: actorOf(auth) };
+    const repo: RepoContext = { database: ctx.database, clock: ctx.clock, session, profiles: ctx.definitions.profiles, listeners: ctx.listeners, actor: actorOf(auth), operation: 'create' };
     const author = auth.profile;
     const created = await createResource<ClientApplication>(
       repo,

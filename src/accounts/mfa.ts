@@ -76,7 +76,7 @@ export async function ensurePendingSecret(deps: Store, userId: string): Promise<
 }
 
 async function setUserEnrolled(deps: Store & { listeners?: readonly ChangeListener[] }, session: ClientSession, userId: string, enrolled: boolean): Promise<void> {
-  const repo: RepoContext = { database: deps.database, clock: deps.clock, session, listeners: deps.listeners, actor: { principal: { reference: `User/${userId}` } } };
+  const repo: RepoContext = { database: deps.database, clock: deps.clock, session, listeners: deps.listeners, actor: { principal: { reference: `User/${userId}` } }, operation: 'account' };
   const stored = await readStored<User>(repo, 'User', userId);
   if (!stored || stored.deleted) {
     throw badRequest('This account no longer exists');

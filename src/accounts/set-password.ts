@@ -92,7 +92,7 @@ async function applyActivation(deps: SetPasswordDeps, session: ClientSession, in
   }
   await activations.updateMany({ ...outstandingOf(activation.userId), _id: { $ne: activation._id } }, { $set: { supersededAt: now } }, { session });
   await setCredentials(deps.database, activation.userId, { passwordHash, passwordChangedAt: now }, session);
-  const repo: RepoContext = { database: deps.database, clock: deps.clock, session, listeners: deps.listeners, actor: { principal: { reference: `User/${activation.userId}` } } };
+  const repo: RepoContext = { database: deps.database, clock: deps.clock, session, listeners: deps.listeners, actor: { principal: { reference: `User/${activation.userId}` } }, operation: 'activation' };
   const stored = await readStored<User>(repo, 'User', activation.userId);
   if (!stored || stored.deleted) {
     throw badRequest('The account this link was sent for no longer exists', 'id');

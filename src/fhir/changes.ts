@@ -53,4 +53,19 @@ export interface ResourceChange<T extends Resource = Resource> {
   session: ClientSession;
   /** Who made the change, when a caller is known (see RepoContext.actor). */
   actor?: Actor;
+  /**
+   * What the writer was doing, when it says (RepoContext.operation): one of CHANGE_OPERATIONS,
+   * so listeners classify a change (an invite, a resend, a Bundle entry) without calling its writer.
+   */
+  operation?: ChangeOperation;
 }
+
+/**
+ * The operation names writers pass with their changes. The plain REST interactions are
+ * `create`, `update`, `patch` and `delete`; `invite`, `resend-invite` and `revoke-invite` are
+ * the invite operations; `transaction` and `batch` mark a Bundle entry; `activation` a password
+ * set through an activation link; `account` the server's own account bookkeeping (cascades,
+ * MFA enrollment, the first administrator).
+ */
+export const CHANGE_OPERATIONS = ['create', 'update', 'patch', 'delete', 'invite', 'resend-invite', 'revoke-invite', 'transaction', 'batch', 'activation', 'account'] as const;
+export type ChangeOperation = (typeof CHANGE_OPERATIONS)[number];

@@ -5,7 +5,7 @@ import type { Store } from '../db/store';
 import { recordWrite } from '../db/commit-ledger';
 import { DuplicateKeyError, isDuplicateKey, withTransaction } from '../db/transaction';
 import { conflict, gone, notFound, preconditionFailed } from '../errors';
-import type { Actor, ChangeListener, ResourceChange } from './changes';
+import type { Actor, ChangeListener, ChangeOperation, ResourceChange } from './changes';
 import { currentCollection, historyCollection } from './resource-types';
 import { computeSearchFields } from './search/index-fields';
 import { defaultUniqueKey } from './unique-keys';
@@ -29,6 +29,8 @@ export interface RepoContext extends Store {
   listeners?: readonly ChangeListener[];
   /** Who is writing, handed to the listeners (meta.author is set from WriteOptions.author). */
   actor?: Actor;
+  /** What the writer is doing (see ChangeOperation in changes.ts), handed to the listeners. */
+  operation?: ChangeOperation;
 }
 
 /** The stored shape of the current version of a resource (collection named after the type). */
@@ -149,6 +151,7 @@ async function notifyListeners<T extends Resource>(ctx: RepoContext, session: Cl
     ...(doc.project ? { project: doc.project } : {}),
     session,
     ...(ctx.actor ? { actor: ctx.actor } : {}),
+    ...(ctx.operation ? { operation: ctx.operation } : {}),
   };
   for (const listener of ctx.listeners) {
     await listener(change);

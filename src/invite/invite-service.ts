@@ -83,7 +83,7 @@ const MAX_ATTEMPTS = 3;
 /** The whole invite inside one transaction: every read and write joins `session`. */
 export async function inviteInSession(deps: InviteDeps, session: ClientSession, call: InviteCall, passwordHash: string | undefined): Promise<InviteResult> {
   const { request, projectId, caller } = call;
-  const repo: RepoContext = { database: deps.database, clock: deps.clock, session, listeners: deps.listeners, actor: actorOf(caller) };
+  const repo: RepoContext = { database: deps.database, clock: deps.clock, session, listeners: deps.listeners, actor: actorOf(caller), operation: 'invite' };
   const project = await projectOrNotFound(repo, projectId);
   const access = await resolveAccess(repo, project, request);
   await checkPatient(repo, projectId, request);

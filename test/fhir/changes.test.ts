@@ -76,6 +76,8 @@ describe('change listeners', () => {
     expect(update.before).toMatchObject({ meta: { versionId: '1' } });
     expect(update.after).toMatchObject({ gender: 'female', meta: { versionId: '2' } });
     expect(remove).toMatchObject({ before: { gender: 'female' }, after: undefined });
+    // What the writer was doing, for listeners that classify changes.
+    expect(seen.map((s) => s.change.operation)).toEqual(['create', 'update', 'delete']);
     // Who did it: the signed-in super administrator, through its membership, in its project.
     expect(create.actor?.principal.reference).toMatch(/^User\//);
     expect(create.actor?.membership?.reference).toMatch(/^ProjectMembership\//);
@@ -102,6 +104,7 @@ describe('change listeners', () => {
     expect(res.statusCode).toBe(201);
     expect(seen.map((s) => `${s.change.method} ${s.change.type}`).sort()).toEqual(['POST Practitioner', 'POST ProjectMembership', 'POST User']);
     expect(new Set(seen.map((s) => s.change.session)).size).toBe(1);
+    expect(seen.map((s) => s.change.operation)).toEqual(['invite', 'invite', 'invite']);
     expect(seen.every((s) => s.inTransaction && s.change.actor?.principal.reference === seen[0].change.actor?.principal.reference)).toBe(true);
   });
 

@@ -3,7 +3,7 @@ import type { Store } from '../../db/store';
 import type { KeyedLock } from '../../db/keyed-lock';
 import type { AccessScope } from '../../access/access-scope';
 import { actorOf } from '../../accounts/auth-context';
-import type { ChangeListener } from '../../fhir/changes';
+import type { ChangeListener, ChangeOperation } from '../../fhir/changes';
 import type { RepoContext } from '../../fhir/repository';
 
 /** What the REST functions need; built once per app by the FHIR plugin. */
@@ -17,10 +17,11 @@ export interface RestDeps extends Store {
 }
 
 /** The repository context of a REST write (or read) by the caller of `scope`. */
-export const repoContext = (deps: RestDeps, scope?: AccessScope): RepoContext => ({
+export const repoContext = (deps: RestDeps, scope?: AccessScope, operation?: ChangeOperation): RepoContext => ({
   database: deps.database,
   clock: deps.clock,
   profiles: deps.profiles,
   ...(deps.listeners ? { listeners: deps.listeners } : {}),
   ...(scope ? { actor: actorOf(scope.auth) } : {}),
+  ...(operation ? { operation } : {}),
 });

@@ -3,6 +3,7 @@ import { membershipChanging, principalDeleting } from '../../access/account-remo
 import type { SessionRepo } from '../../access/admin-guard';
 import { AmbiguousCommitError, DuplicateKeyError, withTransaction } from '../../db/transaction';
 import { conflict, FhirError } from '../../errors';
+import type { ChangeOperation } from '../../fhir/changes';
 import { readStored } from '../../fhir/repository';
 import type { AccessScope } from '../../access/access-scope';
 import { repoContext, type RestDeps } from './rest-deps';
@@ -20,9 +21,9 @@ export function hasWriteRules(type: string): boolean {
 }
 
 /** Runs `fn` in one transaction; a clash of unique keys at commit is a 409, an unconfirmed commit a 503. */
-export async function inOneTransaction<T>(deps: RestDeps, scope: AccessScope, fn: (repo: SessionRepo) => Promise<T>): Promise<T> {
+export async function inOneTransaction<T>(deps: RestDeps, scope: AccessScope, operation: ChangeOperation, fn: (repo: SessionRepo) => Promise<T>): Promise<T> {
   try {
-    return await withTransaction(deps.database, (session) => fn({ ...repoContext(deps, scope), session }));
+    return await withTransaction(deps.database, (session) => fn({ ...repoContext(deps, scope, operation), session }));
   } catch (err) {
     if (err instanceof DuplicateKeyError) {
       throw conflict('The change conflicts with an existing resource');

@@ -85,7 +85,7 @@ export async function createForCaller(deps: RestDeps, scope: AccessScope, type: 
   checkProjectReferences(scope, candidate, project);
   checkWrite(scope, access, candidate);
   await checkMembershipReferences(deps, candidate, project);
-  const created = await createResource(repoContext(deps, scope), candidate as Resource, { project, author: scope.auth.profile }, id);
+  const created = await createResource(repoContext(deps, scope, 'create'), candidate as Resource, { project, author: scope.auth.profile }, id);
   return result(redact(access, created));
 }
 
@@ -120,11 +120,11 @@ export async function updateForCaller(deps: RestDeps, scope: AccessScope, type: 
       try {
         const options = { project: existing.project, author: scope.auth.profile, ifMatch: ifMatch ?? `W/"${existing.version}"` };
         const updated = hasWriteRules(type)
-          ? await inOneTransaction(deps, scope, async (repo) => {
+          ? await inOneTransaction(deps, scope, 'update', async (repo) => {
               await beforeUpdate(repo, type, id, candidate as Resource);
               return updateResource(repo, candidate as Resource, options);
             })
-          : await updateResource(repoContext(deps, scope), candidate as Resource, options);
+          : await updateResource(repoContext(deps, scope, 'update'), candidate as Resource, options);
         return result(redact(access, updated.resource));
       } catch (err) {
         if (ifMatch === undefined && err instanceof FhirError && err.code === 'FST_PRECONDITION' && attempt < 3) {
@@ -143,10 +143,10 @@ export async function deleteForCaller(deps: RestDeps, scope: AccessScope, type: 
     const existing = await readVisibleDoc(deps, scope, type, id);
     checkWrite(scope, access, existing.resource, existing.resource, 'delete');
     if (!hasWriteRules(type)) {
-      await deleteResource(repoContext(deps, scope), type, id);
+      await deleteResource(repoContext(deps, scope, 'delete'), type, id);
       return;
     }
-    await inOneTransaction(deps, scope, async (repo) => {
+    await inOneTransaction(deps, scope, 'delete', async (repo) => {
       await beforeDelete(repo, type, id);
       await deleteResource(repo, type, id);
     });
