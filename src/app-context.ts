@@ -1,3 +1,4 @@
+import type { ProjectMembership } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuthServices } from './accounts/auth-context';
 import type { AccessServices } from './access/resolve';
@@ -28,6 +29,8 @@ export interface AppContext {
   invite: InviteDeps;
   /** The repository's change listeners, handed to every write path (see fhir/changes.ts). */
   listeners: readonly ChangeListener[];
+  /** A User is issued tokens for a membership: the invite lifecycle accepts a pending invitation. */
+  onMembershipSignIn?: (membership: ProjectMembership, userId: string) => Promise<void>;
 }
 
 /** What buildApp needs beyond the configuration; all optional, for tests. */

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { ProjectMembership } from '@medplum/fhirtypes';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -25,6 +26,7 @@ import { registerRequestDeadline } from './http/request-deadline';
 import { loggerOptions, OneLinePerRequest } from './http/logger';
 import { inviteIndexes } from './invite/indexes';
 import { createInviteDeps } from './invite/invite-output';
+import { acceptOnSignIn } from './invite/invite-acceptance';
 import { SERVER_VERSION } from './package-files';
 import { pagesPlugin } from './pages/plugin';
 
@@ -79,7 +81,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     const auth = await createAuthServices(base);
     const access = createAccessServices(base.clock);
     const invite = createInviteDeps({ ...base, email, accessScopes: access.scopes, revokeLogin: auth.revokeLogin });
-    const ctx: AppContext = { ...base, email, auth, access, invite };
+    const onMembershipSignIn = (membership: ProjectMembership, userId: string): Promise<void> => acceptOnSignIn(base, membership, userId);
+    const ctx: AppContext = { ...base, email, auth, access, invite, onMembershipSignIn };
     app.decorate('ctx', ctx);
 
     app.setErrorHandler(errorHandler);

@@ -30,10 +30,23 @@ function revokeLogins(repo: SessionRepo, filter: Record<string, unknown>): Promi
 }
 
 /** Removes the secrets, activation requests and sessions of a User or ClientApplication. */
-async function removeAccountData(repo: SessionRepo, principalId: string): Promise<void> {
+async function removeAccountData(repo: SessionRepo, principalId: string, keepActivations = false): Promise<void> {
   await deleteCredentials(repo.database, repo.session, principalId);
-  await deleteActivations(repo, repo.session, principalId);
+  if (!keepActivations) {
+    await deleteActivations(repo, repo.session, principalId);
+  }
   await revokeLogins(repo, { userId: principalId });
+}
+
+/**
+ * Removes a project-scoped User that lives and dies with an invitation (one withdrawn before it
+ * was accepted): the User and its account data, in the caller's transaction. Its memberships are
+ * the caller's to decide. `keepActivations`: its activation requests stay (the caller marked them
+ * revoked, so that a link still says why it stopped working; they can no longer set anything).
+ */
+export async function removeUserAccount(repo: SessionRepo, userId: string, keepActivations = false): Promise<void> {
+  await deleteResource(repo, 'User', userId);
+  await removeAccountData(repo, userId, keepActivations);
 }
 
 /** The memberships (not deleted) whose `user` is this reference, in every project. */

@@ -1,4 +1,4 @@
-import type { Reference, StructureDefinition } from '@medplum/fhirtypes';
+import type { ProjectMembership, Reference, StructureDefinition } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { JWK } from 'jose';
 import type { AppConfig } from '../config';
@@ -74,6 +74,11 @@ export interface AccountsContext extends Store {
   auth: AuthServices;
   /** The repository's change listeners (see fhir/changes.ts). */
   listeners?: readonly ChangeListener[];
+  /**
+   * Called when a User is issued tokens for a membership (the authorization code exchange),
+   * before the tokens: the invite lifecycle accepts a pending invitation there (given by buildApp).
+   */
+  onMembershipSignIn?: (membership: ProjectMembership, userId: string) => Promise<void>;
 }
 
 /** The caller as the actor of the writes it makes (for the repository's change listeners). */

@@ -98,6 +98,9 @@ export async function authorizationCodeGrant(ctx: AccountsContext, body: TokenRe
   }
   // The membership may have been deactivated, or its user deleted, since the code was issued.
   const { membership, project } = await currentGrant(ctx, login);
+  if (login.userType === 'User') {
+    await ctx.onMembershipSignIn?.(membership, login.userId);
+  }
   const refreshSecret = randomSecret(32);
   const now = ctx.clock.now();
   const granted = await updateLogin(ctx.database, login._id, {
@@ -178,6 +181,9 @@ export async function refreshTokenGrant(ctx: AccountsContext, body: TokenRequest
     throw new OAuthError('invalid_grant', 'Incorrect client: the refresh token was issued to another client');
   }
   const { membership, project } = await currentGrant(ctx, login);
+  if (login.userType === 'User') {
+    await ctx.onMembershipSignIn?.(membership, login.userId);
+  }
   const refreshSecret = randomSecret(32);
   const rotated = await updateLogin(ctx.database, login._id, {
     set: {

@@ -36,6 +36,12 @@ export interface SetPasswordDeps extends Store {
    * password change ended.
    */
   revokeLogin?: (loginId: string) => Promise<void>;
+  /**
+   * Called in the transaction of the password set, after it (the repository context carries its
+   * session, actor and operation `activation`): the invite lifecycle marks the link's membership
+   * accepted there, so the status and the password commit together.
+   */
+  onActivated?: (repo: RepoContext & { session: ClientSession }, activation: ActivationDoc) => Promise<void>;
 }
 
 export interface SetPasswordInput {
@@ -83,7 +89,7 @@ async function applyActivation(deps: SetPasswordDeps, session: ClientSession, in
   const now = deps.clock.now();
   const activations = deps.database.db.collection<ActivationDoc>(ACTIVATIONS);
   const claimed = await activations.updateOne(
-    { _id: activation._id, usedAt: { $exists: false }, supersededAt: { $exists: false } },
+    { _id: activation._id, usedAt: { $exists: false }, supersededAt: { $exists: false }, revokedAt: { $exists: false } },
     { $set: { usedAt: now } },
     { session },
   );
@@ -100,6 +106,7 @@ async function applyActivation(deps: SetPasswordDeps, session: ClientSession, in
   if (activation.mailed === true && stored.resource.emailVerified !== true) {
     await updateResource(repo, { ...stored.resource, emailVerified: true }, { skipValidation: true, author: { reference: `User/${activation.userId}` } });
   }
+  await deps.onActivated?.({ ...repo, session }, activation);
   return revokeUserSessions(deps.database, session, activation.userId, now);
 }
 

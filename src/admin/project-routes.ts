@@ -9,7 +9,7 @@ import { isEnrolled } from '../accounts/mfa';
 import { notFound, unauthorized } from '../errors';
 import { readCurrent, type StoredResource } from '../fhir/repository';
 import { currentCollection } from '../fhir/resource-types';
-import { inviteStatusOf, RESENDABLE_STATUSES, type InviteStatus } from '../pages/invite-status';
+import { inviteStatusOf, RESENDABLE_STATUSES, type InviteStatus } from '../invite/invite-status';
 
 /**
  * GET /admin/projects/{projectId}: the project and a page of its members, shaped like Medplum's

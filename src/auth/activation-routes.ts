@@ -1,11 +1,12 @@
 import type { User } from '@medplum/fhirtypes';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { activationProblem, ACTIVATIONS, type ActivationDoc } from '../accounts/activation';
+import { activationProblemNamed, ACTIVATIONS, type ActivationDoc } from '../accounts/activation';
 import { requestPasswordReset, RESET_ANSWER, setPasswordWithActivation, type ResetPasswordInput } from '../accounts/set-password';
 import type { AppContext } from '../app-context';
 import { KeyedLock } from '../db/keyed-lock';
 import { badRequest, outcomeOk } from '../errors';
 import { readStored } from '../fhir/repository';
+import { acceptOnActivation } from '../invite/invite-acceptance';
 import { pageParams, resetPasswordSchema, setPasswordSchema } from './route-schemas';
 import { renderSetPasswordPage, SETPASSWORD_PAGE_CSP } from './setpassword-page';
 
@@ -18,7 +19,9 @@ export const activationRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
 
   app.post<{ Body: { id: string; secret: string; password: string } }>('/auth/setpassword', { schema: setPasswordSchema }, async (request) => {
     const { id, secret, password } = request.body;
-    await setPasswordWithActivation({ database: ctx.database, clock: ctx.clock, lock, revokeLogin: ctx.auth.revokeLogin, listeners: ctx.listeners }, { id, secret, password });
+    // The invitation the link was for becomes accepted in the password's transaction.
+    const deps = { database: ctx.database, clock: ctx.clock, lock, revokeLogin: ctx.auth.revokeLogin, listeners: ctx.listeners, onActivated: acceptOnActivation };
+    await setPasswordWithActivation(deps, { id, secret, password });
     return outcomeOk('Your password is set: you can now sign in with it');
   });
 
@@ -55,7 +58,8 @@ export const activationRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
   app.get<{ Params: { id: string; secret: string } }>('/setpassword/:id/:secret', { schema: { hide: true, params: pageParams } }, async (request, reply) => {
     const { id, secret } = request.params;
     const activation = await ctx.database.db.collection<ActivationDoc>(ACTIVATIONS).findOne({ _id: id });
-    const problem = activationProblem(activation, secret, ctx.clock.now());
+    // A withdrawn or expired invitation names its project (who to ask), and nothing else.
+    const problem = await activationProblemNamed(ctx, activation, secret);
     let email: string | undefined;
     if (!problem && activation) {
       const user = await readStored<User>(ctx, 'User', activation.userId);

@@ -1,6 +1,5 @@
 import type { Project, ProjectMembership, Reference, Resource, User } from '@medplum/fhirtypes';
 import { guardAdminMembership } from '../access/admin-guard';
-import { newId } from '../clock';
 import { FhirError } from '../errors';
 import { createResource, updateResource, type RepoContext, type StoredResource } from '../fhir/repository';
 import { defaultUniqueKey } from '../fhir/unique-keys';
@@ -10,11 +9,13 @@ import type { InviteRequest } from './invite-request';
 import type { ProfileResource } from './invite-profile';
 import { membershipsOfUser, type StoredUser } from './invite-user';
 import { refuseConflict } from './invite-errors';
+import { isReopenable } from './invite-lifecycle';
+import { withInviteState, type InviteState } from './invite-status';
 
 export type StoredMembership = ProjectMembership & { id: string };
 
 /** What the invite will do with memberships, decided before anything is written. */
-export type MembershipPlan = { action: 'create' } | { action: 'extra' } | { action: 'update'; current: StoredMembership };
+export type MembershipPlan = { action: 'create' } | { action: 'extra' } | { action: 'update'; current: StoredMembership; reopen?: boolean };
 
 /** The user's current memberships in the project, the primary one (default unique key) first. */
 export async function findMemberships(repo: RepoContext, projectId: string, userId: string): Promise<StoredMembership[]> {
@@ -26,13 +27,21 @@ export async function findMemberships(repo: RepoContext, projectId: string, user
   return docs.sort((a, b) => Number(b.uk === primaryKey) - Number(a.uk === primaryKey)).map((d) => d.resource as StoredMembership);
 }
 
-/** Already a member → 409, unless upsert (update the primary membership) or forceNewMembership. */
-export function planMembership(request: InviteRequest, existing: StoredMembership[]): MembershipPlan {
+/**
+ * Already a member → 409, unless upsert (update the primary membership) or forceNewMembership.
+ * An invitation that was revoked or expired is reopened (the same membership, pending again):
+ * the primary membership when it is one, or `removed`, the revoked membership of a
+ * project-scoped account its revocation removed (see findRevokedOfRemovedUser).
+ */
+export function planMembership(request: InviteRequest, existing: StoredMembership[], now: Date, removed?: StoredMembership): MembershipPlan {
   if (existing.length === 0) {
-    return { action: 'create' };
+    return removed ? { action: 'update', current: removed, reopen: true } : { action: 'create' };
   }
   if (request.forceNewMembership) {
     return { action: 'extra' };
+  }
+  if (isReopenable(existing[0], request, now)) {
+    return { action: 'update', current: existing[0], reopen: true };
   }
   if (request.upsert) {
     return { action: 'update', current: existing[0] };
@@ -85,11 +94,15 @@ function templateFields(request: InviteRequest, current?: ProjectMembership): Pa
 }
 
 export interface MembershipInput {
+  /** The id of a new membership (an update keeps the current one). */
+  id: string;
   project: Project & { id: string };
   user: StoredUser;
   profile: ProfileResource;
   invitedBy: Reference<User>;
   access: MembershipAccess;
+  /** The invite status the membership carries after this invite (invite-lifecycle.ts). */
+  inviteState: InviteState;
 }
 
 /** An upsert with `admin: false` must not demote the project owner or its last administrator (409). */
@@ -121,7 +134,7 @@ export async function writeMembership(repo: RepoContext, request: InviteRequest,
       throw refuseConflict('User is already a member of this project with a different profile', 'membership.profile');
     }
     const access = request.membership.accessPolicy || request.membership.access ? input.access : {};
-    const updated: ProjectMembership = {
+    const updated: ProjectMembership = withInviteState({
       ...current,
       ...templateFields(request, current),
       ...access,
@@ -131,19 +144,21 @@ export async function writeMembership(repo: RepoContext, request: InviteRequest,
       user: links.user,
       profile: links.profile,
       invitedBy: current.invitedBy ?? input.invitedBy,
-    };
+      // A reopened invitation (revoked or expired) is active again.
+      ...(plan.reopen ? { active: true } : {}),
+    }, input.inviteState);
     await refuseAdminRemoval(repo, current, updated);
     const result = await updateResource<ProjectMembership>(repo, updated, { ifMatch: current.meta?.versionId });
     return { membership: result.resource as StoredMembership, created: false };
   }
-  const resource: ProjectMembership = {
+  const resource: ProjectMembership = withInviteState({
     resourceType: 'ProjectMembership',
     ...links,
     invitedBy: input.invitedBy,
     ...templateFields(request),
     ...input.access,
-  };
-  const id = newId();
+  }, input.inviteState);
+  const id = input.id;
   const options = plan.action === 'extra' ? { project: project.id, uniqueKey: `${defaultUniqueKey(resource)}|${id}` } : { project: project.id };
   const membership = await createResource<ProjectMembership>(repo, resource, options, id);
   return { membership: membership as StoredMembership, created: true };

@@ -11,7 +11,8 @@ import { AmbiguousCommitError, DuplicateKeyError, withTransaction } from '../db/
 import type { EmailServices } from '../email/mail';
 import { conflict, FhirError } from '../errors';
 import type { ChangeListener } from '../fhir/changes';
-import type { RepoContext } from '../fhir/repository';
+import { idOf, type RepoContext } from '../fhir/repository';
+import { newId } from '../clock';
 import { findAnswer, storeAnswer, type IdempotencyKey, type StoredAnswer } from './idempotency';
 import { resolveAccess } from './invite-access';
 import { authorizeInvite, projectOrNotFound } from './invite-authorize';
@@ -23,6 +24,7 @@ import type { InviteRequest } from './invite-request';
 import type { InviteTemplates } from './invite-templates';
 import { ensureUser, findInviteUsers, resolveInvitee, type StoredUser } from './invite-user';
 import { clearUnverifiedCredentials, mustReclaim } from './invite-account';
+import { callerMayHoldLink, findRevokedOfRemovedUser, stateAfterInvite } from './invite-lifecycle';
 
 /*
  * invite/ — domain layer: the invite and only the invite (its input rules, the membership,
@@ -91,32 +93,44 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
   const existingUser = await resolveInvitee(repo, projectId, request, users);
 
   const memberships = existingUser ? await findMemberships(repo, projectId, existingUser.id) : [];
-  const plan = planMembership(request, memberships);
-  await refuseTakenExternalId(repo, projectId, request.membership.externalId, existingUser?.id);
+  const removed = memberships.length === 0 ? await findRevokedOfRemovedUser(repo, projectId, request) : undefined;
+  const plan = planMembership(request, memberships, repo.clock.now(), removed);
+  await refuseTakenExternalId(repo, projectId, request.membership.externalId, existingUser?.id ?? idOf(removed?.user, 'User'));
   const preferred = plan.action === 'update' ? plan.current.profile : undefined;
   const { profile } = await resolveProfile(repo, projectId, request, preferred);
   const { user, created: userCreated, pending } = await ensureUser(repo, project, request, existingUser, passwordHash);
   const invitedBy = { reference: `${caller.userType}/${caller.userId}` } as Reference<User>;
-  const { membership, created } = await writeMembership(repo, request, plan, { project, user, profile, invitedBy, access });
+  const membershipId = plan.action === 'update' ? plan.current.id : newId();
+  const reopen = plan.action === 'update' && plan.reopen === true;
 
   // An unverified server-scoped account joining another project is reclaimed for the owner of
   // its email: credentials cleared, sessions ended, every earlier link superseded, a link mailed.
   const reclaim = !userCreated && Boolean(request.email) && mustReclaim(user, memberships.length > 0);
   const endedLogins = reclaim ? await clearUnverifiedCredentials(repo, user.id) : [];
-  const mail = Boolean(request.email) && (request.sendEmail || reclaim);
+  const accountActive = !pending && !reclaim;
+  // A reopened invitation of an account not yet active gets a fresh link: mailed, or answered to
+  // the caller when sendEmail is false and the account-verification rule allows it.
+  const reopenDelivery = reopen && !userCreated && !accountActive ? await reopenLinkDelivery(repo, user, projectId, request) : undefined;
+  const mail = reopenDelivery ? reopenDelivery === 'mail' : Boolean(request.email) && (request.sendEmail || reclaim);
   // A new account gets an activation link when someone can receive it (the email, or the caller
   // when sendEmail is false); a never-activated one gets a fresh link (superseding) with the mail.
-  const activate = userCreated ? mail || !request.sendEmail : (pending || reclaim) && mail;
+  const activate = reopenDelivery !== undefined || (userCreated ? mail || !request.sendEmail : (pending || reclaim) && mail);
   const activation = activate
     ? await createActivation({ ...deps, baseUrl: deps.config.baseUrl, ttlMs: deps.config.activationTtlMs }, session, {
         userId: user.id,
         kind: 'invite',
         delivery: mail ? 'mail' : 'caller',
         supersedeAll: reclaim,
+        membershipId,
+        projectId,
       })
     : undefined;
+  const activationUrl = (userCreated || reopenDelivery) && !mail ? activation?.url : undefined;
+  const current = plan.action === 'update' ? plan.current : undefined;
+  const inviteState = stateAfterInvite({ current, reopen, now: repo.clock.now(), accountActive, sent: mail || activationUrl !== undefined, expiresAt: activation?.expiresAt, invitedBy: caller.profile });
+  const { membership, created } = await writeMembership(repo, request, plan, { id: membershipId, project, user, profile, invitedBy, access, inviteState });
   if (mail) {
-    const mailInput = { project, user, to: request.email as string, baseUrl: deps.config.baseUrl, activation, inviter: await inviterName(repo, caller), mfaRequired: request.mfaRequired };
+    const mailInput = { project, user, to: user.email ?? (request.email as string), baseUrl: deps.config.baseUrl, activation, inviter: await inviterName(repo, caller), mfaRequired: request.mfaRequired };
     await deps.email.enqueue(session, buildInviteEmail(deps.templates, mailInput));
   }
   return {
@@ -127,10 +141,18 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
     membershipCreated: created,
     userCreated,
     emailStatus: mail ? 'queued' : 'skipped',
-    activationUrl: userCreated && !mail ? activation?.url : undefined,
+    activationUrl,
     reclaimed: reclaim,
     endedLogins,
   };
+}
+
+/** Where a reopened invitation's fresh link goes (see callerMayHoldLink). */
+async function reopenLinkDelivery(repo: RepoContext, user: StoredUser, projectId: string, request: InviteRequest): Promise<'mail' | 'caller'> {
+  if (request.sendEmail && user.email) {
+    return 'mail';
+  }
+  return (await callerMayHoldLink(repo, user, projectId)) || !user.email ? 'caller' : 'mail';
 }
 
 /** Worth running again: the state changed under us (a concurrent invite), not a decided refusal. */

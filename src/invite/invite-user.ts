@@ -111,7 +111,8 @@ export function controlsAccount(user: User, projectId: string): boolean {
   return user.project?.reference === `Project/${projectId}`;
 }
 
-async function hasPassword(repo: RepoContext, userId: string): Promise<boolean> {
+/** Whether the account has a password (it was activated, or given one at its invite). */
+export async function hasPassword(repo: RepoContext, userId: string): Promise<boolean> {
   const credentials = await readCredentials(repo.database, userId, repo.session);
   return typeof credentials?.passwordHash === 'string' && credentials.passwordHash.length > 0;
 }

@@ -2,7 +2,7 @@ import type { ClientApplication, Patient, ProjectMembership } from '@medplum/fhi
 import { setCredentials } from '../../src/accounts/credentials';
 import { MEMBERSHIP_MFA_REQUIRED_URL } from '../../src/accounts/memberships';
 import { readStored, updateResource } from '../../src/fhir/repository';
-import { INVITE_STATUS_URL } from '../../src/pages/invite-status';
+import { INVITE_STATUS_URL } from '../../src/invite/invite-status';
 import { TestClock } from '../helpers/app';
 import { signIn, type SignedIn } from '../helpers/auth';
 import { create, createAccount, createMembership, createPractitioner, createProject, passwordHashOf, repoOf } from '../helpers/fixtures';

@@ -1,7 +1,7 @@
 import type { ProjectMembership } from '@medplum/fhirtypes';
 import speakeasy from 'speakeasy';
 import { findResources } from '../../src/fhir/repository';
-import { INVITE_STATUS_URL } from '../../src/pages/invite-status';
+import { INVITE_STATUS_URL } from '../../src/invite/invite-status';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app';
 import { describeBrowser, fillSignin, openPage, screenshot, useBrowser, useListeningApp, type TestPage } from '../helpers/browser';
 import { repoOf } from '../helpers/fixtures';

@@ -4,9 +4,11 @@ import { notFound } from '../../errors';
 import { checkInput, compileOperationInputs, createInputAjv, schemaErrorsToFhirError, type SchemaError } from './input-schema';
 import { parametersToObject } from './parameters';
 import { projectInvite } from './project-invite';
+import { projectMembershipResendInvite } from './projectmembership-resend-invite';
+import { projectMembershipRevokeInvite } from './projectmembership-revoke-invite';
 import { createOperationRegistry, type OperationModule, type OperationRoute } from './registry';
 
-const OPERATIONS: readonly OperationModule[] = [projectInvite];
+const OPERATIONS: readonly OperationModule[] = [projectInvite, projectMembershipResendInvite, projectMembershipRevokeInvite];
 
 /** For the OpenAPI document: a Parameters resource or the plain-JSON form. */
 const operationBodyDocSchema = {
@@ -48,7 +50,9 @@ export const operationsRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     }
     const body = request.body;
     const isParameters = !!body && typeof body === 'object' && (body as { resourceType?: unknown }).resourceType === 'Parameters';
-    const input = checkInput(validators.get(route.definition.id as string) as NonNullable<ReturnType<typeof validators.get>>, isParameters ? parametersToObject(route.definition, body) : body);
+    // No body at all reads as no input (an operation whose parameters are all optional).
+    const plain = body === undefined || body === null ? {} : body;
+    const input = checkInput(validators.get(route.definition.id as string) as NonNullable<ReturnType<typeof validators.get>>, isParameters ? parametersToObject(route.definition, body) : plain);
     return route.handler({ request, reply, definition: route.definition, input });
   };
 

@@ -9,6 +9,7 @@ import { historyConfinement, visible } from '../../access/confinement';
 import { cursorAfter, decodeCursor, encodeCursor, readHistoryPage, type HistoryCursor } from '../../fhir/history-page';
 import { readVisibleDoc } from './read';
 import type { RestDeps } from './rest-deps';
+import { present } from './present';
 
 interface HistoryParams {
   since?: Date;
@@ -80,7 +81,7 @@ export async function historyForCaller(deps: RestDeps, scope: AccessScope, type:
   const entries = [];
   for (const entry of page) {
     if (await visible(deps, scope, entry.resource, 'history')) {
-      entries.push(historyEntry(deps.baseUrl, entry, entry.deleted ? undefined : redact(access, entry.resource)));
+      entries.push(historyEntry(deps.baseUrl, entry, entry.deleted ? undefined : present(deps, redact(access, entry.resource))));
     }
   }
   return historyBundle(link(params.after), next, entries);

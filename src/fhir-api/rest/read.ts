@@ -5,6 +5,7 @@ import { gone, notFound } from '../../errors';
 import { readVersion, type StoredResource } from '../../fhir/repository';
 import { currentCollection } from '../../fhir/resource-types';
 import type { RestDeps } from './rest-deps';
+import { present } from './present';
 import { visible } from '../../access/confinement';
 
 export interface ReadResult<T extends Resource = Resource> {
@@ -29,7 +30,7 @@ export async function readForCaller(deps: RestDeps, scope: AccessScope, type: st
   if (doc.deleted) {
     throw gone(`${type}/${id} was deleted`);
   }
-  return { resource: redact(access, doc.resource), version: doc.version, lastUpdated: doc.lastUpdated };
+  return { resource: present(deps, redact(access, doc.resource)), version: doc.version, lastUpdated: doc.lastUpdated };
 }
 
 /** GET /{type}/{id}/_history/{vid}: one version; 410 when that version is a deletion. */
@@ -42,5 +43,5 @@ export async function readVersionForCaller(deps: RestDeps, scope: AccessScope, t
   if (entry.deleted) {
     throw gone(`Version ${version} of ${type}/${id} is its deletion`);
   }
-  return { resource: redact(access, entry.resource), version: entry.version, lastUpdated: entry.lastUpdated };
+  return { resource: present(deps, redact(access, entry.resource)), version: entry.version, lastUpdated: entry.lastUpdated };
 }

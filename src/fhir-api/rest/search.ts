@@ -7,6 +7,7 @@ import { executeSearch } from '../../fhir/search/execute';
 import { parseSearchQuery, queryPairs } from '../../fhir/search/parse-query';
 import { confinementFilter } from '../../access/confinement';
 import type { RestDeps } from './rest-deps';
+import { present } from './present';
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
 
@@ -34,10 +35,10 @@ export async function searchForCaller(deps: RestDeps, scope: AccessScope, type: 
   const access = requireInteraction(scope, type, 'search');
   const parsed = parseSearchQuery(type, queryPairs(query));
   refuseHiddenSearch(scope, type, parsed.request);
-  const result = await executeSearch(deps.database, type, parsed, (t) => confinementFilter(deps, scope, t));
+  const result = await executeSearch(deps.database, type, parsed, (t) => confinementFilter(deps, scope, t), deps.clock.now());
   const redactAs = (resource: (typeof result.matches)[number]['resource']) => {
     const typeAccess = resource.resourceType === type ? access : scope.forType(resource.resourceType);
-    return typeAccess ? redact(typeAccess, resource) : resource;
+    return present(deps, typeAccess ? redact(typeAccess, resource) : resource);
   };
   return searchBundle(deps.baseUrl, type, parsed, {
     matches: result.matches.map((d) => selectElements(redactAs(d.resource), parsed.request.fields)),

@@ -1,4 +1,4 @@
-import type { Reference, Resource } from '@medplum/fhirtypes';
+import type { ProjectMembership, Reference, Resource } from '@medplum/fhirtypes';
 import type { AccessScope } from '../../access/access-scope';
 import { checkWrite, redact, requireInteraction, restoreHiddenFields } from '../../access/enforce';
 import { newId } from '../../clock';
@@ -9,6 +9,8 @@ import { checkMembershipReferences } from './membership-references';
 import { beforeDelete, beforeUpdate, hasWriteRules, inOneTransaction } from './write-rules';
 import { readVisibleDoc, type ReadResult } from './read';
 import { repoContext, type RestDeps } from './rest-deps';
+import { present } from './present';
+import { keepStoredInviteStatus } from '../../invite/invite-status';
 
 type Body = Resource & Record<string, unknown>;
 
@@ -69,6 +71,14 @@ function withProject(body: Body, project: string | undefined): Body {
   return { ...body, meta };
 }
 
+/** A membership's invite status is the server's (invite/invite-status.ts): a write keeps the stored one. */
+function keepInviteStatus(candidate: Body, previous?: Resource): Body {
+  if (candidate.resourceType !== 'ProjectMembership') {
+    return candidate;
+  }
+  return keepStoredInviteStatus(candidate as unknown as ProjectMembership, previous as ProjectMembership | undefined) as unknown as Body;
+}
+
 const result = (resource: Resource): ReadResult => ({
   resource,
   version: Number(resource.meta?.versionId),
@@ -81,12 +91,12 @@ export async function createForCaller(deps: RestDeps, scope: AccessScope, type: 
   assertResourceBody(body, type);
   const id = newId();
   const project = ownerOfNew(scope, type, id, body);
-  const candidate = restoreHiddenFields(access, withProject({ ...body, id }, project));
+  const candidate = keepInviteStatus(restoreHiddenFields(access, withProject({ ...body, id }, project)));
   checkProjectReferences(scope, candidate, project);
   checkWrite(scope, access, candidate);
   await checkMembershipReferences(deps, candidate, project);
   const created = await createResource(repoContext(deps, scope, 'create'), candidate as Resource, { project, author: scope.auth.profile }, id);
-  return result(redact(access, created));
+  return result(present(deps, redact(access, created)));
 }
 
 const IF_MATCH = /^(?:W\/)?"(\d{1,9})"$/;
@@ -113,7 +123,7 @@ export async function updateForCaller(deps: RestDeps, scope: AccessScope, type: 
         throw gone(`${type}/${id} was deleted; create a new ${type} instead`);
       }
       const previous = existing.resource;
-      const candidate = restoreHiddenFields(access, withProject(body, existing.project), previous);
+      const candidate = keepInviteStatus(restoreHiddenFields(access, withProject(body, existing.project), previous), previous);
       checkProjectReferences(scope, candidate, existing.project);
       checkWrite(scope, access, candidate, previous);
       await checkMembershipReferences(deps, candidate, existing.project, previous);
@@ -125,7 +135,7 @@ export async function updateForCaller(deps: RestDeps, scope: AccessScope, type: 
               return updateResource(repo, candidate as Resource, options);
             })
           : await updateResource(repoContext(deps, scope, 'update'), candidate as Resource, options);
-        return result(redact(access, updated.resource));
+        return result(present(deps, redact(access, updated.resource)));
       } catch (err) {
         if (ifMatch === undefined && err instanceof FhirError && err.code === 'FST_PRECONDITION' && attempt < 3) {
           continue;

@@ -101,14 +101,17 @@ async function loadRevIncludes(database: Database, type: string, matches: Stored
   return out;
 }
 
-/** Runs a parsed search of `type` confined by `access`: the page of matches and their includes. */
-export async function executeSearch(database: Database, type: string, parsed: ParsedSearch, access: AccessFilter): Promise<SearchResult> {
+/**
+ * Runs a parsed search of `type` confined by `access`: the page of matches and their includes.
+ * `now` is the time of the search (the app's clock): codes that expire are decided against it.
+ */
+export async function executeSearch(database: Database, type: string, parsed: ParsedSearch, access: AccessFilter, now?: Date): Promise<SearchResult> {
   const confinement = await access(type);
   if (!confinement) {
     return { matches: [], included: [], total: 0, hasMore: false };
   }
   const { request } = parsed;
-  const filter = and([{ deleted: false }, confinement, buildSearchFilter(type, request.filters)]) as Filter<StoredResource>;
+  const filter = and([{ deleted: false }, confinement, buildSearchFilter(type, request.filters, now)]) as Filter<StoredResource>;
   const sort = sortSpec(type, parsed);
   const docs =
     request.count === 0 ? [] : await collection(database, type).find(filter).sort(sort).skip(request.offset).limit(request.count + 1).toArray();

@@ -4,7 +4,7 @@ import { badRequest } from '../../errors';
 import type { StoredResource } from '../repository';
 import { parseDateRange, type DateRange } from './date-range';
 import { escapeRegex, ID_PATTERN, normalizeReference, normalizeString } from './normalize';
-import { indexedParam, SPECIAL_PARAMS, type IndexedParam, type ParamKind } from './supported-params';
+import { expiryField, indexedParam, SPECIAL_PARAMS, type IndexedParam, type ParamKind } from './supported-params';
 
 type MongoFilter = Filter<StoredResource>;
 type Cond = Record<string, unknown>;
@@ -54,11 +54,33 @@ function stringCond(code: string, operator: string, values: string[]): Cond {
   );
 }
 
-function tokenCond(code: string, field: string, values: string[], param?: IndexedParam): Cond {
+/**
+ * An expiring code (see ExpiringCode) at the time of the search: the code after the instant is
+ * the stored code with its instant passed; the stored code is itself only while it has not.
+ */
+function expiringCond(param: IndexedParam, value: string, now: Date | undefined): Cond | undefined {
+  const expiring = param.expiring;
+  if (!expiring || (value !== expiring.code && value !== expiring.while)) {
+    return undefined;
+  }
+  if (!now) {
+    // Only a search has a time (an access policy's criteria have none): refused, never guessed.
+    throw badRequest(`"${param.code}=${value}" depends on the time of the search and cannot be used here`, param.code);
+  }
+  const passed = { [`sp.${expiryField(param.code)}`]: { $lte: now } };
+  return value === expiring.code ? { [`sp.${param.code}`]: expiring.while, ...passed } : { [`sp.${param.code}`]: expiring.while, $nor: [passed] };
+}
+
+function tokenCond(code: string, field: string, values: string[], param?: IndexedParam, now?: Date): Cond {
   const exact = new Set<string>();
   const conds: Cond[] = [];
   for (const raw of values) {
     const value = requireValue(code, raw);
+    const timed = param ? expiringCond(param, value, now) : undefined;
+    if (timed) {
+      conds.push(timed);
+      continue;
+    }
     if (param?.boolean && value !== 'true' && value !== 'false') {
       throw badRequest(`Search parameter "${code}" must be true or false`, code);
     }
@@ -187,8 +209,11 @@ function unsupported(code: string, operator: string): never {
   throw badRequest(`The modifier or prefix "${operator}" is not supported for search parameter "${code}"`, code);
 }
 
-/** One search filter (a parameter with its operator and comma-separated values) as a MongoDB condition. */
-export function buildCondition(type: string, filter: SearchFilter): Cond {
+/**
+ * One search filter (a parameter with its operator and comma-separated values) as a MongoDB
+ * condition. `now`: the time of the search, for the parameters whose codes expire (ExpiringCode).
+ */
+export function buildCondition(type: string, filter: SearchFilter, now?: Date): Cond {
   const { code, value } = filter;
   const operator = filter.operator as string;
   const special = SPECIAL_PARAMS[code];
@@ -216,7 +241,7 @@ export function buildCondition(type: string, filter: SearchFilter): Cond {
   } else if (kind === 'string') {
     cond = stringCond(code, operator, values);
   } else if (kind === 'token') {
-    cond = tokenCond(code, field, values, param);
+    cond = tokenCond(code, field, values, param, now);
   } else if (kind === 'reference') {
     cond = referenceCond(param as IndexedParam, values, typeModifier);
   } else {
@@ -225,7 +250,7 @@ export function buildCondition(type: string, filter: SearchFilter): Cond {
   return operator === 'not' || operator === 'ne' ? not(cond) : cond;
 }
 
-/** All filters of a search (ANDed) as one MongoDB filter on stored documents. */
-export function buildSearchFilter(type: string, filters: readonly SearchFilter[] | undefined): MongoFilter {
-  return and((filters ?? []).map((f) => buildCondition(type, f))) as MongoFilter;
+/** All filters of a search (ANDed) as one MongoDB filter on stored documents, at the time `now`. */
+export function buildSearchFilter(type: string, filters: readonly SearchFilter[] | undefined, now?: Date): MongoFilter {
+  return and((filters ?? []).map((f) => buildCondition(type, f, now))) as MongoFilter;
 }

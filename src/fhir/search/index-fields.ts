@@ -1,6 +1,6 @@
 import { evalFhirPath, getSearchParameterDetails } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import { indexedParams, type ParamKind } from './supported-params';
+import { expiryField, indexedParams, type IndexedParam, type ParamKind } from './supported-params';
 import { dateValues, referenceValues, stringValues, tokenValues } from './index-values';
 
 const BY_KIND: Record<ParamKind, (values: unknown[]) => unknown[]> = {
@@ -34,6 +34,20 @@ export function computeSearchFields(resource: Resource): Record<string, unknown>
     if (values.length > 0) {
       fields[param.code] = values;
     }
+    const expires = param.expiring ? expiryOf(param, resource) : undefined;
+    if (expires) {
+      fields[expiryField(param.code)] = expires;
+    }
   }
   return fields;
+}
+
+/** The instant an expiring code turns (the earliest start of the expression's values), if any. */
+function expiryOf(param: IndexedParam, resource: Resource): Date | undefined {
+  try {
+    const starts = dateValues(evalFhirPath(param.expiring?.expiry as string, resource)).map((r) => r.s.getTime());
+    return starts.length > 0 ? new Date(Math.min(...starts)) : undefined;
+  } catch {
+    return undefined;
+  }
 }

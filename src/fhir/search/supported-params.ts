@@ -66,6 +66,7 @@ export const INDEXED_PARAMS: Readonly<Record<string, Readonly<Record<string, Par
     identifier: 'token',
     admin: 'token',
     active: 'token',
+    'invite-status': 'token',
   },
 };
 
@@ -78,6 +79,39 @@ export interface IndexedParam {
   targets: string[];
   /** A token that only holds true/false. */
   boolean: boolean;
+  /** A token one of whose codes is decided at the time of the search (see expiringCodeOf). */
+  expiring?: ExpiringCode;
+}
+
+/**
+ * A token code that a resource holds while a moment has not passed, and another code after it:
+ * a SearchParameter marks it with the extension below (`code`: the code after, `while`: the
+ * stored code before, `expiry`: the FHIRPath of the instant). The stored value never changes at
+ * that instant; the search decides at its own time (e.g. an invitation `pending` until its link
+ * expires, `expired` after). The instant is indexed beside the token (expiryField).
+ */
+export interface ExpiringCode {
+  code: string;
+  while: string;
+  expiry: string;
+}
+
+export const EXPIRING_CODE_URL = 'https://fhir-invite-server.example/fhir/StructureDefinition/search-parameter-expiring-code';
+
+/** The expiring code a SearchParameter declares, if any. */
+export function expiringCodeOf(definition: SearchParameter): ExpiringCode | undefined {
+  const extension = definition.extension?.find((e) => e.url === EXPIRING_CODE_URL);
+  const part = (name: string): string | undefined => {
+    const sub = extension?.extension?.find((e) => e.url === name);
+    return sub?.valueCode ?? sub?.valueString;
+  };
+  const [code, until, expiry] = [part('code'), part('while'), part('expiry')];
+  return code && until && expiry ? { code, while: until, expiry } : undefined;
+}
+
+/** Where the instant of an expiring code is indexed (a code cannot contain ':', so no parameter clashes). */
+export function expiryField(code: string): string {
+  return `${code}:expires`;
 }
 
 /** The indexed parameter `code` of `type`, or undefined when it is not searchable here. */
@@ -91,7 +125,8 @@ export function indexedParam(type: string, code: string): IndexedParam | undefin
     return undefined;
   }
   const boolean = kind === 'token' && getSearchParameterDetails(type, definition).type === 'BOOLEAN';
-  return { code, kind, definition, targets: (definition.target ?? []) as string[], boolean };
+  const expiring = kind === 'token' ? expiringCodeOf(definition) : undefined;
+  return { code, kind, definition, targets: (definition.target ?? []) as string[], boolean, ...(expiring ? { expiring } : {}) };
 }
 
 /** Every indexed parameter of a type (empty for an unknown type). */

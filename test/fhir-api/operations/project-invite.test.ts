@@ -11,7 +11,7 @@ function comparable(value: unknown, replacements: [string, string][]): unknown {
   for (const [from, to] of replacements) {
     text = text.split(from).join(to);
   }
-  return JSON.parse(text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'ID').replace(/"lastUpdated":"[^"]+"/g, '"lastUpdated":"T"').replace(/setpassword\/[\w-]+\/[\w-]+/g, 'setpassword/ID/SECRET'));
+  return JSON.parse(text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'ID').replace(/"(lastUpdated|valueDateTime)":"[^"]+"/g, '"$1":"T"').replace(/setpassword\/[\w-]+\/[\w-]+/g, 'setpassword/ID/SECRET'));
 }
 
 describe('invite: the two forms, the published definition and the Medplum client', () => {

@@ -19,6 +19,7 @@ describe('operation registry', () => {
   let definitions: Definitions;
   let invite: OperationDefinition;
   const handler = async (): Promise<unknown> => undefined;
+  const lifecycle = { 'ProjectMembership-resend-invite': handler, 'ProjectMembership-revoke-invite': handler };
 
   beforeAll(() => {
     definitions = loadDefinitions(findProfilesDir());
@@ -30,8 +31,8 @@ describe('operation registry', () => {
   });
 
   test('binds each definition to its handler and answers the instance-level route', () => {
-    const registry = createOperationRegistry(definitions.operations, { 'Project-invite': handler });
-    expect(registry.routes.map((r) => r.path)).toEqual(['/Project/:id/$invite']);
+    const registry = createOperationRegistry(definitions.operations, { 'Project-invite': handler, ...lifecycle });
+    expect(registry.routes.map((r) => r.path).sort()).toEqual(['/Project/:id/$invite', '/ProjectMembership/:id/$resend-invite', '/ProjectMembership/:id/$revoke-invite']);
     expect(registry.get('Project-invite')).toMatchObject({ level: 'instance', resourceType: 'Project', handler });
     expect(registry.find('instance', '$invite', 'Project')).toBe(registry.get('Project-invite'));
     expect(registry.find('type', '$invite', 'Project')).toBeUndefined();
@@ -43,7 +44,7 @@ describe('operation registry', () => {
   });
 
   test('refuses to start when a handler has no definition', () => {
-    expect(() => createOperationRegistry(definitions.operations, { 'Project-invite': handler, 'Patient-everything': handler })).toThrow(
+    expect(() => createOperationRegistry(definitions.operations, { 'Project-invite': handler, ...lifecycle, 'Patient-everything': handler })).toThrow(
       /without an OperationDefinition.*Patient-everything/,
     );
   });
