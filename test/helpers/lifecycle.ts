@@ -1,12 +1,21 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Parameters, ParametersParameter, ProjectMembership } from '@medplum/fhirtypes';
 import { INVITE_STATUS_URL } from '../../src/invite/invite-status';
-import { linkParts, mailsTo, outputs, postInvite } from './invite';
+import { mailsTo, outputs, postInvite } from './invite';
 import type { TestSmtp } from './smtp';
 
 /** The invite lifecycle over HTTP: $invite, $resend-invite, $revoke-invite, the link, the status. */
 
 export const FHIR_JSON = { 'content-type': 'application/fhir+json' };
+
+/** The id and secret of the activation link in a mail, whatever the server's base URL. */
+export function linkIn(text: string): { id: string; secret: string } {
+  const match = /\/setpassword\/([A-Za-z0-9_-]+)\/([A-Za-z0-9_-]+)/.exec(text);
+  if (!match) {
+    throw new Error(`no activation link in: ${text.slice(0, 200)}`);
+  }
+  return { id: match[1], secret: match[2] };
+}
 
 /** The invite-status extension of a membership as a plain object: status and its parts. */
 export function inviteExtension(membership: ProjectMembership): Record<string, unknown> | undefined {
@@ -75,7 +84,7 @@ export async function inviteByMail(
     throw new Error(`invite failed: ${res.statusCode} ${res.body}`);
   }
   const mails = await mailsTo(smtp, email, before + 1);
-  return { membership: outputs(res).membership as ProjectMembership & { id: string }, link: linkParts(mails[mails.length - 1].text as string), res };
+  return { membership: outputs(res).membership as ProjectMembership & { id: string }, link: linkIn(mails[mails.length - 1].text as string), res };
 }
 
 /** The newest mail to an address, once there are `count`. */

@@ -111,11 +111,10 @@ describeBrowser('the invite journey in a browser', () => {
       await Promise.all((await row.locator('td').all()).map(async (cell) => [await cell.getAttribute('data-label'), (await cell.textContent())?.trim()])),
     );
     expect(cells).toMatchObject({ Name: 'Ada Quillfeather', Email: email, Role: 'Practitioner', Admin: 'No', Account: 'Server', MFA: 'Enrolled' });
-    // The invite lifecycle (status on the membership) is not built yet: without its extension
-    // the column shows "—"; once it exists, this membership must read as accepted.
+    // The invitation was accepted when the password was set through its link.
+    expect(cells['Invite status']).toBe('Accepted');
     const [membership] = await findResources<ProjectMembership>(repoOf(t.app), 'ProjectMembership', { project: projectId });
-    const lifecycle = membership.extension?.some((e) => e.url === INVITE_STATUS_URL);
-    expect(cells['Invite status']).toBe(lifecycle ? 'Accepted' : '—');
+    expect(membership.extension?.find((e) => e.url === INVITE_STATUS_URL)?.extension?.find((e) => e.url === 'status')?.valueCode).toBe('accepted');
     await screenshot(admin, 'journey-4-users-1280');
 
     for (const p of pages) {
