@@ -32,6 +32,17 @@ function autocannon(args) {
   });
 }
 
+/** The $resend-invite load (bench/resend-load.mjs) in its own process; answers autocannon's result. */
+function resendLoad(input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, 'bench/resend-load.mjs'), JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`resend load exited with ${code}`))));
+  });
+}
+
 /** Runs autocannon and sums up; `cpuUsPerRequest` is this process's CPU (the server's) per request. */
 async function measure(args) {
   const before = process.cpuUsage();
@@ -115,9 +126,22 @@ async function main() {
     results.cases.invite = compare(appInvite, floorInvite);
     results.cases.inviteSameDocuments = compare(appInvite, floorInviteDocs);
 
+    // Resends of the invitations the invite case left pending (each may be resent 5 times an
+    // hour: the load goes round them). Beside the same floor as the invite, writing copies of
+    // an invite's documents in one transaction (a resend writes a membership version, its
+    // history entry, an activation, a mail and its counter).
+    const pendingIds = (await app.ctx.database.db.collection('ProjectMembership').find({ project: admin.project, 'resource.extension.url': 'https://fhir-invite-server.example/fhir/StructureDefinition/invite-status' }).toArray()).map((d) => d._id);
+    const before = process.cpuUsage();
+    const resendResult = await resendLoad({ base, token: admin.access, ids: pendingIds, seconds: INVITE_SECONDS, connections: 4 });
+    const cpu = process.cpuUsage(before);
+    const appResend = { ...summary(resendResult), cpuUsPerRequest: Math.round((cpu.user + cpu.system) / Math.max(1, resendResult.requests.total)) };
+    results.cases.resendInvite = compare(appResend, floorInviteDocs);
+    results.resendInvitations = pendingIds.length;
+
     // Sign-ins: the password is checked against an argon2id hash (PASSWORD_HASH_PARAMS); the
     // floor verifies against a hash with the same parameters and inserts a login document.
-    const loginBody = JSON.stringify({ email: MEMBER_EMAIL, password: MEMBER_PASSWORD });
+    // The member is scoped to the bench project: its sign-in names the project (else no account matches).
+    const loginBody = JSON.stringify({ email: MEMBER_EMAIL, password: MEMBER_PASSWORD, projectId: member.project });
     const login = ['-d', String(INVITE_SECONDS), '-c', '4', '-m', 'POST', '-H', 'content-type=application/json', '-b', loginBody];
     const floorLogin = await measure([...login, `${floor.base}login`]);
     const appLogin = await measure([...login, `${base}auth/login`]);
@@ -145,6 +169,7 @@ async function main() {
     row('GET Patient/{id} (member with an AccessPolicy)', results.cases.readMember),
     row('POST Project/$invite (new person)', results.cases.invite),
     row('POST Project/$invite, floor writing the same documents', results.cases.inviteSameDocuments),
+    row(`POST ProjectMembership/{id}/$resend-invite (${results.resendInvitations} pending invitations in turn), floor as above`, results.cases.resendInvite),
     row(`POST /auth/login (argon2id m=${results.passwordHash.memoryCost} KiB, t=${results.passwordHash.timeCost}, p=${results.passwordHash.parallelism})`, results.cases.login),
     '',
     'Floor: a thin Fastify server on the same engine doing the bare driver calls: one findOne for a read; for an invite the',

@@ -22,6 +22,28 @@ describe('computeSearchFields', () => {
     address: [{ line: ['1 Hogsmeade Road'], city: 'Hogsmeade' }],
   };
 
+  test('invite-status: the stored status as a token and the expiry indexed beside it', () => {
+    const membership: ProjectMembership = {
+      resourceType: 'ProjectMembership',
+      project: { reference: 'Project/p' },
+      user: { reference: 'User/u' },
+      profile: { reference: 'Practitioner/x' },
+      extension: [
+        {
+          url: 'https://fhir-invite-server.example/fhir/StructureDefinition/invite-status',
+          extension: [
+            { url: 'status', valueCode: 'pending' },
+            { url: 'expiresAt', valueDateTime: '2026-01-22T12:00:00.000Z' },
+          ],
+        },
+      ],
+    };
+    const sp = computeSearchFields(membership);
+    expect(sp['invite-status']).toEqual(['pending']);
+    expect(sp['invite-status:expires']).toEqual(new Date('2026-01-22T12:00:00.000Z'));
+    expect(computeSearchFields({ ...membership, extension: [] })).not.toHaveProperty('invite-status:expires');
+  });
+
   test('strings are kept as written and normalized (lower case, no accents), every name part and the whole', () => {
     const sp = computeSearchFields(patient);
     expect(sp.name).toEqual(

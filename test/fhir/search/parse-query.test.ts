@@ -120,6 +120,18 @@ describe('buildSearchFilter', () => {
     expect(error(() => filterOf('Patient', { birthdate: 'last year' }))).toMatchObject({ statusCode: 400, expression: ['birthdate'] });
   });
 
+  test('an expiring code (invite-status): decided at the time of the search, refused without one', () => {
+    const now = new Date('2026-01-15T12:00:00Z');
+    const timed = (query: Record<string, unknown>) => buildSearchFilter('ProjectMembership', parse('ProjectMembership', query).request.filters, now);
+    const passed = { 'sp.invite-status:expires': { $lte: now } };
+    expect(timed({ 'invite-status': 'expired' })).toEqual({ 'sp.invite-status': 'pending', ...passed });
+    expect(timed({ 'invite-status': 'pending' })).toEqual({ 'sp.invite-status': 'pending', $nor: [passed] });
+    expect(timed({ 'invite-status': 'accepted' })).toEqual({ 'sp.invite-status': 'accepted' });
+    expect(timed({ 'invite-status:not': 'expired' })).toEqual({ $nor: [{ 'sp.invite-status': 'pending', ...passed }] });
+    // An access policy's criteria have no time: refused (the policy then fails closed), never guessed.
+    expect(error(() => filterOf('ProjectMembership', { 'invite-status': 'expired' }))).toMatchObject({ statusCode: 400, expression: ['invite-status'] });
+  });
+
   test('_id and missing values', () => {
     expect(filterOf('Patient', { _id: 'a,b' })).toEqual({ _id: { $in: ['a', 'b'] } });
     expect(error(() => filterOf('Patient', { _id: 'a b' }))).toMatchObject({ statusCode: 400, expression: ['_id'] });
