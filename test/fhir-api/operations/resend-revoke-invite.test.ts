@@ -106,6 +106,26 @@ describe('ProjectMembership/$resend-invite and $revoke-invite', () => {
     expect(resendOutputs(await resend(t.app, h(), mine.membership.id, { sendEmail: false })).activationUrl).toBeDefined();
   });
 
+  test('an account activated elsewhere: the resend mails the sign-in notice (no link); sendEmail false is 409', async () => {
+    const email = uniqueEmail('activated');
+    const here = await inviteByMail(t.app, t.smtp, h(), clinic.projectId, email);
+    const there = await inviteByMail(t.app, t.smtp, other.session.headers, other.projectId, email);
+    expect((await setPassword(t.app, there.link)).statusCode).toBe(200);
+    const before = await snapshotDatabase(t.app, { mailInFlight: true });
+    const refused = await resend(t.app, h(), here.membership.id, { sendEmail: false });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().issue[0].expression).toEqual(['sendEmail']);
+    expect(await snapshotDatabase(t.app, { mailInFlight: true })).toEqual(before);
+    const res = await resend(t.app, h(), here.membership.id);
+    expect(res.statusCode).toBe(200);
+    expect(resendOutputs(res).emailStatus).toBe('queued');
+    expect(inviteExtension(resendOutputs(res).membership)).toMatchObject({ status: 'pending', sendCount: 2 });
+    expect(inviteExtension(resendOutputs(res).membership)).not.toHaveProperty('expiresAt');
+    const notice = await lastMailTo(t.smtp, email, 3);
+    expect(notice).not.toContain('/setpassword/');
+    expect(notice).toContain('/signin');
+  });
+
   test('access: a member is 403, another project\'s administrator and an unknown id 404, the super administrator may', async () => {
     const { membership } = await inviteByMail(t.app, t.smtp, h(), clinic.projectId, uniqueEmail('guarded'));
     const memberEmail = uniqueEmail('plain-member');
