@@ -71,3 +71,39 @@ export function resolveReferences(entries: readonly BundleEntryRequest[], target
   }
   return resolved;
 }
+
+/** The urn:uuid references a value holds (in `reference` elements). */
+function urnReferences(value: unknown, found: Set<string> = new Set()): Set<string> {
+  if (Array.isArray(value)) {
+    value.forEach((v) => urnReferences(v, found));
+  } else if (value && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+      if (key === 'reference' && typeof child === 'string' && child.startsWith(URN)) {
+        found.add(child);
+      } else {
+        urnReferences(child, found);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * The POST entries in the order to create them: each after the entries it references by
+ * urn:uuid (a membership after the Practitioner it names: its references are checked when it is
+ * written), otherwise in request order; entries that reference each other in a circle keep it.
+ */
+export function createOrder(posts: readonly BundleEntryRequest[]): BundleEntryRequest[] {
+  const byUrl = new Map(posts.filter((e) => e.fullUrl?.startsWith(URN)).map((e) => [e.fullUrl as string, e.index]));
+  const needs = new Map(posts.map((e) => [e.index, [...urnReferences(e.resource)].map((u) => byUrl.get(u)).filter((i): i is number => i !== undefined && i !== e.index)]));
+  const done = new Set<number>();
+  const order: BundleEntryRequest[] = [];
+  while (order.length < posts.length) {
+    const waiting = posts.filter((e) => !done.has(e.index));
+    const next = waiting.find((e) => (needs.get(e.index) ?? []).every((i) => done.has(i))) ?? waiting[0];
+    order.push(next);
+    done.add(next.index);
+  }
+  return order;
+}
+

@@ -12,12 +12,12 @@ import { assertResourceBody } from '../rest/write';
 import { inOneTransaction } from '../rest/write-rules';
 import type { BundleEntryRequest } from './entries';
 import { performEntry, queryObject, writtenOutcome, type EntryOutcome } from './perform';
-import { resolveReferences } from './references';
+import { createOrder, resolveReferences } from './references';
 
 /**
  * A transaction Bundle: every entry in ONE database transaction, all or nothing. Entries run in
- * FHIR's order (DELETE, then POST, then PUT and PATCH, then GET and HEAD), answered in request
- * order. Before any create, each POST gets its id (or, with ifNoneExist, the resource it matches),
+ * FHIR's order (DELETE, then POST, then PUT and PATCH, then GET and HEAD; a POST after the POSTs
+ * it references by urn:uuid), answered in request order. Before any create, each POST gets its id (or, with ifNoneExist, the resource it matches),
  * and every `urn:uuid:` reference in the entries is replaced by the `Type/id` its entry got. The
  * first entry refused refuses the whole Bundle with its status and an OperationOutcome naming it;
  * nothing is written. Access is checked per entry by the same functions as single requests, with
@@ -58,11 +58,19 @@ function checkEntries(entries: readonly BundleEntryRequest[]): void {
 /** The criteria of each conditional entry (parsed before anything runs: a bad one is a 400 at once). */
 function criteriaOf(entries: readonly BundleEntryRequest[]): Map<number, Criteria> {
   const criteria = new Map<number, Criteria>();
+  const creates = new Map<string, number>();
   for (const entry of entries) {
     const type = entry.type as string;
     try {
       if (entry.kind === 'create' && entry.ifNoneExist !== undefined) {
-        criteria.set(entry.index, parseCriteria(type, ifNoneExistPairs(type, entry.ifNoneExist), 'If-None-Exist'));
+        const parsed = parseCriteria(type, ifNoneExistPairs(type, entry.ifNoneExist), 'If-None-Exist');
+        const first = creates.get(parsed.key);
+        if (first !== undefined) {
+          // Both would find nothing before either creates: the transaction would create two.
+          throw badRequest(`ifNoneExist is the same as that of Bundle.entry[${first}]: a transaction creates one resource per criteria`, 'If-None-Exist');
+        }
+        creates.set(parsed.key, entry.index);
+        criteria.set(entry.index, parsed);
       } else if (entry.kind === 'conditional-update' || entry.kind === 'conditional-delete') {
         criteria.set(entry.index, parseCriteria(type, urlCriteriaPairs(queryObject(entry.query)), entry.kind === 'conditional-update' ? 'update' : 'delete'));
       }
@@ -166,7 +174,7 @@ export async function runTransaction(deps: RestDeps, scope: AccessScope, entries
         }
       }
       const resolved = resolveReferences(entries, targets);
-      for (const entry of posts) {
+      for (const entry of createOrder(posts)) {
         const plan = plans.get(entry.index) as PostPlan;
         const resolvedEntry = { ...resolved[entry.index], ifNoneExist: undefined };
         await run(entry, async () => {
