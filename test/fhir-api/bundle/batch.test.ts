@@ -139,4 +139,30 @@ describe('batch Bundles (POST /fhir/R4)', () => {
     expect(await countCurrent(t.app, 'ProjectMembership', { project: project.id })).toBe(0);
     expect((entry as { resource?: ProjectMembership }).resource).toBeUndefined();
   });
+
+  test('PATCH entries carry a JSON Patch in a Binary; GET entries take ifNoneMatch (304); Prefer applies to every entry', async () => {
+    const kept = await post<Patient>(t.app, admin.headers, { resourceType: 'Patient', name: [{ family: 'Entry' }], active: true });
+    const jsonPatch = (ops: unknown) => ({ resourceType: 'Binary', contentType: 'application/json-patch+json', data: Buffer.from(JSON.stringify(ops)).toString('base64') });
+    const res = await send(
+      batch([
+        { request: { method: 'GET', url: `Patient/${kept.id}`, ifNoneMatch: 'W/"1"' } },
+        { resource: jsonPatch([{ op: 'replace', path: '/active', value: false }]) as never, request: { method: 'PATCH', url: `Patient/${kept.id}`, ifMatch: 'W/"1"' } },
+        { resource: jsonPatch([{ op: 'replace', path: '/id', value: 'x' }]) as never, request: { method: 'PATCH', url: `Patient/${kept.id}` } },
+        { resource: { resourceType: 'Parameters' }, request: { method: 'PATCH', url: `Patient/${kept.id}` } },
+        { request: { method: 'GET', url: `Patient/${kept.id}`, ifNoneMatch: 'W/"1"' } },
+        { request: { method: 'GET', url: 'Patient?family=Entry&colour=blue' } },
+      ]),
+      { prefer: 'return=minimal, handling=lenient' },
+    );
+    const entries = (res.json() as Bundle).entry ?? [];
+    expect(entries.map((e) => e.response?.status)).toEqual(['304 Not Modified', '200 OK', '400 Bad Request', '415 Unsupported Media Type', '200 OK', '200 OK']);
+    expect(entries[0].resource).toBeUndefined();
+    expect(entries[1].resource).toBeUndefined();
+    expect(entries[1].response?.etag).toBe('W/"2"');
+    expect(entries[2].response?.outcome?.issue?.[0].expression).toEqual(['Patient.id']);
+    expect((entries[4].resource as Patient).active).toBe(false);
+    const search = entries[5].resource as Bundle;
+    expect(search.entry?.find((e) => e.search?.mode === 'outcome')?.resource?.resourceType).toBe('OperationOutcome');
+  });
 });
+
