@@ -187,4 +187,31 @@ describe('transaction Bundles (POST /fhir/R4)', () => {
     expect(withOutcome.resource).toBeUndefined();
     expect(withOutcome.response?.outcome?.issue?.[0]).toMatchObject({ severity: 'information' });
   });
+
+  test('transactions, batches and single writes on the same resource and criteria at once: none waits for another forever, one resource per criteria', async () => {
+    const system = 'http://example.org/mrn';
+    const shared = await post<Patient>(t.app, admin.headers, { resourceType: 'Patient', active: true });
+    const conditional: BundleEntry = { resource: { resourceType: 'Patient', identifier: [{ system, value: 'together' }] }, request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${system}|together` } };
+    const put = (family: string): BundleEntry => ({ resource: { ...shared, name: [{ family }] }, request: { method: 'PUT', url: `Patient/${shared.id}` } });
+    const single = (family: string) => t.app.inject({ method: 'PUT', url: `/fhir/R4/Patient/${shared.id}`, headers: { ...admin.headers, ...FHIR_JSON }, payload: { ...shared, name: [{ family }] } });
+    const singleConditional = () =>
+      t.app.inject({ method: 'POST', url: '/fhir/R4/Patient', headers: { ...admin.headers, ...FHIR_JSON, 'if-none-exist': `identifier=${system}|together` }, payload: conditional.resource as object });
+    const answers = await Promise.all([
+      send(transaction([put('T1'), conditional])),
+      single('S1'),
+      singleConditional(),
+      send({ resourceType: 'Bundle', type: 'batch', entry: [put('B1'), conditional] }),
+      send(transaction([conditional, put('T2')])),
+      singleConditional(),
+      single('S2'),
+    ]);
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, expect.any(Number), 200, 200, expect.any(Number), 200]);
+    expect([answers[2].statusCode, answers[5].statusCode].every((s) => s === 200 || s === 201)).toBe(true);
+    const found = await t.app.inject({ method: 'GET', url: `/fhir/R4/Patient?identifier=${system}|together&_summary=count`, headers: admin.headers });
+    expect((found.json() as Bundle).total).toBe(1);
+    const current = await t.app.inject({ method: 'GET', url: `/fhir/R4/Patient/${shared.id}`, headers: admin.headers });
+    // Two transactions, one batch entry and two single updates: six versions in all.
+    expect(current.headers.etag).toBe('W/"6"');
+  });
 });
+
