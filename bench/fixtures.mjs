@@ -109,6 +109,18 @@ export async function startServer(dist, engineUri, dataDir) {
   return { app, base, admin, member, patient };
 }
 
+/** How many Patients the transaction-Bundle case creates per Bundle. */
+export const BUNDLE_PATIENTS = 50;
+
+/** A transaction Bundle creating BUNDLE_PATIENTS Patients. */
+export function patientTransaction() {
+  const entry = Array.from({ length: BUNDLE_PATIENTS }, (_, i) => ({
+    resource: { resourceType: 'Patient', name: [{ given: ['Bundled'], family: `Patient-${i}` }], birthDate: '1990-01-01', gender: 'female' },
+    request: { method: 'POST', url: 'Patient' },
+  }));
+  return { resourceType: 'Bundle', type: 'transaction', entry };
+}
+
 /** The collections one invite (a new person, with the welcome email) writes, in its transaction. */
 export const INVITE_COLLECTIONS = ['User', 'User_history', 'Practitioner', 'Practitioner_history', 'ProjectMembership', 'ProjectMembership_history', 'activations', 'outbox'];
 
@@ -190,6 +202,20 @@ export async function startFloor(uri, patient, dist) {
     });
     return { ok: true };
   });
+  // A transaction Bundle's floor: the documents the server writes for BUNDLE_PATIENTS Patients (current
+  // version and history entry each), copies of the server's own, inserted in ONE driver transaction.
+  let patientTemplates = [];
+  thin.post('/transaction-docs', async () => {
+    const n = `${process.pid}-${seq++}`;
+    await transaction(async (session) => {
+      for (let i = 0; i < BUNDLE_PATIENTS; i++) {
+        for (const { collection, doc } of patientTemplates) {
+          await docsDb.collection(collection).insertOne({ ...doc, _id: `${n}-${i}${collection.endsWith('_history') ? '/1' : ''}` }, { session });
+        }
+      }
+    });
+    return { ok: true };
+  });
   await thin.listen({ port: 0, host: '127.0.0.1' });
   return {
     base: `http://127.0.0.1:${thin.server.address().port}/`,
@@ -200,6 +226,14 @@ export async function startFloor(uri, patient, dist) {
       for (const collection of INVITE_COLLECTIONS) {
         const docs = await appDb.collection(collection).find({}).toArray();
         templates.push({ collection, doc: docs[docs.length - 1] });
+      }
+    },
+    /** Takes the last Patient the server's transaction Bundles wrote (current and history) as the template. */
+    useTransactionDocuments: async (appDb) => {
+      patientTemplates = [];
+      for (const collection of ['Patient', 'Patient_history']) {
+        const docs = await appDb.collection(collection).find({}).toArray();
+        patientTemplates.push({ collection, doc: docs[docs.length - 1] });
       }
     },
     close: async () => (await thin.close(), await client.close()),

@@ -4,7 +4,10 @@ import { fhirBase } from '../fhir/bundle';
 import { STORED_TYPES } from '../fhir/resource-types';
 import { indexedParams } from '../fhir/search/supported-params';
 
-const INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
+const INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
+
+/** Whole-system interactions (POST to the FHIR base: see fhir-api/bundle-routes.ts). */
+const SYSTEM_INTERACTIONS = ['transaction', 'batch'] as const;
 
 const MEDPLUM_TYPES = new Set(['Project', 'User', 'ClientApplication', 'AccessPolicy', 'ProjectMembership']);
 
@@ -32,9 +35,10 @@ function resourceEntry(baseUrl: string, type: string, operations: OperationDefin
     versioning: 'versioned-update',
     readHistory: true,
     updateCreate: false,
-    conditionalCreate: false,
-    conditionalUpdate: false,
-    conditionalDelete: 'not-supported',
+    conditionalCreate: true,
+    conditionalRead: 'full-support',
+    conditionalUpdate: true,
+    conditionalDelete: 'single',
     searchInclude: params.filter((p) => p.kind === 'reference').map((p) => `${type}:${p.code}`),
     searchRevInclude: revIncludes,
     searchParam: [
@@ -65,6 +69,7 @@ export function buildCapabilityStatement(baseUrl: string, operationMap: Readonly
     implementation: { description: 'FHIR R4 server with the Project/$invite operation', url: fhirBase(baseUrl).replace(/\/$/, '') },
     fhirVersion: '4.0.1',
     format: ['json', 'application/fhir+json'],
+    patchFormat: ['application/json-patch+json'],
     rest: [
       {
         mode: 'server',
@@ -79,6 +84,13 @@ export function buildCapabilityStatement(baseUrl: string, operationMap: Readonly
           ],
         },
         resource: STORED_TYPES.map((type) => resourceEntry(baseUrl, type, operations)),
+        interaction: SYSTEM_INTERACTIONS.map((code) => ({
+          code,
+          documentation:
+            code === 'transaction'
+              ? 'All or nothing in one database transaction, at most 100 entries; urn:uuid references resolved; no operations (send them in a batch)'
+              : 'Each entry on its own, at most 500 entries; operations such as Project/{id}/$invite allowed',
+        })),
       },
     ],
   };

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../app-context';
 import { KeyedLock } from '../db/keyed-lock';
+import { bundleRoutes } from './bundle-routes';
+import { conditionalRoutes } from './conditional-routes';
 import { historyRoutes } from './history-routes';
 import { metadataRoutes } from './metadata-routes';
 import { operationsRoutes } from './operations/operations-routes';
@@ -32,7 +34,9 @@ export const fhirRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, {
   await app.register(metadataRoutes, options);
   await app.register(readRoutes, options);
   await app.register(writeRoutes, options);
+  await app.register(conditionalRoutes, options);
   await app.register(searchRoutes, options);
   await app.register(historyRoutes, options);
   await app.register(operationsRoutes, { ctx });
+  await app.register(bundleRoutes, options);
 };

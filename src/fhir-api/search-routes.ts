@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { badRequest } from '../errors';
+import { preferOf } from './replies';
 import { authenticator, callerScope, FHIR_JSON, requireKnownType, type TypeParams, type FhirRouteOptions } from './request-helpers';
 import { searchForCaller } from './rest/search';
 import { schemas } from './route-schemas';
@@ -22,13 +23,13 @@ export const searchRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { 
 
   app.get<{ Params: TypeParams }>('/:type', { schema: schemas.search, preValidation: requireKnownType, preHandler }, async (request, reply) => {
     const scope = await callerScope(ctx, request);
-    const bundle = await searchForCaller(deps, scope, request.params.type, request.query);
+    const bundle = await searchForCaller(deps, scope, request.params.type, request.query, { lenient: preferOf(request).lenient });
     return reply.type(FHIR_JSON).send(bundle);
   });
 
   app.post<{ Params: TypeParams }>('/:type/_search', { schema: schemas.searchPost, preValidation: requireKnownType, preHandler }, async (request, reply) => {
     const scope = await callerScope(ctx, request);
-    const bundle = await searchForCaller(deps, scope, request.params.type, mergeParams(request.query, request.body));
+    const bundle = await searchForCaller(deps, scope, request.params.type, mergeParams(request.query, request.body), { lenient: preferOf(request).lenient });
     return reply.type(FHIR_JSON).send(bundle);
   });
 };

@@ -1,16 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { outcomeOk } from '../errors';
-import { fhirBase } from '../fhir/bundle';
-import { authenticator, callerScope, FHIR_JSON, ifMatchHeader, requireJsonBody, requireKnownType, sendResource, type InstanceParams, type TypeParams, type FhirRouteOptions } from './request-helpers';
+import { forgetCachedAccess, preferOf, sendWritten, versionLocation } from './replies';
+import { authenticator, callerScope, FHIR_JSON, ifMatchHeader, requireJsonBody, requireKnownType, type InstanceParams, type TypeParams, type FhirRouteOptions } from './request-helpers';
+import { conditionalCreateForCaller } from './rest/conditional';
 import { createForCaller, deleteForCaller, updateForCaller } from './rest/write';
 import { schemas } from './route-schemas';
 
-/** Types whose writes change what resolveAccessScope answers: memberships, policies, `%patient`. */
-const SCOPE_TYPES = new Set(['ProjectMembership', 'AccessPolicy', 'RelatedPerson']);
-/** Types whose writes may end sign-in grants (see checkGrant in src/accounts/memberships.ts). */
-const GRANT_TYPES = new Set(['ProjectMembership', 'User', 'ClientApplication', 'Project']);
-
-/** create, update and delete. */
+/** create (plain, or conditional with If-None-Exist), update and delete. */
 export const writeRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
   const preHandler = authenticator(ctx);
   /**
@@ -21,26 +17,27 @@ export const writeRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { c
     try {
       return await write();
     } finally {
-      if (SCOPE_TYPES.has(type)) {
-        ctx.access.scopes.clear();
-      }
-      if (GRANT_TYPES.has(type)) {
-        ctx.auth.forgetSessions();
-      }
+      forgetCachedAccess(ctx, [type]);
     }
   };
 
   app.post<{ Params: TypeParams }>('/:type', { schema: schemas.create, preValidation: [requireKnownType, requireJsonBody], preHandler }, async (request, reply) => {
     const scope = await callerScope(ctx, request);
-    const result = await writing(request.params.type, () => createForCaller(deps, scope, request.params.type, request.body));
-    reply.header('location', `${fhirBase(deps.baseUrl)}${result.resource.resourceType}/${result.resource.id}/_history/${result.version}`);
-    return sendResource(reply, result, 201);
+    const { type } = request.params;
+    const ifNoneExist = request.headers['if-none-exist'];
+    if (ifNoneExist !== undefined) {
+      const { result, created } = await writing(type, () => conditionalCreateForCaller(deps, scope, type, request.body, String(ifNoneExist)));
+      return sendWritten(reply, preferOf(request), result, created ? 201 : 200, created ? 'Created' : 'Found (If-None-Exist), nothing created:', created ? versionLocation(deps.baseUrl, result) : undefined);
+    }
+    const result = await writing(type, () => createForCaller(deps, scope, type, request.body));
+    return sendWritten(reply, preferOf(request), result, 201, 'Created', versionLocation(deps.baseUrl, result));
   });
 
   app.put<{ Params: InstanceParams }>('/:type/:id', { schema: schemas.update, preValidation: [requireKnownType, requireJsonBody], preHandler }, async (request, reply) => {
     const scope = await callerScope(ctx, request);
     const { type, id } = request.params;
-    return sendResource(reply, await writing(type, () => updateForCaller(deps, scope, type, id, request.body, ifMatchHeader(request))));
+    const result = await writing(type, () => updateForCaller(deps, scope, type, id, request.body, ifMatchHeader(request)));
+    return sendWritten(reply, preferOf(request), result, 200, 'Updated');
   });
 
   app.delete<{ Params: InstanceParams }>('/:type/:id', { schema: schemas.delete, preValidation: requireKnownType, preHandler }, async (request, reply) => {

@@ -40,6 +40,16 @@ export function searchBundle(baseUrl: string, type: string, parsed: ParsedSearch
     ...page.matches.map((resource) => ({ fullUrl: fullUrl(baseUrl, resource.resourceType, resource.id as string), resource, search: { mode: 'match' as const } })),
     ...page.included.map((resource) => ({ fullUrl: fullUrl(baseUrl, resource.resourceType, resource.id as string), resource, search: { mode: 'include' as const } })),
   ];
+  if (parsed.ignored && parsed.ignored.length > 0) {
+    // A lenient search says what it left out, as an entry of mode `outcome`.
+    const issue = parsed.ignored.map((i) => ({
+      severity: 'warning' as const,
+      code: 'not-supported' as const,
+      details: { text: `${i.message}; it was ignored (Prefer: handling=lenient)` },
+      expression: [i.name],
+    }));
+    entry.push({ resource: { resourceType: 'OperationOutcome', issue }, search: { mode: 'outcome' } });
+  }
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset' };
   if (page.total !== undefined) {
     bundle.total = page.total;

@@ -1,4 +1,5 @@
 import type { IndexSpecs } from '../db/indexes';
+import { CONDITIONAL_GUARD_TTL_SECONDS, CONDITIONAL_GUARDS } from './conditional-guard';
 import { historyCollection, STORED_TYPES } from './resource-types';
 import { INDEXED_PARAMS, storedField } from './search/supported-params';
 
@@ -24,5 +25,6 @@ export function fhirIndexes(): IndexSpecs {
       { key: { project: 1, lastUpdated: -1, _id: -1 } },
     ];
   }
+  specs[CONDITIONAL_GUARDS] = [{ key: { at: 1 }, name: 'expire', expireAfterSeconds: CONDITIONAL_GUARD_TTL_SECONDS }];
   return specs;
 }

@@ -15,7 +15,10 @@ describe('metadata', () => {
     const resources = cs.rest?.[0].resource ?? [];
     expect(resources.map((r) => r.type).sort()).toEqual([...STORED_TYPES].sort());
     const membership = resources.find((r) => r.type === 'ProjectMembership');
-    expect(membership?.interaction?.map((i) => i.code)).toEqual(['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type']);
+    expect(membership?.interaction?.map((i) => i.code)).toEqual(['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type']);
+    expect(membership).toMatchObject({ conditionalCreate: true, conditionalRead: 'full-support', conditionalUpdate: true, conditionalDelete: 'single', updateCreate: false });
+    expect(cs.rest?.[0].interaction?.map((i) => i.code)).toEqual(expect.arrayContaining(['transaction', 'batch']));
+    expect(cs.patchFormat).toEqual(['application/json-patch+json']);
     expect(membership?.searchParam?.map((p) => p.name)).toEqual(expect.arrayContaining(['_id', '_lastUpdated', 'project', 'user', 'profile', 'access-policy']));
     expect(membership?.searchInclude).toEqual(expect.arrayContaining(['ProjectMembership:profile']));
     const patient = resources.find((r) => r.type === 'Patient');

@@ -1,3 +1,4 @@
+import type { ClientSession } from 'mongodb';
 import type { ProjectMembership, Reference, Resource, User } from '@medplum/fhirtypes';
 import type { Database } from '../../db/database';
 import { badRequest } from '../../errors';
@@ -5,7 +6,7 @@ import type { StoredResource } from '../../fhir/repository';
 import { currentCollection } from '../../fhir/resource-types';
 import { ID_PATTERN } from '../../fhir/search/normalize';
 
-type Deps = { database: Database };
+type Deps = { database: Database; session?: ClientSession };
 
 /** The types a membership's `profile` may be (Medplum's: the member's FHIR identity). */
 const PROFILE_TYPES = ['Patient', 'Practitioner', 'RelatedPerson', 'ClientApplication'];
@@ -36,7 +37,7 @@ function parse(reference: Reference | undefined, types: string[]): { type: strin
  * deleted, and lies in that project; a User may also be server-scoped (no project at all).
  */
 async function fits(deps: Deps, target: { type: string; id: string }, project: string): Promise<boolean> {
-  const doc = await deps.database.db.collection<StoredResource>(currentCollection(target.type)).findOne({ _id: target.id });
+  const doc = await deps.database.db.collection<StoredResource>(currentCollection(target.type)).findOne({ _id: target.id }, { session: deps.session });
   if (!doc || doc.deleted) {
     return false;
   }

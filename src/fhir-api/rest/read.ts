@@ -16,7 +16,7 @@ export interface ReadResult<T extends Resource = Resource> {
 
 /** The current document (deleted or not) when the caller may see it; 404 otherwise (existence never leaks). */
 export async function readVisibleDoc(deps: RestDeps, scope: AccessScope, type: string, id: string, interaction?: Interaction): Promise<StoredResource> {
-  const doc = await deps.database.db.collection<StoredResource>(currentCollection(type)).findOne({ _id: id }, { projection: { sp: 0, uk: 0 } });
+  const doc = await deps.database.db.collection<StoredResource>(currentCollection(type)).findOne({ _id: id }, { projection: { sp: 0, uk: 0 }, session: deps.session });
   if (!doc || !(await visible(deps, scope, doc.resource, interaction))) {
     throw notFound(`${type}/${id} not found`);
   }

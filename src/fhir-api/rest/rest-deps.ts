@@ -1,3 +1,4 @@
+import type { ClientSession } from 'mongodb';
 import type { StructureDefinition } from '@medplum/fhirtypes';
 import type { Store } from '../../db/store';
 import type { KeyedLock } from '../../db/keyed-lock';
@@ -10,10 +11,18 @@ import type { RepoContext } from '../../fhir/repository';
 export interface RestDeps extends Store {
   baseUrl: string;
   profiles: ReadonlyMap<string, StructureDefinition>;
-  /** Serializes writes to one resource within this process (see DESIGN.md on the embedded engine). */
-  writeLock: KeyedLock;
+  /**
+   * Serializes writes to one resource within this process (see DESIGN.md on the embedded engine).
+   * Inside a transaction Bundle it runs at once: the Bundle took the keys it needs before its
+   * transaction began (a lock taken inside a transaction would wait for a writer that waits for it).
+   */
+  writeLock: Pick<KeyedLock, 'run'>;
   /** The repository's change listeners (see fhir/changes.ts), given by buildApp. */
   listeners?: readonly ChangeListener[];
+  /** Every read and write joins this transaction (the entries of a transaction Bundle). */
+  session?: ClientSession;
+  /** What the writes are part of, when not a plain REST interaction (`transaction`, `batch`). */
+  operation?: ChangeOperation;
 }
 
 /** The repository context of a REST write (or read) by the caller of `scope`. */
@@ -23,5 +32,6 @@ export const repoContext = (deps: RestDeps, scope?: AccessScope, operation?: Cha
   profiles: deps.profiles,
   ...(deps.listeners ? { listeners: deps.listeners } : {}),
   ...(scope ? { actor: actorOf(scope.auth) } : {}),
-  ...(operation ? { operation } : {}),
+  ...((deps.operation ?? operation) ? { operation: deps.operation ?? operation } : {}),
+  ...(deps.session ? { session: deps.session } : {}),
 });

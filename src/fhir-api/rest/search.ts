@@ -3,8 +3,8 @@ import type { AccessScope } from '../../access/access-scope';
 import { redact, requireInteraction } from '../../access/enforce';
 import { refuseHiddenSearch } from '../../access/search-paths';
 import { searchBundle } from '../../fhir/bundle';
-import { executeSearch } from '../../fhir/search/execute';
-import { parseSearchQuery, queryPairs } from '../../fhir/search/parse-query';
+import { executeSearch, type SearchResult } from '../../fhir/search/execute';
+import { parseSearchQuery, queryPairs, type ParsedSearch } from '../../fhir/search/parse-query';
 import { confinementFilter } from '../../access/confinement';
 import type { RestDeps } from './rest-deps';
 import { present } from './present';
@@ -27,15 +27,30 @@ export function selectElements<T extends Resource>(resource: T, fields: string[]
   return result as T;
 }
 
+export interface SearchOptions {
+  /** Prefer: handling=lenient: unknown parameters are ignored, with a warning in the Bundle. */
+  lenient?: boolean;
+}
+
+/**
+ * A search as the caller of `scope` may run it: the search interaction, the parsed query, no
+ * filter on a field hidden from them, confined to their projects and access criteria (inside
+ * the transaction of deps.session when there is one). Every search goes through it.
+ */
+export async function runSearchForCaller(deps: RestDeps, scope: AccessScope, type: string, parsed: ParsedSearch): Promise<SearchResult> {
+  requireInteraction(scope, type, 'search');
+  refuseHiddenSearch(scope, type, parsed.request);
+  return executeSearch(deps.database, type, parsed, (t) => confinementFilter(deps, scope, t), deps.clock.now(), deps.session);
+}
+
 /**
  * GET /{type}?... (and POST /{type}/_search): parses the query, confines it to the caller's
  * projects and access criteria, and answers a searchset Bundle with paging links.
  */
-export async function searchForCaller(deps: RestDeps, scope: AccessScope, type: string, query: unknown): Promise<Bundle> {
+export async function searchForCaller(deps: RestDeps, scope: AccessScope, type: string, query: unknown, options: SearchOptions = {}): Promise<Bundle> {
   const access = requireInteraction(scope, type, 'search');
-  const parsed = parseSearchQuery(type, queryPairs(query));
-  refuseHiddenSearch(scope, type, parsed.request);
-  const result = await executeSearch(deps.database, type, parsed, (t) => confinementFilter(deps, scope, t), deps.clock.now());
+  const parsed = parseSearchQuery(type, queryPairs(query), { lenient: options.lenient });
+  const result = await runSearchForCaller(deps, scope, type, parsed);
   const redactAs = (resource: (typeof result.matches)[number]['resource']) => {
     const typeAccess = resource.resourceType === type ? access : scope.forType(resource.resourceType);
     return present(deps, typeAccess ? redact(typeAccess, resource) : resource);

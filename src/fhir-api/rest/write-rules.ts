@@ -20,8 +20,12 @@ export function hasWriteRules(type: string): boolean {
   return RULED_TYPES.has(type);
 }
 
-/** Runs `fn` in one transaction; a clash of unique keys at commit is a 409, an unconfirmed commit a 503. */
+/** Runs `fn` in one transaction (the caller's, when deps has one); a clash of unique keys at commit is a 409, an unconfirmed commit a 503. */
 export async function inOneTransaction<T>(deps: RestDeps, scope: AccessScope, operation: ChangeOperation, fn: (repo: SessionRepo) => Promise<T>): Promise<T> {
+  if (deps.session) {
+    // Already inside a transaction (a transaction Bundle): join it.
+    return fn({ ...repoContext(deps, scope, operation), session: deps.session });
+  }
   try {
     return await withTransaction(deps.database, (session) => fn({ ...repoContext(deps, scope, operation), session }));
   } catch (err) {

@@ -85,11 +85,13 @@ const result = (resource: Resource): ReadResult => ({
   lastUpdated: new Date(resource.meta?.lastUpdated as string),
 });
 
-/** POST /{type}: a new resource with a server-assigned id, owned by the caller's project. */
-export async function createForCaller(deps: RestDeps, scope: AccessScope, type: string, body: unknown): Promise<ReadResult> {
+/**
+ * POST /{type}: a new resource with a server-assigned id (`id`: one the server chose beforehand,
+ * for a transaction Bundle's `urn:uuid:` references), owned by the caller's project.
+ */
+export async function createForCaller(deps: RestDeps, scope: AccessScope, type: string, body: unknown, id: string = newId()): Promise<ReadResult> {
   const access = requireInteraction(scope, type, 'create');
   assertResourceBody(body, type);
-  const id = newId();
   const project = ownerOfNew(scope, type, id, body);
   const candidate = keepInviteStatus(restoreHiddenFields(access, withProject({ ...body, id }, project)));
   checkProjectReferences(scope, candidate, project);

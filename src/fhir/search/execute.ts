@@ -1,5 +1,5 @@
 import type { IncludeTarget } from '@medplum/core';
-import type { Filter, Sort } from 'mongodb';
+import type { ClientSession, Filter, Sort } from 'mongodb';
 import type { Database } from '../../db/database';
 import { badRequest } from '../../errors';
 import type { StoredResource } from '../repository';
@@ -55,7 +55,7 @@ function checkIncludeParam(target: IncludeTarget, name: string): NonNullable<Ret
   return param;
 }
 
-async function loadIncludes(database: Database, type: string, matches: StoredResource[], targets: IncludeTarget[], access: AccessFilter): Promise<StoredResource[]> {
+async function loadIncludes(database: Database, type: string, matches: StoredResource[], targets: IncludeTarget[], access: AccessFilter, session?: ClientSession): Promise<StoredResource[]> {
   const wanted = new Map<string, Set<string>>();
   for (const target of targets) {
     if (target.resourceType !== type) {
@@ -78,12 +78,12 @@ async function loadIncludes(database: Database, type: string, matches: StoredRes
       continue;
     }
     const filter = and([{ _id: { $in: [...ids] }, deleted: false }, confinement]) as Filter<StoredResource>;
-    out.push(...(await collection(database, refType).find(filter).limit(MAX_INCLUDED).toArray()));
+    out.push(...(await collection(database, refType).find(filter, { session }).limit(MAX_INCLUDED).toArray()));
   }
   return out;
 }
 
-async function loadRevIncludes(database: Database, type: string, matches: StoredResource[], targets: IncludeTarget[], access: AccessFilter): Promise<StoredResource[]> {
+async function loadRevIncludes(database: Database, type: string, matches: StoredResource[], targets: IncludeTarget[], access: AccessFilter, session?: ClientSession): Promise<StoredResource[]> {
   const out: StoredResource[] = [];
   for (const target of targets) {
     const param = checkIncludeParam(target, '_revinclude');
@@ -96,16 +96,18 @@ async function loadRevIncludes(database: Database, type: string, matches: Stored
     }
     const refs = matches.map((d) => `${type}/${d._id}`);
     const filter = and([{ [`sp.${target.searchParam}`]: { $in: refs }, deleted: false }, confinement]) as Filter<StoredResource>;
-    out.push(...(await collection(database, target.resourceType).find(filter).limit(MAX_INCLUDED).toArray()));
+    out.push(...(await collection(database, target.resourceType).find(filter, { session }).limit(MAX_INCLUDED).toArray()));
   }
   return out;
 }
 
 /**
+/**
  * Runs a parsed search of `type` confined by `access`: the page of matches and their includes.
  * `now` is the time of the search (the app's clock): codes that expire are decided against it.
+ * Inside the transaction of `session` when given, it sees that transaction's own writes.
  */
-export async function executeSearch(database: Database, type: string, parsed: ParsedSearch, access: AccessFilter, now?: Date): Promise<SearchResult> {
+export async function executeSearch(database: Database, type: string, parsed: ParsedSearch, access: AccessFilter, now?: Date, session?: ClientSession): Promise<SearchResult> {
   const confinement = await access(type);
   if (!confinement) {
     return { matches: [], included: [], total: 0, hasMore: false };
@@ -114,20 +116,20 @@ export async function executeSearch(database: Database, type: string, parsed: Pa
   const filter = and([{ deleted: false }, confinement, buildSearchFilter(type, request.filters, now)]) as Filter<StoredResource>;
   const sort = sortSpec(type, parsed);
   const docs =
-    request.count === 0 ? [] : await collection(database, type).find(filter).sort(sort).skip(request.offset).limit(request.count + 1).toArray();
+    request.count === 0 ? [] : await collection(database, type).find(filter, { session }).sort(sort).skip(request.offset).limit(request.count + 1).toArray();
   const hasMore = docs.length > request.count;
   const matches = docs.slice(0, request.count);
   let total: number | undefined;
   if (request.total === 'accurate' || request.total === 'estimate') {
-    total = await collection(database, type).countDocuments(filter);
+    total = await collection(database, type).countDocuments(filter, { session });
   } else if (request.offset === 0 && !hasMore && request.count > 0) {
     total = matches.length;
   }
   const seen = new Set(matches.map((d) => `${type}/${d._id}`));
   const included: StoredResource[] = [];
   const candidates = [
-    ...(request.include?.length ? await loadIncludes(database, type, matches, request.include, access) : []),
-    ...(request.revInclude?.length ? await loadRevIncludes(database, type, matches, request.revInclude, access) : []),
+    ...(request.include?.length ? await loadIncludes(database, type, matches, request.include, access, session) : []),
+    ...(request.revInclude?.length ? await loadRevIncludes(database, type, matches, request.revInclude, access, session) : []),
   ];
   for (const doc of candidates) {
     const key = `${doc.resource.resourceType}/${doc._id}`;

@@ -11,6 +11,13 @@ export interface ParsedSearch {
   request: SearchRequest & { count: number; offset: number };
   /** The query's own parameters (without _count/_offset), to rebuild paging links. */
   params: [string, string][];
+  /** Unknown parameters left out of a lenient search (Prefer: handling=lenient), with why. */
+  ignored?: { name: string; message: string }[];
+}
+
+export interface ParseOptions {
+  /** Unknown or unsupported parameters are left out (and listed in `ignored`) instead of refused. */
+  lenient?: boolean;
 }
 
 /** Parameters accepted and ignored (formatting hints). */
@@ -100,13 +107,22 @@ function parseFilter(type: string, code: string, modifier: string, value: string
  * control values are refused with a 400 naming the parameter; filter values are checked when
  * they are turned into a database query (filter-builder.ts).
  */
-export function parseSearchQuery(type: string, pairs: [string, string][]): ParsedSearch {
+export function parseSearchQuery(type: string, pairs: [string, string][], options: ParseOptions = {}): ParsedSearch {
   const request: ParsedSearch['request'] = { resourceType: type as SearchRequest['resourceType'], count: DEFAULT_COUNT, offset: 0 };
   const params: [string, string][] = [];
   const seen = new Set<string>();
+  const ignored: NonNullable<ParsedSearch['ignored']> = [];
+  /** An unknown parameter: refused (400), or left out of a lenient search. */
+  const unknown = (name: string, message: string): void => {
+    if (!options.lenient) {
+      throw badRequest(message, name);
+    }
+    ignored.push({ name, message });
+  };
   for (const [key, value] of pairs) {
     if (!NAME.test(key)) {
-      throw badRequest(`Unknown search parameter "${short(key)}"${key.includes('.') ? ' (chained search is not supported)' : ''}`, short(key));
+      unknown(short(key), `Unknown search parameter "${short(key)}"${key.includes('.') ? ' (chained search is not supported)' : ''}`);
+      continue;
     }
     const [code, modifier = ''] = key.split(':');
     if (IGNORED.has(code)) {
@@ -161,12 +177,17 @@ export function parseSearchQuery(type: string, pairs: [string, string][]): Parse
       }
       default: {
         if (code.startsWith('_') && !(code in SPECIAL_PARAMS)) {
-          throw badRequest(`The search parameter "${short(code)}" is not supported`, short(code));
+          unknown(short(code), `The search parameter "${short(code)}" is not supported`);
+          continue;
+        }
+        if (!(code in SPECIAL_PARAMS) && !indexedParam(type, code)) {
+          unknown(short(code), `Unknown search parameter "${short(code)}" for ${type}`);
+          continue;
         }
         (request.filters ??= []).push(parseFilter(type, code, modifier, value));
       }
     }
     params.push([key, value]);
   }
-  return { request, params };
+  return ignored.length > 0 ? { request, params, ignored } : { request, params };
 }
