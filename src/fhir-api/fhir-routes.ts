@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../app-context';
 import { KeyedLock } from '../db/keyed-lock';
 import { historyRoutes } from './history-routes';
+import { registerHttpConformance } from './http-conformance';
 import { metadataRoutes } from './metadata-routes';
 import { operationsRoutes } from './operations/operations-routes';
 import { readRoutes } from './read-routes';
@@ -29,6 +30,8 @@ export const fhirRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, {
       listeners: ctx.listeners,
     },
   };
+  // First: the 405 handler learns every route registered after it.
+  registerHttpConformance(app);
   await app.register(metadataRoutes, options);
   await app.register(readRoutes, options);
   await app.register(writeRoutes, options);

@@ -49,7 +49,7 @@ export function searchBundle(baseUrl: string, type: string, parsed: ParsedSearch
   return bundle;
 }
 
-const STATUS: Record<HistoryEntry['method'], string> = { POST: '201 Created', PUT: '200 OK', DELETE: '204 No Content' };
+const STATUS: Record<HistoryEntry['method'], string> = { POST: '201 Created', PUT: '200 OK', DELETE: '200 OK' };
 
 /** One history entry: the version (absent for a deletion), the request that wrote it and its outcome. */
 export function historyEntry(baseUrl: string, entry: HistoryEntry, resource: Resource | undefined): BundleEntry {
