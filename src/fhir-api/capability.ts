@@ -35,13 +35,19 @@ function resourceEntry(baseUrl: string, type: string, operations: OperationDefin
     conditionalCreate: false,
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
-    searchInclude: params.filter((p) => p.kind === 'reference').map((p) => `${type}:${p.code}`),
-    searchRevInclude: revIncludes,
     searchParam: [
       ...SPECIAL_SEARCH,
       ...params.map((p) => ({ name: p.code, type: p.kind, definition: p.definition.url, documentation: p.definition.description })),
     ],
   };
+  // FHIR JSON has no empty arrays: a list with nothing in it is left out.
+  const includes = params.filter((p) => p.kind === 'reference').map((p) => `${type}:${p.code}`);
+  if (includes.length > 0) {
+    entry.searchInclude = includes;
+  }
+  if (revIncludes.length > 0) {
+    entry.searchRevInclude = revIncludes;
+  }
   const ops = operations.filter((op) => op.resource?.includes(type as never) && (op.type || op.instance)).map((op) => operationRef(baseUrl, op));
   if (ops.length > 0) {
     entry.operation = ops;

@@ -45,7 +45,10 @@ export function searchBundle(baseUrl: string, type: string, parsed: ParsedSearch
     bundle.total = page.total;
   }
   bundle.link = link;
-  bundle.entry = entry;
+  // FHIR JSON has no empty arrays: a Bundle without entries (e.g. _summary=count) leaves `entry` out.
+  if (entry.length > 0) {
+    bundle.entry = entry;
+  }
   return bundle;
 }
 
@@ -69,5 +72,5 @@ export function historyBundle(selfUrl: string, nextUrl: string | undefined, entr
   if (nextUrl) {
     link.push({ relation: 'next', url: nextUrl });
   }
-  return { resourceType: 'Bundle', type: 'history', link, entry };
+  return { resourceType: 'Bundle', type: 'history', link, ...(entry.length > 0 ? { entry } : {}) };
 }

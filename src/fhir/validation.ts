@@ -2,6 +2,7 @@ import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { badRequest, invalidIssues, issue } from '../errors';
 import { isStoredType } from './resource-types';
+import { strictIssues } from './strict-rules';
 
 /**
  * Validates a resource against its StructureDefinition (and each known profile, by canonical
@@ -22,6 +23,8 @@ export function validateFhirResource(resource: unknown, profiles?: ReadonlyMap<s
     throw badRequest(`Resource type ${type} is not supported here`, 'resourceType');
   }
   const named = ((resource as Resource).meta?.profile ?? []) as string[];
+  const strict = strictIssues(resource as Record<string, unknown>);
+  let core: OperationOutcomeIssue[] = [];
   try {
     validateResource(resource as Resource);
     for (const url of named) {
@@ -31,14 +34,16 @@ export function validateFhirResource(resource: unknown, profiles?: ReadonlyMap<s
       }
     }
   } catch (err) {
-    if (err instanceof OperationOutcomeError) {
-      const issues = (err.outcome.issue ?? []).filter((i) => i.severity === 'error' || i.severity === 'fatal');
-      if (issues.length > 0) {
-        throw invalidIssues(issues.map(cleanIssue));
-      }
-      return;
+    if (!(err instanceof OperationOutcomeError)) {
+      throw err;
     }
-    throw err;
+    core = (err.outcome.issue ?? []).filter((i) => i.severity === 'error' || i.severity === 'fatal').map(cleanIssue);
+  }
+  // One issue per element: ours say more about the JSON rules than the core validator's.
+  const covered = new Set(strict.map((i) => i.expression?.[0]));
+  const issues = [...strict, ...core.filter((i) => !covered.has(i.expression?.[0]))];
+  if (issues.length > 0) {
+    throw invalidIssues(issues);
   }
 }
 
