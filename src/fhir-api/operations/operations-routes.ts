@@ -4,9 +4,10 @@ import { notFound } from '../../errors';
 import { checkInput, compileOperationInputs, createInputAjv, schemaErrorsToFhirError, type SchemaError } from './input-schema';
 import { parametersToObject } from './parameters';
 import { projectInvite } from './project-invite';
+import { resourceValidate } from './resource-validate';
 import { createOperationRegistry, type OperationModule, type OperationRoute } from './registry';
 
-const OPERATIONS: readonly OperationModule[] = [projectInvite];
+const OPERATIONS: readonly OperationModule[] = [projectInvite, resourceValidate];
 
 /** For the OpenAPI document: a Parameters resource or the plain-JSON form. */
 const operationBodyDocSchema = {
@@ -40,6 +41,7 @@ export const operationsRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
   const definitions = ctx.definitions.operations;
   const registry = createOperationRegistry(definitions, Object.fromEntries(OPERATIONS.map((op) => [op.id, op.create(ctx)])));
   const validators = compileOperationInputs(createInputAjv(), definitions);
+  const modules = new Map(OPERATIONS.map((op) => [op.id, op]));
   const authenticate = async (request: FastifyRequest): Promise<void> => ctx.auth.authenticate(request);
 
   const run = async (route: OperationRoute, request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
@@ -48,8 +50,9 @@ export const operationsRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     }
     const body = request.body;
     const isParameters = !!body && typeof body === 'object' && (body as { resourceType?: unknown }).resourceType === 'Parameters';
-    const input = checkInput(validators.get(route.definition.id as string) as NonNullable<ReturnType<typeof validators.get>>, isParameters ? parametersToObject(route.definition, body) : body);
-    return route.handler({ request, reply, definition: route.definition, input });
+    const plain = modules.get(route.definition.id as string)?.inputFromBody?.(body) ?? body;
+    const input = checkInput(validators.get(route.definition.id as string) as NonNullable<ReturnType<typeof validators.get>>, isParameters ? parametersToObject(route.definition, body) : plain);
+    return route.handler({ request, reply, definition: route.definition, input, resourceType: route.resourceType });
   };
 
   for (const route of registry.routes) {

@@ -30,7 +30,7 @@ describe('operation registry', () => {
   });
 
   test('binds each definition to its handler and answers the instance-level route', () => {
-    const registry = createOperationRegistry(definitions.operations, { 'Project-invite': handler });
+    const registry = createOperationRegistry(new Map([['Project-invite', invite]]), { 'Project-invite': handler });
     expect(registry.routes.map((r) => r.path)).toEqual(['/Project/:id/$invite']);
     expect(registry.get('Project-invite')).toMatchObject({ level: 'instance', resourceType: 'Project', handler });
     expect(registry.find('instance', '$invite', 'Project')).toBe(registry.get('Project-invite'));
@@ -39,11 +39,11 @@ describe('operation registry', () => {
   });
 
   test('refuses to start when a definition has no handler', () => {
-    expect(() => createOperationRegistry(definitions.operations, {})).toThrow(/without a handler: Project-invite/);
+    expect(() => createOperationRegistry(definitions.operations, {})).toThrow(/without a handler: Project-invite, Resource-validate/);
   });
 
   test('refuses to start when a handler has no definition', () => {
-    expect(() => createOperationRegistry(definitions.operations, { 'Project-invite': handler, 'Patient-everything': handler })).toThrow(
+    expect(() => createOperationRegistry(definitions.operations, { 'Project-invite': handler, 'Resource-validate': handler, 'Patient-everything': handler })).toThrow(
       /without an OperationDefinition.*Patient-everything/,
     );
   });
