@@ -6,6 +6,9 @@ import { indexedParams } from '../fhir/search/supported-params';
 
 const INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 
+/** What the server answers at its base: a search of several types (GET ?_type=) and the history of all. */
+const SYSTEM_INTERACTIONS = ['search-system', 'history-system'] as const;
+
 const MEDPLUM_TYPES = new Set(['Project', 'User', 'ClientApplication', 'AccessPolicy', 'ProjectMembership']);
 
 const SPECIAL_SEARCH = [
@@ -85,6 +88,8 @@ export function buildCapabilityStatement(baseUrl: string, operationMap: Readonly
           ],
         },
         resource: STORED_TYPES.map((type) => resourceEntry(baseUrl, type, operations)),
+        interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
+        searchParam: [...SPECIAL_SEARCH, { name: '_type', type: 'token', documentation: 'The resource types to search, comma-separated (every type you may search when left out)' }],
       },
     ],
   };

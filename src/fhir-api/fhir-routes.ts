@@ -8,6 +8,7 @@ import { operationsRoutes } from './operations/operations-routes';
 import { readRoutes } from './read-routes';
 import type { FhirRouteOptions } from './request-helpers';
 import { searchRoutes } from './search-routes';
+import { systemRoutes } from './system-routes';
 import { writeRoutes } from './write-routes';
 
 /**
@@ -37,5 +38,6 @@ export const fhirRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, {
   await app.register(writeRoutes, options);
   await app.register(searchRoutes, options);
   await app.register(historyRoutes, options);
+  await app.register(systemRoutes, options);
   await app.register(operationsRoutes, { ctx });
 };

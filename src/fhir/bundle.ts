@@ -7,13 +7,15 @@ export const fhirBase = (baseUrl: string): string => `${baseUrl}fhir/R4/`;
 
 export const fullUrl = (baseUrl: string, type: string, id: string): string => `${fhirBase(baseUrl)}${type}/${id}`;
 
+/** The URL of a page of a search of `type` ('' for a search of several types, at the base). */
 function pageUrl(baseUrl: string, type: string, params: [string, string][], count: number, offset: number): string {
   const query = new URLSearchParams(params);
   query.set('_count', String(count));
   if (offset > 0) {
     query.set('_offset', String(offset));
   }
-  return `${fhirBase(baseUrl)}${type}?${query.toString()}`;
+  const path = type ? `${fhirBase(baseUrl)}${type}` : fhirBase(baseUrl).replace(/\/$/, '');
+  return `${path}?${query.toString()}`;
 }
 
 export interface SearchPage {
