@@ -1,8 +1,9 @@
 import { evalFhirPath, getSearchParameter, getSearchParameters } from '@medplum/core';
-import type { Bundle, CapabilityStatement, CapabilityStatementRestResource, OperationDefinition, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, CapabilityStatement, CapabilityStatementRestResource, OperationDefinition, OperationOutcome } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
 import { FHIR_JSON } from '../helpers/fhir';
 import { uniqueEmail } from '../helpers/fixtures';
+import { createEveryType, type Stored } from '../helpers/every-type';
 import { useSignIn, useTestApp } from '../helpers/suite';
 
 /**
@@ -15,7 +16,7 @@ import { useSignIn, useTestApp } from '../helpers/suite';
 const R4_TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'];
 const R4_SYSTEM_INTERACTIONS = ['transaction', 'batch', 'search-system', 'history-system'];
 
-type Res = Resource & { id: string; meta?: Resource['meta'] };
+type Res = Stored;
 
 const CONTACT_SYSTEMS = new Set(['phone', 'fax', 'email', 'pager', 'url', 'sms', 'other']);
 
@@ -61,66 +62,7 @@ describe('the CapabilityStatement tells the truth', () => {
   const call = (method: string, url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> =>
     t.app.inject({ method: method as 'GET', url, headers: { ...admin.headers, ...(payload !== undefined ? FHIR_JSON : {}), ...headers }, ...(payload !== undefined ? { payload: payload as object } : {}) });
 
-  const createdByPost = new Set<string>();
-  const create = async (resource: Record<string, unknown>): Promise<Res> => {
-    const res = await call('POST', `/fhir/R4/${String(resource.resourceType)}`, resource);
-    const created = res.json() as Res;
-    if (res.statusCode !== 201 || !String(res.headers.location).includes(`/${created.resourceType}/${created.id}/_history/1`)) {
-      throw new Error(`fixture ${String(resource.resourceType)}: ${res.statusCode} ${res.body}`);
-    }
-    createdByPost.add(`${created.resourceType}/${created.id}`);
-    return created;
-  };
-
-  /** One resource of each stored type, rich enough for every search parameter the server has. */
-  const build = async (tag: string): Promise<Map<string, Res>> => {
-    const made = new Map<string, Res>();
-    const person = (resourceType: string) => ({
-      resourceType,
-      active: true,
-      name: [{ given: [`Walker${tag}`], family: `Walkerson${tag}` }],
-      identifier: [{ system: 'http://walk.example/id', value: `W-${resourceType}-${tag}` }],
-      telecom: [
-        { system: 'email', value: `walk-${resourceType.toLowerCase()}-${tag}@example.com` },
-        { system: 'phone', value: `555-01${tag}` },
-      ],
-      gender: 'female',
-    });
-    made.set('Patient', await create({ ...person('Patient'), birthDate: '1970-01-02', address: [{ line: ['1 Walk Street'], city: `Walkton${tag}` }] }));
-    made.set('Practitioner', await create(person('Practitioner')));
-    made.set('RelatedPerson', await create({ ...person('RelatedPerson'), birthDate: '1971-02-03', patient: { reference: `Patient/${made.get('Patient')?.id}` } }));
-    made.set(
-      'User',
-      await create({
-        resourceType: 'User',
-        firstName: 'Walk',
-        lastName: `User${tag}`,
-        email: uniqueEmail(`walk-user-${tag}`),
-        externalId: `ext-user-${tag}`,
-        identifier: [{ system: 'http://walk.example/user', value: `U-${tag}` }],
-        project: { reference: `Project/${projectId}` },
-      }),
-    );
-    made.set('Project', await create({ resourceType: 'Project', name: `Walk project ${tag}`, identifier: [{ system: 'http://walk.example/project', value: `P-${tag}` }], owner: { reference: `User/${made.get('User')?.id}` } }));
-    made.set('ClientApplication', await create({ resourceType: 'ClientApplication', name: `Walk client ${tag}` }));
-    made.set('AccessPolicy', await create({ resourceType: 'AccessPolicy', name: `Walk policy ${tag}`, resource: [{ resourceType: 'Patient' }] }));
-    made.set(
-      'ProjectMembership',
-      await create({
-        resourceType: 'ProjectMembership',
-        project: { reference: `Project/${projectId}` },
-        user: { reference: `User/${made.get('User')?.id}`, display: `walk-user-${tag}` },
-        profile: { reference: `Practitioner/${made.get('Practitioner')?.id}` },
-        accessPolicy: { reference: `AccessPolicy/${made.get('AccessPolicy')?.id}` },
-        userName: `walk-${tag}`,
-        externalId: `ext-membership-${tag}`,
-        identifier: [{ system: 'http://walk.example/membership', value: `M-${tag}` }],
-        admin: false,
-        active: true,
-      }),
-    );
-    return made;
-  };
+  const build = (tag: string): Promise<Map<string, Res>> => createEveryType(t.app, admin.headers, projectId, tag);
 
   beforeAll(async () => {
     projectId = admin.project?.reference?.split('/')[1] as string;
@@ -182,10 +124,9 @@ describe('the CapabilityStatement tells the truth', () => {
       for (const code of codes) {
         switch (code) {
           case 'create':
-            // Every fixture was made with POST /{type} (201 with a Location): see create().
-            if (!createdByPost.has(`${type}/${one.id}`)) {
-              failures.push(`create ${type}: the fixture was not created through POST`);
-            }
+            // Every fixture was made with POST /{type} and checked to answer 201 with a Location
+            // (createEveryType); here the created resource must read back.
+            expect2xx(`create ${type} (read back)`, await call('GET', `/fhir/R4/${type}/${other.id}/_history/1`), 200);
             break;
           case 'read':
             expect2xx(`read ${type}`, await call('GET', `/fhir/R4/${type}/${one.id}`), 200);

@@ -1,3 +1,4 @@
+import { tryGetDataType } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { AccessScope, ResourceAccess } from '../../access/access-scope';
 import { redact, requireInteraction } from '../../access/enforce';
@@ -13,14 +14,20 @@ import type { RestDeps } from './rest-deps';
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
 
-/** Only the elements asked for by _elements (plus id and meta, tagged SUBSETTED). */
+/** The elements a resource of the type must have (min ≥ 1): _elements keeps them (FHIR search.html#elements). */
+function mandatoryElements(type: string): string[] {
+  const schema = tryGetDataType(type);
+  return schema ? Object.entries(schema.elements).filter(([, e]) => e.min > 0).map(([name]) => name) : [];
+}
+
+/** Only the elements asked for by _elements and the mandatory ones (plus id and meta, tagged SUBSETTED). */
 export function selectElements<T extends Resource>(resource: T, fields: string[] | undefined): T {
   if (!fields || fields.length === 0) {
     return resource;
   }
   const source = resource as unknown as Record<string, unknown>;
   const result: Record<string, unknown> = { resourceType: resource.resourceType, id: resource.id };
-  for (const field of fields) {
+  for (const field of [...mandatoryElements(resource.resourceType), ...fields]) {
     if (field in source && field !== 'meta') {
       result[field] = source[field];
     }
