@@ -1,6 +1,6 @@
 import type { OperationOutcome, OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import type { AccessScope } from '../../access/access-scope';
-import { checkWrite, requireInteraction, restoreHiddenFields } from '../../access/enforce';
+import { checkWrite, hiddenFieldsFor, requireInteraction, restoreHiddenFields } from '../../access/enforce';
 import { newId } from '../../clock';
 import { badRequest, FhirError, issue } from '../../errors';
 import { validationIssues } from '../../fhir/validation';
@@ -103,6 +103,7 @@ export async function validateForCaller(deps: RestDeps, scope: AccessScope, type
   const body = input.resource;
   assertResourceBody(body, type);
   let content: Resource = body;
+  let hidden: string[] = [];
   if (id !== undefined && body.id !== undefined && body.id !== id) {
     found.push(issue('invalid', `The resource id must match the id in the URL (${id})`, `${type}.id`));
   }
@@ -120,12 +121,20 @@ export async function validateForCaller(deps: RestDeps, scope: AccessScope, type
           checkWrite(scope, access, candidate, existing.resource);
           await checkMembershipReferences(deps, candidate, existing.project, existing.resource);
           content = candidate;
+          hidden = hiddenFieldsFor(access, existing.resource);
         })),
       );
     }
   }
-  found.push(...validationIssues(content, input.mode === 'profile' ? undefined : deps.profiles, extraProfile));
+  // The candidate holds the stored values of fields hidden from the caller: nothing is said about them.
+  found.push(...validationIssues(content, input.mode === 'profile' ? undefined : deps.profiles, extraProfile).filter((i) => !aboutHidden(i, type, hidden)));
   return outcome(found);
+}
+
+/** Whether an issue's element lies in a field hidden from the caller (`Patient.name[0].family` in `name`). */
+function aboutHidden(found: OperationOutcomeIssue, type: string, hidden: string[]): boolean {
+  const path = (found.expression?.[0] ?? '').replace(new RegExp(`^${type}\\.`), '').replace(/\[\d+\]/g, '');
+  return hidden.some((field) => path === field || path.startsWith(`${field}.`));
 }
 
 function outcome(found: OperationOutcomeIssue[]): OperationOutcome {

@@ -2,7 +2,8 @@ import type { CapabilityStatement, OperationOutcome, Parameters, Patient } from 
 import type { SignedIn } from '../../helpers/auth';
 import { snapshotDatabase } from '../../helpers/app';
 import { createPolicyMember, createProjectAdmin, FHIR_JSON, issues, post } from '../../helpers/fhir';
-import { uniqueEmail } from '../../helpers/fixtures';
+import { repoOf, uniqueEmail } from '../../helpers/fixtures';
+import { createResource } from '../../../src/fhir/repository';
 import { useSignIn, useTestApp } from '../../helpers/suite';
 
 const ALL_OK: OperationOutcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', details: { text: 'All OK' }, diagnostics: 'All OK' }] };
@@ -132,6 +133,23 @@ describe('$validate', () => {
       expect({ body, status: res.statusCode }).toEqual({ body, status: 400 });
       expect(issues(res)[0].expression).toEqual([expression]);
     }
+  });
+
+  test('a field hidden from the caller is never reported on, even when its stored value is invalid', async () => {
+    // A value stored before strict validation (written here without validation).
+    const legacy = await createResource(repoOf(t.app), { resourceType: 'Patient', name: [{ family: 'Legacy' }], gender: 'legacy-code' } as unknown as Patient, { project: projectId, skipValidation: true });
+    const editor = await createPolicyMember(t.app, projectId, uniqueEmail('editor'), {
+      resourceType: 'AccessPolicy',
+      name: 'Editors without gender',
+      resource: [{ resourceType: 'Patient', hiddenFields: ['gender'] }],
+    });
+    const res = await validate(`Patient/${legacy.id}/$validate`, parameters({ resourceType: 'Patient', id: legacy.id, name: [{ family: 'Renamed' }] }, 'update'), editor.headers);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual(ALL_OK);
+    expect(res.body).not.toContain('legacy-code');
+    // The administrator, who sees the field, is told.
+    const told = (await validate(`Patient/${legacy.id}/$validate`, parameters({ ...legacy, name: [{ family: 'Renamed' }] }, 'update'))).json() as OperationOutcome;
+    expect(told.issue?.[0]).toMatchObject({ code: 'code-invalid', expression: ['Patient.gender'] });
   });
 
   test('it needs a signed-in caller', async () => {
