@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   FST_MEDIA_TYPE: { status: 415, issue: 'not-supported', message: 'Unsupported content type' },
   FST_UNPROCESSABLE: { status: 422, issue: 'processing', message: 'The request could not be processed' },
   FST_RATE_LIMIT: { status: 429, issue: 'throttled', message: 'Too many requests, try again later' },
+  FST_NOT_ACCEPTABLE: { status: 406, issue: 'not-supported', message: 'This server answers JSON only (application/fhir+json or application/json)' },
   FST_INTERNAL: { status: 500, issue: 'exception', message: 'Internal server error' },
   FST_UNAVAILABLE: { status: 503, issue: 'transient', message: 'The service is temporarily unavailable' },
 } as const;

@@ -185,9 +185,9 @@ const PROFILE_TYPES: ReadonlySet<string> = new Set(['Patient', 'Practitioner', '
 
 /** The session details MedplumClient reads from GET /auth/me (its `SessionDetails`). */
 export interface SessionDetails {
-  user?: Pick<User, 'resourceType' | 'id' | 'email' | 'identifier'>;
+  user?: Pick<User, 'resourceType' | 'id' | 'firstName' | 'lastName' | 'email' | 'identifier'>;
   project: Pick<Project, 'resourceType' | 'id' | 'name' | 'description' | 'strictMode' | 'superAdmin'>;
-  membership: Pick<ProjectMembership, 'resourceType' | 'id' | 'identifier' | 'user' | 'profile' | 'admin' | 'accessPolicy'>;
+  membership: Pick<ProjectMembership, 'resourceType' | 'id' | 'identifier' | 'project' | 'user' | 'profile' | 'admin' | 'accessPolicy'>;
   /**
    * The membership's profile; absent when the membership points at something that cannot be a
    * profile of this session (another type, or a resource of another project).
@@ -243,6 +243,7 @@ export async function sessionDetails(ctx: Store & { log: FastifyBaseLogger }, au
       resourceType: 'ProjectMembership',
       id: membership.id,
       identifier: membership.identifier,
+      project: membership.project,
       user: membership.user,
       profile: membership.profile,
       admin: membership.admin,
@@ -257,7 +258,8 @@ export async function sessionDetails(ctx: Store & { log: FastifyBaseLogger }, au
   const userId = auth.userType === 'User' ? idOf(membership.user, 'User') : undefined;
   const user = await readCurrent<User>(ctx, 'User', userId);
   if (user) {
-    result.user = { resourceType: 'User', id: user.id, email: user.email, identifier: user.identifier };
+    // The names are required elements of a User: with them the answer is a valid User resource.
+    result.user = { resourceType: 'User', id: user.id, firstName: user.firstName, lastName: user.lastName, email: user.email, identifier: user.identifier };
   }
   const policy = await readCurrent<AccessPolicy>(ctx, 'AccessPolicy', idOf(membership.accessPolicy, 'AccessPolicy'));
   // Same rule as the profile: only a policy of this project is shown.

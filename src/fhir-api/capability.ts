@@ -6,8 +6,16 @@ import { indexedParams } from '../fhir/search/supported-params';
 
 const INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 
-/** Whole-system interactions (POST to the FHIR base: see fhir-api/bundle-routes.ts). */
-const SYSTEM_INTERACTIONS = ['transaction', 'batch'] as const;
+/**
+ * What the server answers at its base: Bundles POSTed to it (see fhir-api/bundle-routes.ts), a
+ * search of several types (GET ?_type=) and the history of all.
+ */
+const SYSTEM_INTERACTIONS = ['transaction', 'batch', 'search-system', 'history-system'] as const;
+
+const SYSTEM_INTERACTION_DOCS: Partial<Record<(typeof SYSTEM_INTERACTIONS)[number], string>> = {
+  transaction: 'All or nothing in one database transaction, at most 100 entries; urn:uuid references resolved; no operations (send them in a batch)',
+  batch: 'Each entry on its own, at most 500 entries; operations such as Project/{id}/$invite allowed',
+};
 
 const MEDPLUM_TYPES = new Set(['Project', 'User', 'ClientApplication', 'AccessPolicy', 'ProjectMembership']);
 
@@ -46,6 +54,14 @@ function resourceEntry(baseUrl: string, type: string, operations: OperationDefin
       ...params.map((p) => ({ name: p.code, type: p.kind, definition: p.definition.url, documentation: p.definition.description })),
     ],
   };
+  // FHIR JSON has no empty arrays: a list with nothing in it is left out.
+  const includes = params.filter((p) => p.kind === 'reference').map((p) => `${type}:${p.code}`);
+  if (includes.length > 0) {
+    entry.searchInclude = includes;
+  }
+  if (revIncludes.length > 0) {
+    entry.searchRevInclude = revIncludes;
+  }
   const ops = operations.filter((op) => op.resource?.includes(type as never) && (op.type || op.instance)).map((op) => operationRef(baseUrl, op));
   if (ops.length > 0) {
     entry.operation = ops;
@@ -84,13 +100,8 @@ export function buildCapabilityStatement(baseUrl: string, operationMap: Readonly
           ],
         },
         resource: STORED_TYPES.map((type) => resourceEntry(baseUrl, type, operations)),
-        interaction: SYSTEM_INTERACTIONS.map((code) => ({
-          code,
-          documentation:
-            code === 'transaction'
-              ? 'All or nothing in one database transaction, at most 100 entries; urn:uuid references resolved; no operations (send them in a batch)'
-              : 'Each entry on its own, at most 500 entries; operations such as Project/{id}/$invite allowed',
-        })),
+        interaction: SYSTEM_INTERACTIONS.map((code) => (SYSTEM_INTERACTION_DOCS[code] ? { code, documentation: SYSTEM_INTERACTION_DOCS[code] } : { code })),
+        searchParam: [...SPECIAL_SEARCH, { name: '_type', type: 'token', documentation: 'The resource types to search, comma-separated (every type you may search when left out)' }],
       },
     ],
   };

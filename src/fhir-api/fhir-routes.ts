@@ -4,11 +4,13 @@ import { KeyedLock } from '../db/keyed-lock';
 import { bundleRoutes } from './bundle-routes';
 import { conditionalRoutes } from './conditional-routes';
 import { historyRoutes } from './history-routes';
+import { registerHttpConformance } from './http-conformance';
 import { metadataRoutes } from './metadata-routes';
 import { operationsRoutes } from './operations/operations-routes';
 import { readRoutes } from './read-routes';
 import type { FhirRouteOptions } from './request-helpers';
 import { searchRoutes } from './search-routes';
+import { systemRoutes } from './system-routes';
 import { writeRoutes } from './write-routes';
 
 /**
@@ -31,12 +33,15 @@ export const fhirRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, {
       listeners: ctx.listeners,
     },
   };
+  // First: the 405 handler learns every route registered after it.
+  registerHttpConformance(app);
   await app.register(metadataRoutes, options);
   await app.register(readRoutes, options);
   await app.register(writeRoutes, options);
   await app.register(conditionalRoutes, options);
   await app.register(searchRoutes, options);
   await app.register(historyRoutes, options);
+  await app.register(systemRoutes, options);
   await app.register(operationsRoutes, { ctx });
   await app.register(bundleRoutes, options);
 };

@@ -2,8 +2,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessScope } from '../access/access-scope';
 import { resolveAccessScope } from '../access/resolve';
 import type { AppContext } from '../app-context';
-import { FhirError, notFound, unauthorized } from '../errors';
+import { badRequest, FhirError, notFound, unauthorized } from '../errors';
 import { isStoredType, STORED_TYPES } from '../fhir/resource-types';
+import { ID_PATTERN } from '../fhir/search/normalize';
 import type { ReadResult } from './rest/read';
 import type { RestDeps } from './rest/rest-deps';
 
@@ -25,11 +26,24 @@ export interface VersionParams extends InstanceParams {
   vid: string;
 }
 
-/** preValidation: an unknown resource type is a 404 before anything else happens. */
+/**
+ * preValidation: an unknown resource type is a 404 before anything else happens; so is an id
+ * segment that is an operation this server does not have (`GET Patient/$meta`), and a malformed
+ * id or version is a 400 that says what an id looks like.
+ */
 export async function requireKnownType(request: FastifyRequest): Promise<void> {
-  const { type } = request.params as TypeParams;
-  if (!isStoredType(type)) {
+  const { type, id, vid } = request.params as Partial<VersionParams>;
+  if (!isStoredType(String(type))) {
     throw notFound(`Unknown resource type "${String(type).slice(0, 64)}": this server stores ${STORED_TYPES.join(', ')}`);
+  }
+  if (typeof id === 'string' && !ID_PATTERN.test(id)) {
+    if (id.startsWith('$')) {
+      throw notFound(`${type} has no operation ${id.slice(0, 64)} for ${request.method}: the CapabilityStatement (GET /fhir/R4/metadata) lists the operations this server supports`);
+    }
+    throw badRequest(`"${id.slice(0, 64)}" is not a valid resource id: 1 to 64 letters, digits, '-' or '.'`, 'id');
+  }
+  if (typeof vid === 'string' && !/^[0-9]{1,9}$/.test(vid)) {
+    throw badRequest(`"${vid.slice(0, 64)}" is not a valid version id: a whole number`, 'vid');
   }
 }
 

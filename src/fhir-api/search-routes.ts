@@ -6,7 +6,7 @@ import { searchForCaller } from './rest/search';
 import { schemas } from './route-schemas';
 
 /** URL and form parameters together (a name in both keeps every value). */
-function mergeParams(query: unknown, body: unknown): Record<string, unknown> {
+export function mergeParams(query: unknown, body: unknown): Record<string, unknown> {
   if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
     throw badRequest('Send search parameters form-encoded (application/x-www-form-urlencoded)');
   }

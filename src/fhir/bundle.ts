@@ -7,13 +7,15 @@ export const fhirBase = (baseUrl: string): string => `${baseUrl}fhir/R4/`;
 
 export const fullUrl = (baseUrl: string, type: string, id: string): string => `${fhirBase(baseUrl)}${type}/${id}`;
 
+/** The URL of a page of a search of `type` ('' for a search of several types, at the base). */
 function pageUrl(baseUrl: string, type: string, params: [string, string][], count: number, offset: number): string {
   const query = new URLSearchParams(params);
   query.set('_count', String(count));
   if (offset > 0) {
     query.set('_offset', String(offset));
   }
-  return `${fhirBase(baseUrl)}${type}?${query.toString()}`;
+  const path = type ? `${fhirBase(baseUrl)}${type}` : fhirBase(baseUrl).replace(/\/$/, '');
+  return `${path}?${query.toString()}`;
 }
 
 export interface SearchPage {
@@ -55,11 +57,14 @@ export function searchBundle(baseUrl: string, type: string, parsed: ParsedSearch
     bundle.total = page.total;
   }
   bundle.link = link;
-  bundle.entry = entry;
+  // FHIR JSON has no empty arrays: a Bundle without entries (e.g. _summary=count) leaves `entry` out.
+  if (entry.length > 0) {
+    bundle.entry = entry;
+  }
   return bundle;
 }
 
-const STATUS: Record<HistoryEntry['method'], string> = { POST: '201 Created', PUT: '200 OK', DELETE: '204 No Content' };
+const STATUS: Record<HistoryEntry['method'], string> = { POST: '201 Created', PUT: '200 OK', DELETE: '200 OK' };
 
 /** One history entry: the version (absent for a deletion), the request that wrote it and its outcome. */
 export function historyEntry(baseUrl: string, entry: HistoryEntry, resource: Resource | undefined): BundleEntry {
@@ -79,5 +84,5 @@ export function historyBundle(selfUrl: string, nextUrl: string | undefined, entr
   if (nextUrl) {
     link.push({ relation: 'next', url: nextUrl });
   }
-  return { resourceType: 'Bundle', type: 'history', link, entry };
+  return { resourceType: 'Bundle', type: 'history', link, ...(entry.length > 0 ? { entry } : {}) };
 }

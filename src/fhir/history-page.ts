@@ -4,8 +4,11 @@ import { badRequest } from '../errors';
 import type { HistoryEntry } from './repository';
 import { historyCollection } from './resource-types';
 
-/** Where the previous page stopped: (lastUpdated, _id) for type history, the version for instance history. */
-export type HistoryCursor = { kind: 'type'; t: number; id: string } | { kind: 'instance'; version: number };
+/**
+ * Where the previous page stopped: (lastUpdated, _id) for type history, the version for instance
+ * history, (lastUpdated, type, _id) for the history of every type (GET /fhir/R4/_history).
+ */
+export type HistoryCursor = { kind: 'type'; t: number; id: string } | { kind: 'instance'; version: number } | { kind: 'system'; t: number; type: string; id: string };
 
 export interface HistoryPageQuery {
   /** Instance history of this id; type history when absent. */
@@ -20,7 +23,7 @@ export interface HistoryPageQuery {
 }
 
 export function encodeCursor(cursor: HistoryCursor): string {
-  const raw = cursor.kind === 'type' ? `t|${cursor.t}|${cursor.id}` : `v|${cursor.version}`;
+  const raw = cursor.kind === 'type' ? `t|${cursor.t}|${cursor.id}` : cursor.kind === 'system' ? `s|${cursor.t}|${cursor.type}|${cursor.id}` : `v|${cursor.version}`;
   return Buffer.from(raw).toString('base64url');
 }
 
@@ -29,6 +32,10 @@ export function decodeCursor(value: string): HistoryCursor {
   const typeMatch = /^t\|(\d{1,16})\|([A-Za-z0-9\-.]{1,64}\/\d{1,9})$/.exec(raw);
   if (typeMatch) {
     return { kind: 'type', t: Number(typeMatch[1]), id: typeMatch[2] };
+  }
+  const systemMatch = /^s\|(\d{1,16})\|([A-Z][A-Za-z]{0,63})\|([A-Za-z0-9\-.]{1,64}\/\d{1,9})$/.exec(raw);
+  if (systemMatch) {
+    return { kind: 'system', t: Number(systemMatch[1]), type: systemMatch[2], id: systemMatch[3] };
   }
   const versionMatch = /^v\|(\d{1,9})$/.exec(raw);
   if (versionMatch) {
@@ -40,6 +47,24 @@ export function decodeCursor(value: string): HistoryCursor {
 /** The cursor that continues after this entry. */
 export function cursorAfter(entry: HistoryEntry, instance: boolean): HistoryCursor {
   return instance ? { kind: 'instance', version: entry.version } : { kind: 'type', t: entry.lastUpdated.getTime(), id: entry._id };
+}
+
+/** The order of the history of every type: newest first, then by type, then by `_id`, all descending. */
+export function compareSystemHistory(a: HistoryEntry, b: HistoryEntry): number {
+  const byTime = b.lastUpdated.getTime() - a.lastUpdated.getTime();
+  if (byTime !== 0) {
+    return byTime;
+  }
+  const [s, t] = [a.resource.resourceType, b.resource.resourceType];
+  if (s !== t) {
+    return s < t ? 1 : -1;
+  }
+  return a._id === b._id ? 0 : a._id < b._id ? 1 : -1;
+}
+
+/** The cursor of the history of every type that continues after this entry. */
+export function systemCursorAfter(entry: HistoryEntry): HistoryCursor {
+  return { kind: 'system', t: entry.lastUpdated.getTime(), type: entry.resource.resourceType, id: entry._id };
 }
 
 /**
@@ -63,6 +88,14 @@ export async function readHistoryPage(database: Database, type: string, query: H
     parts.push({ $or: [{ lastUpdated: { $lt: t } }, { lastUpdated: t, _id: { $lt: after.id } }] });
   } else if (after?.kind === 'instance') {
     parts.push({ version: { $lt: after.version } });
+  } else if (after?.kind === 'system') {
+    // Entries after the cursor in (lastUpdated, type, _id) descending order, for this one type.
+    const t = new Date(after.t);
+    if (type === after.type) {
+      parts.push({ $or: [{ lastUpdated: { $lt: t } }, { lastUpdated: t, _id: { $lt: after.id } }] });
+    } else {
+      parts.push({ lastUpdated: type < after.type ? { $lte: t } : { $lt: t } });
+    }
   }
   const filter: Filter<HistoryEntry> = parts.length === 0 ? {} : parts.length === 1 ? parts[0] : { $and: parts };
   const sort: Sort = query.id !== undefined ? { version: -1 } : { lastUpdated: -1, _id: -1 };

@@ -27,7 +27,8 @@ describe('password sign-in (/auth/login, /oauth2/token authorization_code)', () 
     const me = await t.app.inject({ method: 'GET', url: '/auth/me', headers: session.headers });
     expect(me.statusCode).toBe(200);
     const body = me.json();
-    expect(body.user).toEqual({ resourceType: 'User', id: expect.any(String), email: ADMIN_EMAIL });
+    // Exactly these fields (firstName and lastName are required elements of a User resource).
+    expect(body.user).toEqual({ resourceType: 'User', id: expect.any(String), firstName: 'Super', lastName: 'Admin', email: ADMIN_EMAIL });
     expect(body.project).toMatchObject({ resourceType: 'Project', name: 'Super Admin', superAdmin: true });
     expect(body.membership).toMatchObject({ resourceType: 'ProjectMembership', admin: true });
     expect(`Practitioner/${body.profile.id}`).toBe(session.profile?.reference);

@@ -1,5 +1,6 @@
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { isResourceType } from '@medplum/core';
 import type { Extension, OperationDefinition, OperationDefinitionParameter } from '@medplum/fhirtypes';
 import { FhirError, issue } from '../../errors';
 
@@ -43,6 +44,14 @@ const REFERENCE_SCHEMA: JsonSchema = {
   },
 };
 
+/** The JSON shape of a resource parameter (the resource itself is checked by the operation). */
+const RESOURCE_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['resourceType'],
+  properties: { resourceType: { type: 'string' } },
+  additionalProperties: true,
+};
+
 const JSON_TYPES: Readonly<Record<string, string>> = {
   string: 'string',
   code: 'string',
@@ -73,6 +82,9 @@ function valueSchema(param: OperationDefinitionParameter): JsonSchema {
   const type = param.type ?? 'string';
   if (type === 'Reference') {
     return REFERENCE_SCHEMA;
+  }
+  if (type === 'Resource' || isResourceType(type)) {
+    return param.documentation ? { ...RESOURCE_SCHEMA, description: param.documentation } : RESOURCE_SCHEMA;
   }
   const jsonType = JSON_TYPES[type];
   if (!jsonType) {

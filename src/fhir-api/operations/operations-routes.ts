@@ -6,9 +6,10 @@ import { parametersToObject } from './parameters';
 import { projectInvite } from './project-invite';
 import { projectMembershipResendInvite } from './projectmembership-resend-invite';
 import { projectMembershipRevokeInvite } from './projectmembership-revoke-invite';
+import { resourceValidate } from './resource-validate';
 import { createOperationRegistry, type OperationModule, type OperationRoute } from './registry';
 
-const OPERATIONS: readonly OperationModule[] = [projectInvite, projectMembershipResendInvite, projectMembershipRevokeInvite];
+const OPERATIONS: readonly OperationModule[] = [projectInvite, projectMembershipResendInvite, projectMembershipRevokeInvite, resourceValidate];
 
 /** For the OpenAPI document: a Parameters resource or the plain-JSON form. */
 const operationBodyDocSchema = {
@@ -42,6 +43,7 @@ export const operationsRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
   const definitions = ctx.definitions.operations;
   const registry = createOperationRegistry(definitions, Object.fromEntries(OPERATIONS.map((op) => [op.id, op.create(ctx)])));
   const validators = compileOperationInputs(createInputAjv(), definitions);
+  const modules = new Map(OPERATIONS.map((op) => [op.id, op]));
   const authenticate = async (request: FastifyRequest): Promise<void> => ctx.auth.authenticate(request);
 
   const run = async (route: OperationRoute, request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
@@ -51,9 +53,10 @@ export const operationsRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     const body = request.body;
     const isParameters = !!body && typeof body === 'object' && (body as { resourceType?: unknown }).resourceType === 'Parameters';
     // No body at all reads as no input (an operation whose parameters are all optional).
-    const plain = body === undefined || body === null ? {} : body;
+    const raw = body === undefined || body === null ? {} : body;
+    const plain = modules.get(route.definition.id as string)?.inputFromBody?.(raw) ?? raw;
     const input = checkInput(validators.get(route.definition.id as string) as NonNullable<ReturnType<typeof validators.get>>, isParameters ? parametersToObject(route.definition, body) : plain);
-    return route.handler({ request, reply, definition: route.definition, input });
+    return route.handler({ request, reply, definition: route.definition, input, resourceType: route.resourceType });
   };
 
   for (const route of registry.routes) {

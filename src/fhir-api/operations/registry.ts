@@ -18,6 +18,8 @@ export interface OperationInvocation {
   reply: FastifyReply;
   definition: OperationDefinition;
   input: Record<string, unknown>;
+  /** The resource type of the URL, for type and instance level operations. */
+  resourceType?: string;
 }
 
 export type OperationHandler = (invocation: OperationInvocation) => Promise<unknown>;
@@ -105,4 +107,10 @@ export function createOperationRegistry(
 export interface OperationModule {
   id: string;
   create(ctx: AppContext): OperationHandler;
+  /**
+   * How a body that is not a Parameters resource becomes the input (before the schema check);
+   * by default it is the plain-JSON object of the parameters. `$validate` takes the resource
+   * itself as its body, for instance.
+   */
+  inputFromBody?(body: unknown): unknown;
 }

@@ -30,7 +30,7 @@ export function assertResourceBody(body: unknown, type: string): asserts body is
  * name one in meta.project (a ProjectMembership defaults to its own project); everyone else
  * writes into the project of their token.
  */
-function ownerOfNew(scope: AccessScope, type: string, id: string, body: Body): string {
+export function ownerOfNew(scope: AccessScope, type: string, id: string, body: Body): string {
   if (type === 'Project') {
     return id;
   }
@@ -51,7 +51,7 @@ function ownerOfNew(scope: AccessScope, type: string, id: string, body: Body): s
  * A membership or user written by a project member cannot point at another project (403); the
  * membership's other references are checked for everyone by `checkMembershipReferences` (400).
  */
-function checkProjectReferences(scope: AccessScope, resource: Body, project: string | undefined): void {
+export function checkProjectReferences(scope: AccessScope, resource: Body, project: string | undefined): void {
   if (scope.superAdmin || (resource.resourceType !== 'ProjectMembership' && resource.resourceType !== 'User')) {
     return;
   }
@@ -61,7 +61,7 @@ function checkProjectReferences(scope: AccessScope, resource: Body, project: str
   }
 }
 
-function withProject(body: Body, project: string | undefined): Body {
+export function withProject(body: Body, project: string | undefined): Body {
   const meta = { ...(body.meta ?? {}) };
   if (project) {
     meta.project = project;

@@ -31,8 +31,8 @@ describe('operation registry', () => {
   });
 
   test('binds each definition to its handler and answers the instance-level route', () => {
-    const registry = createOperationRegistry(definitions.operations, { 'Project-invite': handler, ...lifecycle });
-    expect(registry.routes.map((r) => r.path).sort()).toEqual(['/Project/:id/$invite', '/ProjectMembership/:id/$resend-invite', '/ProjectMembership/:id/$revoke-invite']);
+    const registry = createOperationRegistry(new Map([['Project-invite', invite]]), { 'Project-invite': handler });
+    expect(registry.routes.map((r) => r.path)).toEqual(['/Project/:id/$invite']);
     expect(registry.get('Project-invite')).toMatchObject({ level: 'instance', resourceType: 'Project', handler });
     expect(registry.find('instance', '$invite', 'Project')).toBe(registry.get('Project-invite'));
     expect(registry.find('type', '$invite', 'Project')).toBeUndefined();
@@ -40,11 +40,11 @@ describe('operation registry', () => {
   });
 
   test('refuses to start when a definition has no handler', () => {
-    expect(() => createOperationRegistry(definitions.operations, {})).toThrow(/without a handler: Project-invite/);
+    expect(() => createOperationRegistry(definitions.operations, {})).toThrow(/without a handler: Project-invite, Resource-validate/);
   });
 
   test('refuses to start when a handler has no definition', () => {
-    expect(() => createOperationRegistry(definitions.operations, { 'Project-invite': handler, ...lifecycle, 'Patient-everything': handler })).toThrow(
+    expect(() => createOperationRegistry(definitions.operations, { 'Project-invite': handler, ...lifecycle, 'Resource-validate': handler, 'Patient-everything': handler })).toThrow(
       /without an OperationDefinition.*Patient-everything/,
     );
   });
