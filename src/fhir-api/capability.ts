@@ -47,8 +47,6 @@ function resourceEntry(baseUrl: string, type: string, operations: OperationDefin
     conditionalRead: 'full-support',
     conditionalUpdate: true,
     conditionalDelete: 'single',
-    searchInclude: params.filter((p) => p.kind === 'reference').map((p) => `${type}:${p.code}`),
-    searchRevInclude: revIncludes,
     searchParam: [
       ...SPECIAL_SEARCH,
       ...params.map((p) => ({ name: p.code, type: p.kind, definition: p.definition.url, documentation: p.definition.description })),

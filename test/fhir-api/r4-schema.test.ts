@@ -1,4 +1,4 @@
-import type { Bundle, CapabilityStatement, OperationDefinition } from '@medplum/fhirtypes';
+import type { Bundle, CapabilityStatement, OperationDefinition, Parameters } from '@medplum/fhirtypes';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { SignedIn } from '../helpers/auth';
 import { form } from '../helpers/auth';
@@ -175,8 +175,11 @@ describe('what the server emits validates against the R4 JSON schema and Medplum
     expect(failures).toEqual([]);
   });
 
-  test('operations: $invite in both forms and $validate of every type at both levels', async () => {
-    await as(owner.session, 'POST', `/fhir/R4/Project/${owner.projectId}/$invite`, { resourceType: 'Patient', firstName: 'Schema', lastName: 'Invitee', email: uniqueEmail('schema-invitee'), sendEmail: false });
+  test('operations: $invite in both forms, the invite lifecycle, and $validate of every type at both levels', async () => {
+    const invited = await as(owner.session, 'POST', `/fhir/R4/Project/${owner.projectId}/$invite`, { resourceType: 'Patient', firstName: 'Schema', lastName: 'Invitee', email: uniqueEmail('schema-invitee'), sendEmail: false });
+    const membershipId = ((invited.json() as Parameters).parameter?.find((p) => p.name === 'membership')?.resource as { id: string }).id;
+    expect((await as(owner.session, 'POST', `/fhir/R4/ProjectMembership/${membershipId}/$resend-invite`, { resourceType: 'Parameters', parameter: [{ name: 'sendEmail', valueBoolean: false }] })).statusCode).toBe(200);
+    expect((await as(owner.session, 'POST', `/fhir/R4/ProjectMembership/${membershipId}/$revoke-invite`, { resourceType: 'Parameters' })).statusCode).toBe(200);
     await as(owner.session, 'POST', `/fhir/R4/Project/${owner.projectId}/$invite`, {
       resourceType: 'Parameters',
       parameter: [

@@ -40,7 +40,7 @@ describe('operation registry', () => {
   });
 
   test('refuses to start when a definition has no handler', () => {
-    expect(() => createOperationRegistry(definitions.operations, {})).toThrow(/without a handler: Project-invite, Resource-validate/);
+    expect(() => createOperationRegistry(definitions.operations, {})).toThrow(/without a handler: Project-invite, ProjectMembership-resend-invite, ProjectMembership-revoke-invite, Resource-validate/);
   });
 
   test('refuses to start when a handler has no definition', () => {

@@ -206,7 +206,7 @@ describe('ProjectMembership/$resend-invite and $revoke-invite', () => {
   test('the CapabilityStatement lists both operations and the search parameter; the definitions are published', async () => {
     const cs = (await t.app.inject({ method: 'GET', url: '/fhir/R4/metadata' })).json() as CapabilityStatement;
     const membership = cs.rest?.[0].resource?.find((r) => r.type === 'ProjectMembership');
-    expect(membership?.operation?.map((o) => o.name).sort()).toEqual(['resend-invite', 'revoke-invite']);
+    expect(membership?.operation?.map((o) => o.name).sort()).toEqual(['resend-invite', 'revoke-invite', 'validate']);
     expect(membership?.searchParam?.find((p) => p.name === 'invite-status')).toMatchObject({
       type: 'token',
       definition: 'https://fhir-invite-server.example/fhir/SearchParameter/ProjectMembership-invite-status',
