@@ -8,6 +8,7 @@ import type { EmailServices, MailTransport } from './email/mail';
 import type { ChangeListener } from './fhir/changes';
 import type { Definitions } from './fhir/definitions';
 import type { InviteDeps } from './invite/invite-service';
+import type { SubscriptionServices } from './subscriptions/services';
 
 /**
  * The dependencies every route plugin receives explicitly as its options (`{ ctx }`). Built once
@@ -28,6 +29,8 @@ export interface AppContext {
   invite: InviteDeps;
   /** The repository's change listeners, handed to every write path (see fhir/changes.ts). */
   listeners: readonly ChangeListener[];
+  /** Rest-hook subscriptions: the change listener and the notification dispatcher. */
+  subscriptions: SubscriptionServices;
 }
 
 /** What buildApp needs beyond the configuration; all optional, for tests. */

@@ -25,6 +25,8 @@ import { registerRequestDeadline } from './http/request-deadline';
 import { loggerOptions, OneLinePerRequest } from './http/logger';
 import { inviteIndexes } from './invite/indexes';
 import { createInviteDeps } from './invite/invite-output';
+import { subscriptionIndexes } from './subscriptions/outbox';
+import { createSubscriptionServices, subscriptionsPlugin } from './subscriptions/services';
 import { SERVER_VERSION } from './package-files';
 import { pagesPlugin } from './pages/plugin';
 
@@ -39,7 +41,7 @@ declare module 'fastify' {
 
 /** Every domain's index specs, as buildApp creates them (the benchmarks' floor creates the same). */
 export function indexSpecs(): IndexSpecs[] {
-  return [fhirIndexes(), accountIndexes(), inviteIndexes(), emailIndexes()];
+  return [fhirIndexes(), accountIndexes(), inviteIndexes(), emailIndexes(), subscriptionIndexes()];
 }
 
 /** Builds the whole server (database connection, indexes, plugins). It never listens. */
@@ -72,14 +74,17 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     const definitions = loadDefinitions(findProfilesDir());
     // Each domain declares its indexes; db/ creates them without knowing the domains.
     await ensureIndexes(database, indexSpecs());
-    // The repository's change listeners: none of the server's own yet (see fhir/changes.ts).
+    // The repository's change listeners (see fhir/changes.ts): those given, then the server's own (below).
     const listeners = [...(deps.changeListeners ?? [])];
     const base = { config, database, clock: deps.clock ?? systemClock, definitions, log: app.log, listeners };
     const email = createEmailServices(base, deps.mailTransport);
     const auth = await createAuthServices(base);
     const access = createAccessServices(base.clock);
     const invite = createInviteDeps({ ...base, email, accessScopes: access.scopes, revokeLogin: auth.revokeLogin });
-    const ctx: AppContext = { ...base, email, auth, access, invite };
+    // Rest-hook subscriptions queue their notifications in the transaction of every change.
+    const subscriptions = createSubscriptionServices({ ...base, access });
+    listeners.push(subscriptions.listener);
+    const ctx: AppContext = { ...base, email, auth, access, invite, subscriptions };
     app.decorate('ctx', ctx);
 
     app.setErrorHandler(errorHandler);
@@ -105,6 +110,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     await app.register(fhirRoutes, { ctx, prefix: '/fhir/R4' });
     await app.register(adminRoutes, { ctx });
     await app.register(emailPlugin, { ctx });
+    await app.register(subscriptionsPlugin, { ctx });
     await app.register(adminProjectRoutes, { ctx });
     await app.register(pagesPlugin, { ctx });
   } catch (err) {

@@ -67,6 +67,7 @@ export const INDEXED_PARAMS: Readonly<Record<string, Readonly<Record<string, Par
     admin: 'token',
     active: 'token',
   },
+  Subscription: { status: 'token', type: 'token', criteria: 'string' },
 };
 
 /** An indexed parameter resolved against the loaded SearchParameter definitions. */
