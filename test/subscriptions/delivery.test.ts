@@ -109,13 +109,13 @@ describe('rest-hook subscriptions: delivery', () => {
       expect(body).not.toContain(SUBSCRIPTION_SECRET_URL);
     }
     expect((JSON.parse(answers[2]) as Bundle).total).toBe(1);
-    const stored = await t.app.ctx.database.db.collection('Subscription').findOne({ _id: sub.id });
-    expect((stored?.resource as Subscription).extension).toEqual([{ url: SUBSCRIPTION_SECRET_URL, valueString: SECRET }]);
-    expect((stored?.resource as Subscription).reason).toBe('renamed');
+    const stored = await t.app.ctx.database.db.collection<{ _id: string; resource: Subscription }>('Subscription').findOne({ _id: sub.id });
+    expect(stored?.resource.extension).toEqual([{ url: SUBSCRIPTION_SECRET_URL, valueString: SECRET }]);
+    expect(stored?.resource.reason).toBe('renamed');
     // A new value replaces it.
     const rotated = await t.app.inject({ method: 'PUT', url: `/fhir/R4/Subscription/${sub.id}`, headers, payload: { ...sub, extension: [{ url: SUBSCRIPTION_SECRET_URL, valueString: 'another-secret-0123456789' }] } });
     expect(rotated.statusCode).toBe(200);
-    const after = await t.app.ctx.database.db.collection('Subscription').findOne({ _id: sub.id });
-    expect((after?.resource as Subscription).extension).toEqual([{ url: SUBSCRIPTION_SECRET_URL, valueString: 'another-secret-0123456789' }]);
+    const after = await t.app.ctx.database.db.collection<{ _id: string; resource: Subscription }>('Subscription').findOne({ _id: sub.id });
+    expect(after?.resource.extension).toEqual([{ url: SUBSCRIPTION_SECRET_URL, valueString: 'another-secret-0123456789' }]);
   });
 });
