@@ -7,6 +7,7 @@ import type { AccessScope } from '../access/access-scope';
 import { FhirError } from '../errors';
 import type { ChangeListener } from '../fhir/changes';
 import { readStored, readVersion, updateResource, type HistoryEntry } from '../fhir/repository';
+import { isStoredType } from '../fhir/resource-types';
 import { backoffDelayMs, createPollingLoop, type PollingLoop } from '../polling-loop';
 import { checkEndpoint, EndpointError, type EndpointPolicy } from './endpoint';
 import { DeliveryError, DEFAULT_POST_LIMITS, postNotification, type PostLimits } from './http-post';
@@ -57,6 +58,12 @@ export type SubscriptionDispatcher = Pick<PollingLoop, 'start' | 'stop' | 'runOn
 
 /** How one lane run ended, for the lane's state. */
 type Outcome = { kind: 'idle' } | { kind: 'failed'; reason: string } | { kind: 'stop'; reason: string };
+
+/** The resource type of a Subscription's criteria (`Type?...`), when it names a stored one. */
+function criteriaType(subscription: Subscription): string | undefined {
+  const type = (subscription.criteria ?? '').split('?')[0];
+  return isStoredType(type) ? type : undefined;
+}
 
 /** Gives up a notification for good (never a secret in the reason). */
 class GiveUp extends Error {}
@@ -187,6 +194,14 @@ export function createSubscriptionDispatcher(ctx: DispatcherContext): Subscripti
         scope = await ownerScope(ctx, owner);
       } catch (err) {
         const reason = `The Subscription's owner can no longer read through it (${err instanceof FhirError ? err.message : 'access could not be resolved'}); a project administrator must update it`;
+        await stopSubscription(subscription, reason);
+        outcome = { kind: 'stop', reason };
+        return 0;
+      }
+      const type = criteriaType(subscription);
+      const readable = type ? scope.forType(type) : undefined;
+      if (!readable || !(readable.interactions.has('read') || readable.interactions.has('search'))) {
+        const reason = `The Subscription's owner may no longer read ${type ?? 'the resources of its criteria'}; a project administrator must update it`;
         await stopSubscription(subscription, reason);
         outcome = { kind: 'stop', reason };
         return 0;

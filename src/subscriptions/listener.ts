@@ -2,7 +2,8 @@ import type { Resource, Subscription } from '@medplum/fhirtypes';
 import type { Filter } from 'mongodb';
 import { visible } from '../access/confinement';
 import { refuseHiddenSearch } from '../access/search-paths';
-import { badRequest, FhirError } from '../errors';
+import { badRequest, FhirError, forbidden } from '../errors';
+import { jsonEqual } from '../access/field-paths';
 import type { ChangeListener, ResourceChange } from '../fhir/changes';
 import type { StoredResource } from '../fhir/repository';
 import { currentCollection } from '../fhir/resource-types';
@@ -54,12 +55,16 @@ async function subscriptionWritten(ctx: ListenerContext, change: ResourceChange)
     await owners(ctx.database).deleteOne({ _id: change.id }, { session: change.session });
     return;
   }
-  if (!change.actor) {
-    // The server's own bookkeeping (the dispatcher setting status error): nothing to check.
-    return;
-  }
   const subscription = change.after as Subscription;
   const before = change.before as Subscription | undefined;
+  if (!change.actor) {
+    // The server's own bookkeeping (the dispatcher setting status error) changes neither where
+    // nor what is sent; anything else must come from a member of the project.
+    if (before && before.criteria === subscription.criteria && jsonEqual(before.channel, subscription.channel)) {
+      return;
+    }
+    throw forbidden('A Subscription is written by a member of its project: sign in to the project first');
+  }
   checkSubscriptionShape(subscription, ctx.endpoints.allowedHosts);
   const criteria = parseCriteria(subscription.criteria);
   if (!before || before.channel?.endpoint !== subscription.channel?.endpoint) {

@@ -1,10 +1,12 @@
-import type { ClientApplication } from '@medplum/fhirtypes';
+import type { ClientApplication, ProjectMembership } from '@medplum/fhirtypes';
+import { SESSION_CACHE_TTL_MS } from '../../src/accounts/account-services';
+import { updateResource } from '../../src/fhir/repository';
 import { decodeJwt } from 'jose';
 import { TestClock } from '../helpers/app';
-import { signIn } from '../helpers/auth';
+import { addMembership, createUser, signIn } from '../helpers/auth';
 import { createProjectAdmin, type ProjectAdmin } from '../helpers/fhir';
 import { form } from '../helpers/auth';
-import { uniqueEmail } from '../helpers/fixtures';
+import { repoOf, uniqueEmail } from '../helpers/fixtures';
 import { useTestApp } from '../helpers/suite';
 
 /**
@@ -153,5 +155,27 @@ describe('discovery, userinfo and introspection', () => {
       expect(res.json().resourceType).toBe('OperationOutcome');
       expect(res.body).not.toContain('active');
     }
+  });
+
+  test('a deactivated membership’s token is inactive; a switched-off client may not introspect at all', async () => {
+    const email = uniqueEmail('peer-member');
+    const user = await createUser(t.app, email, 'member-password-long-1', admin.projectId);
+    const { membership } = await addMembership(t.app, admin.projectId, `User/${user.id}`);
+    const member = await signIn(t.app, email, 'member-password-long-1', admin.projectId);
+    expect((await introspect(member.accessToken)).json().active).toBe(true);
+    // Deactivated straight in the database (as another instance would): known here once the session caches expire.
+    await updateResource<ProjectMembership>(repoOf(t.app), { ...membership, active: false });
+    clock.advance(SESSION_CACHE_TTL_MS + 1);
+    expect((await introspect(member.accessToken)).json()).toEqual({ active: false });
+    expect((await t.app.inject({ method: 'GET', url: '/oauth2/userinfo', headers: member.headers })).statusCode).toBe(401);
+
+    // The client is switched off by the super administrator: introspection refuses it (401).
+    const root = await signIn(t.app);
+    const stored = (await t.app.inject({ method: 'GET', url: `/fhir/R4/ClientApplication/${client.id}`, headers: root.headers })).json();
+    const disabled = await t.app.inject({ method: 'PUT', url: `/fhir/R4/ClientApplication/${client.id}`, headers: { ...root.headers, 'content-type': 'application/fhir+json' }, payload: { ...stored, status: 'off' } });
+    expect(disabled.statusCode).toBe(200);
+    const refused = await introspect(root.accessToken);
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers['www-authenticate']).toMatch(/^Basic/);
   });
 });

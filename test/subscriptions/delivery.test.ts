@@ -118,4 +118,17 @@ describe('rest-hook subscriptions: delivery', () => {
     const after = await t.app.ctx.database.db.collection<{ _id: string; resource: Subscription }>('Subscription').findOne({ _id: sub.id });
     expect(after?.resource.extension).toEqual([{ url: SUBSCRIPTION_SECRET_URL, valueString: 'another-secret-0123456789' }]);
   });
+
+  test('the secret stays out of _elements and out of notifications about the Subscription itself', async () => {
+    const watcher = await post(t.app, headers, subscription({ criteria: 'Subscription', extension: undefined }));
+    const secretive = await post(t.app, headers, subscription({ status: 'off' }));
+    const elements = await t.app.inject({ method: 'GET', url: `/fhir/R4/Subscription?_id=${secretive.id}&_elements=extension,channel`, headers });
+    expect(elements.statusCode).toBe(200);
+    expect(elements.body).not.toContain(SECRET);
+    expect(await dispatch()).toBeGreaterThanOrEqual(1);
+    const about = webhook.received.map((h) => JSON.parse(h.body) as Subscription).find((r) => r.id === secretive.id);
+    expect(about).toMatchObject({ resourceType: 'Subscription', status: 'off' });
+    expect(webhook.received.map((h) => h.body).join('')).not.toContain(SECRET);
+    await t.app.inject({ method: 'DELETE', url: `/fhir/R4/Subscription/${watcher.id}`, headers: admin.session.headers });
+  });
 });

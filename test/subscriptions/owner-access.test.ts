@@ -79,4 +79,43 @@ describe('rest-hook subscriptions: the owner’s access applies', () => {
     expect(stopped.status).toBe('error');
     expect(stopped.error).toMatch(/owner/);
   });
+
+  test('an owner who may no longer read the criteria’s type (demoted from administrator) stops the Subscription', async () => {
+    const doctor = await make(t.app, { resourceType: 'Practitioner', name: [{ family: 'Demoted' }] }, project);
+    const demoted = await signedInMember(t.app, project, { key: 'hook-demoted', profile: `Practitioner/${doctor.id}`, admin: true });
+    const sub = await post<Subscription>(t.app, { ...demoted.session.headers, ...FHIR_JSON }, {
+      resourceType: 'Subscription',
+      status: 'active',
+      reason: 'members',
+      criteria: 'ProjectMembership',
+      channel: { type: 'rest-hook', endpoint: webhook.url, payload: 'application/fhir+json' },
+    });
+    webhook.received.length = 0;
+    const membership = (await t.app.inject({ method: 'GET', url: `/fhir/R4/ProjectMembership/${demoted.membershipId}`, headers: root.headers })).json() as ProjectMembership;
+    const res = await t.app.inject({ method: 'PUT', url: `/fhir/R4/ProjectMembership/${demoted.membershipId}`, headers: { ...root.headers, ...FHIR_JSON }, payload: { ...withoutNulls(membership), admin: false } });
+    expect(res.statusCode).toBe(200);
+    expect(await dispatch()).toBe(0);
+    expect(webhook.received).toHaveLength(0);
+    const stopped = (await t.app.inject({ method: 'GET', url: `/fhir/R4/Subscription/${sub.id}`, headers: root.headers })).json() as Subscription;
+    expect(stopped.status).toBe('error');
+    expect(stopped.error).toMatch(/may no longer read ProjectMembership/);
+  });
+
+  test('a Subscription only ever sees its own project: naming another one in meta.project or the criteria changes nothing', async () => {
+    const doctor = await make(t.app, { resourceType: 'Practitioner', name: [{ family: 'Curious' }] }, project);
+    const curious = await signedInMember(t.app, project, { key: 'hook-curious', profile: `Practitioner/${doctor.id}`, admin: true });
+    const created = await post<Subscription>(t.app, { ...curious.session.headers, ...FHIR_JSON }, {
+      resourceType: 'Subscription',
+      meta: { project: other },
+      status: 'active',
+      reason: 'elsewhere',
+      criteria: `Patient?_project=${other}`,
+      channel: { type: 'rest-hook', endpoint: webhook.url, payload: 'application/fhir+json' },
+    });
+    expect(created.meta?.project).toBe(project);
+    webhook.received.length = 0;
+    await asRoot({ resourceType: 'Patient', gender: 'female', name: [{ family: 'Private' }] }, other);
+    expect(await dispatch()).toBe(0);
+    expect(webhook.received).toHaveLength(0);
+  });
 });
