@@ -57,6 +57,7 @@ describe('a peer follows a project on another instance', () => {
 
   const basic = (): string => `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers of several shapes, read field by field
   async function http(base: string, method: string, path: string, options: { token?: string; authorization?: string; json?: unknown; form?: Record<string, string> } = {}): Promise<{ status: number; body: any }> {
     const headers: Record<string, string> = {};
     if (options.token) headers.authorization = `Bearer ${options.token}`;
