@@ -1,18 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Subscription } from '@medplum/fhirtypes';
-import { MongoBulkWriteError, MongoServerError } from 'mongodb';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { redact } from '../access/enforce';
 import { visible } from '../access/confinement';
 import type { AccessScope } from '../access/access-scope';
 import { FhirError } from '../errors';
 import type { ChangeListener } from '../fhir/changes';
-import { readStored, readVersion, updateResource, type HistoryEntry } from '../fhir/repository';
+import { readStored, updateResource } from '../fhir/repository';
 import { isStoredType } from '../fhir/resource-types';
 import { backoffDelayMs, createPollingLoop, type PollingLoop } from '../polling-loop';
-import { checkEndpoint, EndpointError, type EndpointPolicy } from './endpoint';
+import { checkEndpoint, EndpointError, type CheckedEndpoint, type EndpointPolicy } from './endpoint';
 import { DeliveryError, DEFAULT_POST_LIMITS, postNotification, type PostLimits } from './http-post';
 import { deliverySettings, notificationRequest, type DeliverySettings } from './notification';
-import { deliveries, lanes, notifications, removeNotifications, type LaneDoc, type NotificationDoc } from './outbox';
+import { claimLane, pendingBatch, recordFinished, releaseLane, versionsOf, type Finished, type LaneOutcome } from './lane-queue';
+import { notifications, type LaneDoc, type OwnerDoc } from './outbox';
+import { TtlCache } from '../ttl-cache';
 import { ownerScope, readOwner, type OwnerContext } from './owner';
 
 /**
@@ -56,58 +59,27 @@ export interface DispatcherContext extends OwnerContext {
 
 export type SubscriptionDispatcher = Pick<PollingLoop, 'start' | 'stop' | 'runOnce'>;
 
-/** How one lane run ended, for the lane's state. */
-type Outcome = { kind: 'idle' } | { kind: 'failed'; reason: string } | { kind: 'stop'; reason: string };
-
 /** The resource type of a Subscription's criteria (`Type?...`), when it names a stored one. */
 function criteriaType(subscription: Subscription): string | undefined {
   const type = (subscription.criteria ?? '').split('?')[0];
   return isStoredType(type) ? type : undefined;
 }
 
-/** Gives up a notification for good (never a secret in the reason). */
-class GiveUp extends Error {}
-
-const SWEEP_EVERY_MS = 60_000;
+/** What a lane run may do, decided from the Subscription and its owner as stored now. */
+type Prepared =
+  | { kind: 'drop'; reason: string }
+  | { kind: 'hold' }
+  | { kind: 'stop'; subscription: Subscription; reason: string }
+  | { kind: 'deliver'; subscription: Subscription; scope: AccessScope; settings: DeliverySettings };
 
 export function createSubscriptionDispatcher(ctx: DispatcherContext): SubscriptionDispatcher {
   const policy = ctx.policy ?? DEFAULT_SUBSCRIPTION_POLICY;
   const limits = ctx.limits ?? DEFAULT_POST_LIMITS;
   const ownerId = ctx.ownerId ?? randomUUID();
-  let lastSweepAt: number | undefined;
+  const owners = new TtlCache<OwnerDoc>(ctx.clock, 10 * 60_000, 1000);
 
-  async function claim(id: string): Promise<LaneDoc | undefined> {
-    let lane = await lanes(ctx.database).findOne({ _id: id });
-    if (!lane) {
-      await lanes(ctx.database).insertOne({ _id: id, claims: 0, failures: 0 }).catch((err: unknown) => {
-        if (!(err instanceof MongoServerError && err.code === 11000) && !(err instanceof MongoBulkWriteError)) {
-          throw err;
-        }
-      });
-      lane = await lanes(ctx.database).findOne({ _id: id });
-    }
-    const now = ctx.clock.now();
-    if (!lane || (lane.leaseUntil && lane.leaseUntil > now) || (!lane.stopped && lane.nextAttemptAt && lane.nextAttemptAt > now)) {
-      return undefined;
-    }
-    const leaseUntil = new Date(now.getTime() + policy.leaseMs);
-    const taken = await lanes(ctx.database).updateOne({ _id: id, claims: lane.claims }, { $set: { leaseOwner: ownerId, leaseUntil }, $inc: { claims: 1 } });
-    return taken.modifiedCount === 1 ? { ...lane, claims: lane.claims + 1, leaseOwner: ownerId, leaseUntil } : undefined;
-  }
-
-  async function release(lane: LaneDoc, outcome: Outcome): Promise<void> {
-    const now = ctx.clock.now();
-    let set: Partial<LaneDoc>;
-    if (outcome.kind === 'failed') {
-      const failures = lane.failures + 1;
-      set = { failures, lastError: outcome.reason, nextAttemptAt: new Date(now.getTime() + backoffDelayMs(failures, policy.baseDelayMs, policy.maxDelayMs)) };
-    } else if (outcome.kind === 'stop') {
-      set = { failures: lane.failures, lastError: outcome.reason, stopped: true };
-    } else {
-      set = { failures: lane.failures, stopped: lane.stopped ?? false };
-    }
-    await lanes(ctx.database).updateOne({ _id: lane._id, leaseOwner: ownerId, claims: lane.claims }, { $set: set, $unset: { leaseOwner: '', leaseUntil: '' } });
-  }
+  const claim = (id: string): Promise<LaneDoc | undefined> => claimLane(ctx, id, ownerId, policy.leaseMs);
+  const release = (lane: LaneDoc, outcome: LaneOutcome): Promise<void> => releaseLane(ctx, lane, ownerId, outcome, (failures) => backoffDelayMs(failures, policy.baseDelayMs, policy.maxDelayMs));
 
   /** The Subscription to status error (a version-guarded write of the server's own; a concurrent change by someone wins). */
   async function stopSubscription(subscription: Subscription, reason: string): Promise<void> {
@@ -122,37 +94,100 @@ export function createSubscriptionDispatcher(ctx: DispatcherContext): Subscripti
     }
   }
 
-  /** The next notification of the lane: the oldest, unless an earlier version of its resource still waits. */
-  async function next(subscription: string, done: ReadonlySet<string>): Promise<NotificationDoc | undefined> {
-    const pending = async (filter: object, sort: Record<string, 1>): Promise<NotificationDoc | undefined> => {
-      const docs = await notifications(ctx.database).find({ subscription, ...filter, _id: { $nin: [...done] } }).sort(sort).limit(20).toArray();
-      const finished = new Set((await deliveries(ctx.database).find({ _id: { $in: docs.map((d) => d._id) } }).toArray()).map((d) => d._id));
-      return docs.find((d) => !finished.has(d._id));
-    };
-    const oldest = await pending({}, { createdAt: 1, _id: 1 });
-    if (!oldest) {
-      return undefined;
+  /** Whether the lane may deliver now; when not, what becomes of its queue. */
+  async function prepare(lane: LaneDoc, id: string): Promise<Prepared> {
+    const stored = await readStored<Subscription>(ctx, 'Subscription', id);
+    const subscription = stored && !stored.deleted ? stored.resource : undefined;
+    if (!subscription || subscription.status === 'off' || subscription.status === 'requested') {
+      return { kind: 'drop', reason: subscription ? `the Subscription is ${subscription.status}` : 'the Subscription was deleted' };
     }
-    const earlier = await pending({ resourceType: oldest.resourceType, resourceId: oldest.resourceId, version: { $lt: oldest.version } }, { version: 1 });
-    return earlier ?? oldest;
+    if (subscription.status !== 'active') {
+      return { kind: 'hold' };
+    }
+    if (lane.stopped) {
+      // Set back to active: resume where it stopped.
+      lane.stopped = false;
+      lane.failures = 0;
+      ctx.log.info({ subscription: id }, 'Subscription active again: delivery resumes');
+    }
+    // The owner changes only with the Subscription (a new version).
+    const ownerKey = `${id}|${stored?.version}`;
+    const owner = owners.get(ownerKey) ?? (await readOwner(ctx, id));
+    if (owner) {
+      owners.set(ownerKey, owner);
+    }
+    let scope: AccessScope;
+    try {
+      if (!owner) {
+        throw new FhirError('FST_FORBIDDEN', 'it has no owner');
+      }
+      scope = await ownerScope(ctx, owner);
+    } catch (err) {
+      if (!(err instanceof FhirError)) {
+        throw err;
+      }
+      return { kind: 'stop', subscription, reason: `The Subscription's owner can no longer read through it (${err.message}); a project administrator must update it` };
+    }
+    const type = criteriaType(subscription);
+    const readable = type ? scope.forType(type) : undefined;
+    if (!readable || !(readable.interactions.has('read') || readable.interactions.has('search'))) {
+      return { kind: 'stop', subscription, reason: `The Subscription's owner may no longer read ${type ?? 'the resources of its criteria'}; a project administrator must update it` };
+    }
+    return { kind: 'deliver', subscription, scope, settings: deliverySettings(subscription) };
   }
 
-  async function sendOne(settings: DeliverySettings, endpointRaw: unknown, scope: AccessScope, n: NotificationDoc): Promise<void> {
-    let entry: HistoryEntry;
+  /** Sends the lane's next batch in order until one fails; fills `finished`, answers the failure if any. */
+  async function deliverBatch(id: string, ready: Extract<Prepared, { kind: 'deliver' }>, finished: Finished[]): Promise<string | undefined> {
+    const batch = await pendingBatch(ctx.database, id, policy.batchSize);
+    if (batch.length === 0) {
+      return undefined;
+    }
+    const versions = await versionsOf(ctx.database, batch);
+    let endpoint: CheckedEndpoint;
     try {
-      entry = await readVersion(ctx, n.resourceType, n.resourceId, n.version);
-    } catch {
-      throw new GiveUp('the resource version no longer exists');
+      // Checked again before every batch (the name may resolve elsewhere now); the batch connects to that address.
+      endpoint = await checkEndpoint(ready.subscription.channel?.endpoint, ctx.endpoints);
+    } catch (err) {
+      if (err instanceof EndpointError) {
+        return err.message;
+      }
+      throw err;
     }
-    const access = scope.forType(n.resourceType);
-    if (!access || !(await visible(ctx, scope, entry.resource, 'read'))) {
-      throw new GiveUp("the Subscription's owner may not read this resource");
-    }
-    const { headers, body } = notificationRequest(settings, n, redact(access, entry.resource));
-    const endpoint = await checkEndpoint(endpointRaw, ctx.endpoints);
-    const status = await postNotification(endpoint, headers, body, limits);
-    if (status < 200 || status > 299) {
-      throw new DeliveryError(`the endpoint answered HTTP ${status}`);
+    const agent = endpoint.url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    try {
+      // Leave time to record the batch before the lease runs out (another instance would take the lane).
+      const stopBy = ctx.clock.now().getTime() + policy.leaseMs / 2;
+      for (const n of batch) {
+        if (loop.stopped || ctx.clock.now().getTime() > stopBy) {
+          return undefined;
+        }
+        const entry = versions.get(`${n.resourceType}/${n.resourceId}/${n.version}`);
+        const access = ready.scope.forType(n.resourceType);
+        if (!entry) {
+          finished.push({ _id: n._id, outcome: 'dropped', reason: 'the resource version no longer exists' });
+          continue;
+        }
+        if (!access || !(await visible(ctx, ready.scope, entry.resource, 'read'))) {
+          finished.push({ _id: n._id, outcome: 'dropped', reason: "the Subscription's owner may not read this resource" });
+          continue;
+        }
+        const { headers, body } = notificationRequest(ready.settings, n, redact(access, entry.resource));
+        try {
+          const status = await postNotification(endpoint, headers, body, limits, agent);
+          if (status < 200 || status > 299) {
+            return `the endpoint answered HTTP ${status}`;
+          }
+        } catch (err) {
+          if (err instanceof DeliveryError) {
+            return err.message;
+          }
+          throw err;
+        }
+        finished.push({ _id: n._id, outcome: 'delivered' });
+      }
+      return undefined;
+    } finally {
+      agent.destroy();
     }
   }
 
@@ -162,120 +197,52 @@ export function createSubscriptionDispatcher(ctx: DispatcherContext): Subscripti
     if (!lane) {
       return 0;
     }
-    const done = new Set<string>();
-    const finished: { _id: string; outcome: 'delivered' | 'dropped'; reason?: string }[] = [];
-    let outcome: Outcome = { kind: 'idle' };
-    let delivered = 0;
+    const finished: Finished[] = [];
+    let outcome: LaneOutcome = { kind: 'idle' };
     try {
-      const stored = await readStored<Subscription>(ctx, 'Subscription', id);
-      const subscription = stored && !stored.deleted ? stored.resource : undefined;
-      if (!subscription || subscription.status === 'off' || subscription.status === 'requested') {
+      const ready = await prepare(lane, id);
+      if (ready.kind === 'drop') {
         // Deleted or switched off: what is queued is dropped.
         for (const n of await notifications(ctx.database).find({ subscription: id }).limit(policy.batchSize).toArray()) {
-          finished.push({ _id: n._id, outcome: 'dropped', reason: subscription ? `the Subscription is ${subscription.status}` : 'the Subscription was deleted' });
+          finished.push({ _id: n._id, outcome: 'dropped', reason: ready.reason });
         }
-        return 0;
-      }
-      if (subscription.status !== 'active') {
-        return 0;
-      }
-      if (lane.stopped) {
-        // Set back to active: resume where it stopped.
-        lane.stopped = false;
-        lane.failures = 0;
-        ctx.log.info({ subscription: id }, 'Subscription active again: delivery resumes');
-      }
-      const owner = await readOwner(ctx, id);
-      let scope: AccessScope;
-      try {
-        if (!owner) {
-          throw new FhirError('FST_FORBIDDEN', 'it has no owner');
-        }
-        scope = await ownerScope(ctx, owner);
-      } catch (err) {
-        const reason = `The Subscription's owner can no longer read through it (${err instanceof FhirError ? err.message : 'access could not be resolved'}); a project administrator must update it`;
-        await stopSubscription(subscription, reason);
-        outcome = { kind: 'stop', reason };
-        return 0;
-      }
-      const type = criteriaType(subscription);
-      const readable = type ? scope.forType(type) : undefined;
-      if (!readable || !(readable.interactions.has('read') || readable.interactions.has('search'))) {
-        const reason = `The Subscription's owner may no longer read ${type ?? 'the resources of its criteria'}; a project administrator must update it`;
-        await stopSubscription(subscription, reason);
-        outcome = { kind: 'stop', reason };
-        return 0;
-      }
-      const settings = deliverySettings(subscription);
-      for (let i = 0; i < policy.batchSize && !loop.stopped; i++) {
-        const n = await next(id, done);
-        if (!n) {
-          break;
-        }
-        try {
-          await sendOne(settings, subscription.channel?.endpoint, scope, n);
-          finished.push({ _id: n._id, outcome: 'delivered' });
-          delivered++;
+      } else if (ready.kind === 'stop') {
+        await stopSubscription(ready.subscription, ready.reason);
+        outcome = { kind: 'stop', reason: ready.reason };
+      } else if (ready.kind === 'deliver') {
+        const failure = await deliverBatch(id, ready, finished);
+        if (finished.some((f) => f.outcome === 'delivered')) {
           lane.failures = 0;
-        } catch (err) {
-          if (err instanceof GiveUp) {
-            finished.push({ _id: n._id, outcome: 'dropped', reason: err.message });
-          } else if (err instanceof DeliveryError || err instanceof EndpointError) {
-            const reason = `Delivery to the endpoint failed: ${err.message}`;
-            if (lane.failures + 1 >= policy.maxFailures) {
-              await stopSubscription(subscription, `${reason} (${lane.failures + 1} failures in a row)`);
-              outcome = { kind: 'stop', reason };
-            } else {
-              outcome = { kind: 'failed', reason };
-            }
-            ctx.log.info({ subscription: id, event: n._id, failures: lane.failures + 1, error: err.message }, 'Subscription notification not delivered; it will be retried');
-            break;
+        }
+        if (failure) {
+          const reason = `Delivery to the endpoint failed: ${failure}`;
+          const failures = lane.failures + 1;
+          ctx.log.info({ subscription: id, failures, error: failure }, 'Subscription notification not delivered; it will be retried');
+          if (failures >= policy.maxFailures) {
+            await stopSubscription(ready.subscription, `${reason} (${failures} failures in a row)`);
+            outcome = { kind: 'stop', reason };
           } else {
-            throw err;
+            outcome = { kind: 'failed', reason };
           }
         }
-        done.add(n._id);
       }
-      return delivered;
+      const dropped = finished.filter((f) => f.outcome === 'dropped');
+      if (dropped.length > 0) {
+        ctx.log.info({ subscription: id, dropped: dropped.length, reason: dropped[0].reason }, 'Subscription notifications given up (not sent)');
+      }
+      return finished.length - dropped.length;
     } finally {
       try {
-        await recordFinished(id, finished);
+        await recordFinished(ctx.database, finished);
       } finally {
         await release(lane, outcome);
       }
     }
   }
 
-  async function recordFinished(subscription: string, finished: { _id: string; outcome: 'delivered' | 'dropped'; reason?: string }[]): Promise<void> {
-    if (finished.length === 0) {
-      return;
-    }
-    const at = ctx.clock.now();
-    await deliveries(ctx.database)
-      .insertMany(finished.map((f) => ({ ...f, subscription, at })), { ordered: false })
-      .catch((err: unknown) => {
-        if (!(err instanceof MongoBulkWriteError)) {
-          throw err;
-        }
-      });
-    await removeNotifications(ctx.database, finished.map((f) => f._id));
-  }
-
-  /** Notifications recorded as finished whose removal did not happen (a crash, an outage): removed now and then. */
-  async function sweep(): Promise<void> {
-    const now = ctx.clock.now().getTime();
-    if (lastSweepAt !== undefined && now - lastSweepAt < SWEEP_EVERY_MS && now >= lastSweepAt) {
-      return;
-    }
-    lastSweepAt = now;
-    const stale = await deliveries(ctx.database).find({ at: { $lt: new Date(now - SWEEP_EVERY_MS) } }).limit(1000).toArray();
-    await removeNotifications(ctx.database, stale.map((d) => d._id));
-  }
-
   async function drain(): Promise<number> {
     let delivered = 0;
     try {
-      await sweep();
       const ids = (await notifications(ctx.database).aggregate<{ _id: string }>([{ $group: { _id: '$subscription' } }]).toArray()).map((g) => g._id);
       for (let start = 0; start < ids.length && !loop.stopped; start += policy.concurrency) {
         const counts = await Promise.all(

@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type Agent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { CheckedEndpoint } from './endpoint';
@@ -24,7 +24,11 @@ export class DeliveryError extends Error {}
 
 const MAX_HEADER_BYTES = 16 * 1024;
 
-export function postNotification(endpoint: CheckedEndpoint, headers: Record<string, string>, body: Buffer, limits: PostLimits = DEFAULT_POST_LIMITS): Promise<number> {
+/**
+ * `agent`: a keep-alive agent the caller uses for one batch to one endpoint (its connections were
+ * made to the same checked address); without it, a connection of its own.
+ */
+export function postNotification(endpoint: CheckedEndpoint, headers: Record<string, string>, body: Buffer, limits: PostLimits = DEFAULT_POST_LIMITS, agent?: Agent): Promise<number> {
   const { url, address, family } = endpoint;
   // Connect to the checked address whatever the name resolves to now (an IP literal host is not looked up at all).
   const pinned: LookupFunction = (_hostname, options, callback) => {
@@ -57,7 +61,7 @@ export function postNotification(endpoint: CheckedEndpoint, headers: Record<stri
         method: 'POST',
         headers: { ...headers, 'content-length': String(body.length) },
         lookup: pinned,
-        agent: false,
+        agent: agent ?? false,
         maxHeaderSize: MAX_HEADER_BYTES,
       },
       (res: IncomingMessage) => {
@@ -80,6 +84,11 @@ export function postNotification(endpoint: CheckedEndpoint, headers: Record<stri
     const total = setTimeout(() => finish(new DeliveryError(`no answer within ${limits.totalTimeoutMs} ms`)), limits.totalTimeoutMs);
     const connect = setTimeout(() => finish(new DeliveryError(`could not connect within ${limits.connectTimeoutMs} ms`)), limits.connectTimeoutMs);
     req.on('socket', (socket) => {
+      if (!socket.connecting && !socket.pending) {
+        // A kept-alive connection: connected already.
+        clearTimeout(connect);
+        return;
+      }
       socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connect));
     });
     req.on('error', (err: NodeJS.ErrnoException) => finish(new DeliveryError(describeNetworkError(err))));

@@ -6,20 +6,18 @@ import { withWriteLock } from '../db/transaction';
 
 /**
  * The subscription outbox: what the change listener queues in the transaction of a change, and
- * what the dispatchers record. Four collections, because the embedded engine can lose writes when
+ * what the dispatchers record. Three collections, because the embedded engine can lose writes when
  * one collection receives transactional and plain writes at once (see email/outbox.ts):
  * - `subscription_notifications`: one document per (subscription, resource version), inserted in
- *   the change's transaction; removed once delivered or given up (plain deletes under the write lock);
+ *   the change's transaction; removed once delivered or given up (plain deletes under the write
+ *   lock). A delivery whose removal did not happen (a crash, an outage) is sent again: at least once;
  * - `subscription_owners`: who a Subscription acts for (the membership of its last writer), in
  *   the Subscription's own transaction;
- * - `subscription_deliveries` (dispatchers only, plain writes): delivered or given-up
- *   notifications whose removal from the outbox may not have happened yet;
  * - `subscription_lanes` (dispatchers only, plain writes): per Subscription, the lease, the
  *   consecutive failures and the next attempt.
  */
 export const NOTIFICATIONS = 'subscription_notifications';
 export const OWNERS = 'subscription_owners';
-export const DELIVERIES = 'subscription_deliveries';
 export const LANES = 'subscription_lanes';
 
 export type Interaction = 'create' | 'update' | 'delete';
@@ -36,15 +34,6 @@ export interface NotificationDoc {
   interaction: Interaction;
   /** The change's lastUpdated: the delivery order within a Subscription. */
   createdAt: Date;
-}
-
-export interface DeliveryDoc {
-  _id: string;
-  subscription: string;
-  outcome: 'delivered' | 'dropped';
-  at: Date;
-  /** Why a notification was dropped (never a secret). */
-  reason?: string;
 }
 
 export interface LaneDoc {
@@ -75,7 +64,6 @@ export interface OwnerDoc {
 
 export const notifications = (database: Database): Collection<NotificationDoc> => database.db.collection<NotificationDoc>(NOTIFICATIONS);
 export const owners = (database: Database): Collection<OwnerDoc> => database.db.collection<OwnerDoc>(OWNERS);
-export const deliveries = (database: Database): Collection<DeliveryDoc> => database.db.collection<DeliveryDoc>(DELIVERIES);
 export const lanes = (database: Database): Collection<LaneDoc> => database.db.collection<LaneDoc>(LANES);
 
 /**
@@ -102,7 +90,6 @@ export async function removeNotifications(database: Database, ids: readonly stri
     return;
   }
   await withWriteLock(database, () => notifications(database).deleteMany({ _id: { $in: [...ids] } }));
-  await deliveries(database).deleteMany({ _id: { $in: [...ids] } });
 }
 
 export function subscriptionIndexes(): IndexSpecs {
@@ -112,6 +99,5 @@ export function subscriptionIndexes(): IndexSpecs {
       { key: { subscription: 1, createdAt: 1, _id: 1 }, name: 'notifications_lane_order' },
       { key: { subscription: 1, resourceType: 1, resourceId: 1, version: 1 }, name: 'notifications_resource_versions' },
     ],
-    [DELIVERIES]: [{ key: { at: 1 }, name: 'deliveries_at' }],
   };
 }

@@ -65,7 +65,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 }
 
 /** Collections the server writes besides the resource collections. */
-export const INTERNAL_COLLECTIONS = ['activations', 'admin_guards', 'bootstrap', 'credentials', 'idempotency', 'keys', 'logins', 'outbox', 'outbox_dispatch', 'security_events', 'subscription_notifications', 'subscription_owners', 'subscription_deliveries', 'subscription_lanes'];
+export const INTERNAL_COLLECTIONS = ['activations', 'admin_guards', 'bootstrap', 'credentials', 'idempotency', 'keys', 'logins', 'outbox', 'outbox_dispatch', 'security_events', 'subscription_notifications', 'subscription_owners', 'subscription_lanes'];
 
 export interface SnapshotOptions {
   /**
