@@ -74,6 +74,8 @@ export async function startServer(dist, engineUri, dataDir) {
   const config = dist.loadConfig({
     MONGODB_URI: engineUri, MONGODB_DATABASE: 'bench_app', ADMIN_EMAIL, ADMIN_PASSWORD,
     RATE_LIMIT: 'off', DATA_DIR: dataDir, OUTBOX_POLL_MS: '0',
+    // The subscription case's receiver listens on loopback (the dispatcher runs at its default pace).
+    SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1',
   });
   const app = await dist.buildApp(config, { embedded: true, logger: benchLogger(dist, config) });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -238,4 +240,49 @@ export async function startFloor(uri, patient, dist) {
     },
     close: async () => (await thin.close(), await client.close()),
   };
+}
+
+/** A rest-hook receiver on loopback that answers 204 and counts what it received. */
+export async function startReceiver() {
+  const { createServer } = await import('node:http');
+  let received = 0;
+  let lastAt = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      lastAt = Date.now();
+      res.statusCode = 204;
+      res.end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/hook`,
+    received: () => received,
+    /** When the last notification arrived (ms since the epoch). */
+    lastAt: () => lastAt,
+    close: () => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))),
+  };
+}
+
+/**
+ * Two projects for the POST Patient case: one with a Subscription on every Patient of it
+ * (payload application/fhir+json, signed) pointing at `receiverUrl`, one with none.
+ */
+export async function subscriptionProjects(base, admin, receiverUrl) {
+  const headers = { authorization: `Bearer ${admin.access}`, 'content-type': 'application/fhir+json' };
+  const post = (path, body) => fetch(`${base}fhir/R4/${path}`, { method: 'POST', headers, body: JSON.stringify(body) }).then(json);
+  const withSubscription = await post('Project', { resourceType: 'Project', name: 'Bench subscribed' });
+  const without = await post('Project', { resourceType: 'Project', name: 'Bench unsubscribed' });
+  await post('Subscription', {
+    resourceType: 'Subscription',
+    meta: { project: withSubscription.id },
+    status: 'active',
+    reason: 'bench',
+    criteria: 'Patient',
+    channel: { type: 'rest-hook', endpoint: receiverUrl, payload: 'application/fhir+json' },
+    extension: [{ url: 'https://www.medplum.com/fhir/StructureDefinition/subscription-secret', valueString: 'bench-secret-0123456789' }],
+  });
+  return { withSubscription: withSubscription.id, without: without.id };
 }

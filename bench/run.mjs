@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUNDLE_PATIENTS, loadDist, MEMBER_EMAIL, MEMBER_PASSWORD, patientTransaction, startFloor, startServer } from './fixtures.mjs';
+import { BUNDLE_PATIENTS, loadDist, MEMBER_EMAIL, MEMBER_PASSWORD, patientTransaction, startFloor, startReceiver, startServer, subscriptionProjects } from './fixtures.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -166,6 +166,7 @@ async function main() {
     const appLogin = await measure([...login, `${base}auth/login`]);
     results.cases.login = compare(appLogin, floorLogin);
     results.passwordHash = dist.passwordHash.PASSWORD_HASH_PARAMS;
+
     results.memory = { rssBeforeMB: Math.round(memoryBefore / 1e6), rssAfterMB: Math.round(process.memoryUsage().rss / 1e6), heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1e6) };
 
     await floor.close();
@@ -173,6 +174,54 @@ async function main() {
   } finally {
     await engine.stop();
   }
+
+  // POST Patient into a project with one Subscription matching every Patient (queued in the
+  // write's transaction, delivered by the dispatcher outside the request) against one with none.
+  // On the embedded engine every write slows as the collection grows, so each measurement starts
+  // from the same state: a fresh engine and server, the same two projects and Subscription; only
+  // the project written to differs. Pairs alternate which goes first.
+  const patientRuns = { without: [], with: [] };
+  const deliveries = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
+    for (const variant of order) {
+      const fresh = await dist.startEmbeddedEngine();
+      try {
+        const { app, base, admin } = await startServer(dist, fresh.uri, join(root, 'data', 'bench'));
+        const receiver = await startReceiver();
+        const projects = await subscriptionProjects(base, admin, receiver.url);
+        const project = variant === 'with' ? projects.withSubscription : projects.without;
+        patientRuns[variant].push(await measure(['-d', String(INVITE_SECONDS), '-c', '4', '-m', 'POST', '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json',
+          '-b', JSON.stringify({ resourceType: 'Patient', meta: { project }, name: [{ given: ['Bench'], family: 'Patient' }], gender: 'female' }), `${base}fhir/R4/Patient`]));
+        const loadEnd = Date.now();
+        if (variant === 'with') {
+          // autocannon stops at its deadline while the last requests are still being answered: count once they are.
+          const count = () => app.ctx.database.db.collection('Patient').countDocuments({ project });
+          let created = await count();
+          for (let previous = -1; previous !== created; ) {
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            [previous, created] = [created, await count()];
+          }
+          const drainStart = Date.now();
+          while (receiver.received() < created && Date.now() - drainStart < 60_000) {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+          deliveries.push({ created, delivered: receiver.received(), drainMsAfterLoad: Math.max(0, receiver.lastAt() - loadEnd) });
+        }
+        await receiver.close();
+        await app.close();
+      } finally {
+        await fresh.stop();
+      }
+    }
+  }
+  results.cases.postPatientSubscribed = compareRounds(patientRuns.with, patientRuns.without);
+  results.patientRounds = patientRuns;
+  results.subscriptionDelivery = {
+    created: deliveries.reduce((n, d) => n + d.created, 0),
+    delivered: deliveries.reduce((n, d) => n + d.delivered, 0),
+    drainMsAfterLoad: middle(deliveries.map((d) => d.drainMsAfterLoad)),
+  };
 
   const outDir = join(root, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
@@ -191,6 +240,12 @@ async function main() {
     row(`POST ProjectMembership/{id}/$resend-invite (${results.resendInvitations} pending invitations in turn), floor as above`, results.cases.resendInvite),
     row(`POST /fhir/R4 transaction Bundle, ${BUNDLE_PATIENTS} Patients`, results.cases.transactionBundle),
     row(`POST /auth/login (argon2id m=${results.passwordHash.memoryCost} KiB, t=${results.passwordHash.timeCost}, p=${results.passwordHash.parallelism})`, results.cases.login),
+    '',
+    '| case | with one Subscription req/s | p50 / p99 ms | without req/s | with / without | CPU µs/req with / without | non-2xx + errors |',
+    '|---|---|---|---|---|---|---|',
+    row('POST Patient, one matching rest-hook Subscription vs none', results.cases.postPatientSubscribed),
+    '',
+    `Subscription case: ${ROUNDS} pairs of ${INVITE_SECONDS}s runs, 4 connections, each run on a fresh engine and server (same projects and Subscription, only the project written to differs); ratio: median of the pairs' ratios. ${results.subscriptionDelivery.delivered} of ${results.subscriptionDelivery.created} notifications delivered to a loopback receiver, the last a median ${results.subscriptionDelivery.drainMsAfterLoad} ms after the load ended (the dispatcher runs in the server's process, outside the requests, every SUBSCRIPTION_POLL_MS = 1000 ms).`,
     '',
     'Floor: a thin Fastify server on the same engine doing the bare driver calls: one findOne for a read; for an invite the',
     '8 inserts an invite makes, in one transaction, as small placeholder documents in collections without secondary indexes',

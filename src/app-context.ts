@@ -9,6 +9,7 @@ import type { EmailServices, MailTransport } from './email/mail';
 import type { ChangeListener } from './fhir/changes';
 import type { Definitions } from './fhir/definitions';
 import type { InviteDeps } from './invite/invite-service';
+import type { SubscriptionServices } from './subscriptions/services';
 
 /**
  * The dependencies every route plugin receives explicitly as its options (`{ ctx }`). Built once
@@ -31,6 +32,8 @@ export interface AppContext {
   listeners: readonly ChangeListener[];
   /** A User is issued tokens for a membership: the invite lifecycle accepts a pending invitation. */
   onMembershipSignIn?: (membership: ProjectMembership, userId: string) => Promise<void>;
+  /** Rest-hook subscriptions: the change listener and the notification dispatcher. */
+  subscriptions: SubscriptionServices;
 }
 
 /** What buildApp needs beyond the configuration; all optional, for tests. */

@@ -27,6 +27,8 @@ import { loggerOptions, OneLinePerRequest } from './http/logger';
 import { inviteIndexes } from './invite/indexes';
 import { createInviteDeps } from './invite/invite-output';
 import { acceptOnSignIn } from './invite/invite-acceptance';
+import { subscriptionIndexes } from './subscriptions/outbox';
+import { createSubscriptionServices, subscriptionsPlugin } from './subscriptions/services';
 import { SERVER_VERSION } from './package-files';
 import { pagesPlugin } from './pages/plugin';
 
@@ -41,7 +43,7 @@ declare module 'fastify' {
 
 /** Every domain's index specs, as buildApp creates them (the benchmarks' floor creates the same). */
 export function indexSpecs(): IndexSpecs[] {
-  return [fhirIndexes(), accountIndexes(), inviteIndexes(), emailIndexes()];
+  return [fhirIndexes(), accountIndexes(), inviteIndexes(), emailIndexes(), subscriptionIndexes()];
 }
 
 /** Builds the whole server (database connection, indexes, plugins). It never listens. */
@@ -74,7 +76,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     const definitions = loadDefinitions(findProfilesDir());
     // Each domain declares its indexes; db/ creates them without knowing the domains.
     await ensureIndexes(database, indexSpecs());
-    // The repository's change listeners: none of the server's own yet (see fhir/changes.ts).
+    // The repository's change listeners (see fhir/changes.ts): those given, then the server's own (below).
     const listeners = [...(deps.changeListeners ?? [])];
     const base = { config, database, clock: deps.clock ?? systemClock, definitions, log: app.log, listeners };
     const email = createEmailServices(base, deps.mailTransport);
@@ -82,7 +84,10 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     const access = createAccessServices(base.clock);
     const invite = createInviteDeps({ ...base, email, accessScopes: access.scopes, revokeLogin: auth.revokeLogin });
     const onMembershipSignIn = (membership: ProjectMembership, userId: string): Promise<void> => acceptOnSignIn(base, membership, userId);
-    const ctx: AppContext = { ...base, email, auth, access, invite, onMembershipSignIn };
+    // Rest-hook subscriptions queue their notifications in the transaction of every change.
+    const subscriptions = createSubscriptionServices({ ...base, access });
+    listeners.push(subscriptions.listener);
+    const ctx: AppContext = { ...base, email, auth, access, invite, onMembershipSignIn, subscriptions };
     app.decorate('ctx', ctx);
 
     app.setErrorHandler(errorHandler);
@@ -108,6 +113,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     await app.register(fhirRoutes, { ctx, prefix: '/fhir/R4' });
     await app.register(adminRoutes, { ctx });
     await app.register(emailPlugin, { ctx });
+    await app.register(subscriptionsPlugin, { ctx });
     await app.register(adminProjectRoutes, { ctx });
     await app.register(pagesPlugin, { ctx });
   } catch (err) {

@@ -31,6 +31,13 @@ export interface AppConfig {
   outboxPollMs: number;
   /** Whether the rate limiter on /auth and /oauth2 is on. */
   rateLimit: { enabled: boolean; max: number; windowMs: number };
+  /**
+   * Hosts (names or IP addresses, lower case) a Subscription endpoint may name with plain http,
+   * and that may resolve to private, loopback or link-local addresses (SUBSCRIPTION_ALLOWED_HOSTS).
+   */
+  subscriptionAllowedHosts: string[];
+  /** How often the subscription dispatcher looks for notifications to deliver; 0 disables its timer. */
+  subscriptionPollMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -71,6 +78,31 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
+/**
+ * A comma-separated list of host names or IP addresses, each as the URL parser writes it (lower
+ * case; IPv4 in dotted decimal, IPv6 compressed without brackets), so that `http://0x7f.1/`
+ * matches the entry `127.0.0.1` and `[::FFFF:7F00:1]` the entry `::ffff:7f00:1`.
+ */
+function hostList(env: Env, name: string): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') {
+    return [];
+  }
+  return raw.split(',').map((entry) => {
+    const value = entry.trim();
+    const refused = new ConfigError(`${name} must list host names or IP addresses separated by commas (no scheme, port or path), got "${value}"`);
+    if (!value || /[/@?#\s]/.test(value)) {
+      throw refused;
+    }
+    try {
+      const host = new URL(`http://${value.includes(':') && !value.startsWith('[') ? `[${value}]` : value}/`).hostname;
+      return host.replace(/^\[|\]$/g, '');
+    } catch {
+      throw refused;
+    }
+  });
+}
+
 /** Reads and validates the configuration from the environment (process.env unless given). */
 export function loadConfig(env: Env = process.env): AppConfig {
   const port = int(env, 'PORT', 8103, 0, 65535);
@@ -110,6 +142,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       max: int(env, 'RATE_LIMIT_MAX', 60, 1, 100_000),
       windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3600_000),
     },
+    subscriptionAllowedHosts: hostList(env, 'SUBSCRIPTION_ALLOWED_HOSTS'),
+    subscriptionPollMs: int(env, 'SUBSCRIPTION_POLL_MS', 1000, 0, 600_000),
   };
 }
 

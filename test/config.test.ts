@@ -37,4 +37,15 @@ describe('loadConfig', () => {
     expect(loadConfig({}).mongodbTimeoutMs).toBe(3000);
     expect(loadConfig({ MONGODB_TIMEOUT_MS: '10000' }).mongodbTimeoutMs).toBe(10000);
   });
+
+  test('SUBSCRIPTION_ALLOWED_HOSTS lists hosts in the URL parser’s normal form; SUBSCRIPTION_POLL_MS sets the dispatcher’s pace', () => {
+    expect(loadConfig({}).subscriptionAllowedHosts).toEqual([]);
+    expect(loadConfig({}).subscriptionPollMs).toBe(1000);
+    expect(loadConfig({ SUBSCRIPTION_ALLOWED_HOSTS: ' 127.0.0.1, Hooks.Internal ,::1,0x7f.2, [FE80::1] ' }).subscriptionAllowedHosts).toEqual(['127.0.0.1', 'hooks.internal', '::1', '127.0.0.2', 'fe80::1']);
+    expect(loadConfig({ SUBSCRIPTION_POLL_MS: '0' }).subscriptionPollMs).toBe(0);
+    for (const bad of ['http://hooks.internal', 'hooks.internal:8080', 'user@hooks.internal', 'a b', '127.0.0.1,,x']) {
+      expect(() => loadConfig({ SUBSCRIPTION_ALLOWED_HOSTS: bad })).toThrow(/SUBSCRIPTION_ALLOWED_HOSTS/);
+    }
+    expect(() => loadConfig({ SUBSCRIPTION_POLL_MS: 'often' })).toThrow(/SUBSCRIPTION_POLL_MS/);
+  });
 });

@@ -62,6 +62,16 @@ export const SECRET_FIELDS: Readonly<Record<string, readonly string[]>> = {
   ClientApplication: ['secret'],
 };
 
+/**
+ * Extensions that hold a secret a client may set (create, or update to rotate it) but never read
+ * back: every answer leaves them out, and an update that omits one keeps the stored value (see
+ * `redact` and `restoreHiddenFields` in enforce.ts). The Subscription's signing secret, under
+ * Medplum's URL (and the URL of that extension's first version).
+ */
+export const WRITE_ONLY_EXTENSIONS: Readonly<Record<string, readonly string[]>> = {
+  Subscription: ['https://www.medplum.com/fhir/StructureDefinition/subscription-secret', 'https://www.medplum.com/fhir/StructureDefinition-subscriptionSecret'],
+};
+
 export function fullRule(): AccessRule {
   return { interactions: new Set(ALL_INTERACTIONS), hiddenFields: [], readonlyFields: [] };
 }
@@ -127,7 +137,7 @@ export function superAdminScope(auth: AuthContext): AccessScope {
  * project (project confinement applies on top): read and update the project itself, manage
  * memberships, client applications and access policies, read, update and delete the users
  * scoped to the project (server-scoped users are never shown as `User` resources to them, see
- * user-visibility.ts). Never: create or delete the project, change its owner, move a membership
+ * user-visibility.ts), manage the project's rest-hook Subscriptions. Never: create or delete the project, change its owner, move a membership
  * to another user or project, change a user's email or sign-in state, raise the project to super
  * admin. Removing the owner's or the last administrator's membership is refused (admin-guard.ts).
  */
@@ -141,6 +151,7 @@ export function projectAdminRules(): Map<string, AccessRule[]> {
     ['User', rule([...READ_INTERACTIONS, 'update', 'delete'], ['passwordHash', 'mfaSecret'], ['email', 'emailVerified', 'mfaEnrolled', 'project', 'admin'])],
     ['ClientApplication', rule(ALL_INTERACTIONS, ['secret'], ['secret'])],
     ['AccessPolicy', rule(ALL_INTERACTIONS)],
+    ['Subscription', rule(ALL_INTERACTIONS)],
   ]);
 }
 

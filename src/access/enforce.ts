@@ -1,7 +1,7 @@
 import { matchesSearchRequest } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Extension, Resource } from '@medplum/fhirtypes';
 import { badRequest, FhirError, forbidden } from '../errors';
-import { inProjects, READ_INTERACTIONS, rulesOf, SECRET_FIELDS, type AccessRule, type AccessScope, type Interaction, type ResourceAccess } from './access-scope';
+import { inProjects, READ_INTERACTIONS, rulesOf, SECRET_FIELDS, WRITE_ONLY_EXTENSIONS, type AccessRule, type AccessScope, type Interaction, type ResourceAccess } from './access-scope';
 import { hasPath, jsonEqual, removePath, sameAt, topLevel } from './field-paths';
 
 /** The access to a type for an interaction, or 403. */
@@ -64,11 +64,43 @@ export function hiddenFieldsFor(access: ResourceAccess, resource: Resource): str
 
 /** A copy of the resource without the fields hidden from the caller; the input is not changed. */
 export function redact<T extends Resource>(access: ResourceAccess, resource: T): T {
-  let result = resource;
+  let result = withoutWriteOnlyExtensions(resource);
   for (const path of hiddenFieldsFor(access, resource)) {
     result = removePath(result, path);
   }
   return result;
+}
+
+/** A copy without the extensions nobody may read back (WRITE_ONLY_EXTENSIONS); the input itself when it has none. */
+export function withoutWriteOnlyExtensions<T extends Resource>(resource: T): T {
+  const urls = WRITE_ONLY_EXTENSIONS[resource.resourceType];
+  const extensions = (resource as { extension?: Extension[] }).extension;
+  if (!urls || !Array.isArray(extensions) || !extensions.some((e) => urls.includes(e?.url))) {
+    return resource;
+  }
+  const kept = extensions.filter((e) => !urls.includes(e?.url));
+  const copy = { ...resource } as T & { extension?: Extension[] };
+  if (kept.length > 0) {
+    copy.extension = kept;
+  } else {
+    delete copy.extension;
+  }
+  return copy;
+}
+
+/** An update that leaves out a write-only extension keeps the stored one (it could not have been read). */
+function keepWriteOnlyExtensions<T extends Resource>(resource: T, existing: Resource | undefined): T {
+  const urls = WRITE_ONLY_EXTENSIONS[resource.resourceType];
+  const stored = ((existing as { extension?: Extension[] } | undefined)?.extension ?? []).filter((e) => urls?.includes(e?.url));
+  const incoming = (resource as { extension?: unknown }).extension;
+  if (!urls || stored.length === 0 || (incoming !== undefined && !Array.isArray(incoming))) {
+    return resource;
+  }
+  const given = (incoming as Extension[] | undefined) ?? [];
+  if (given.some((e) => urls.includes(e?.url))) {
+    return resource;
+  }
+  return { ...resource, extension: [...given, ...stored] };
 }
 
 /**
@@ -77,7 +109,8 @@ export function redact<T extends Resource>(access: ResourceAccess, resource: T):
  * a create). For a nested path ('name.family') the existing element is kept when the caller left
  * the rest of it unchanged; otherwise the hidden part is dropped. Call before `checkWrite`.
  */
-export function restoreHiddenFields<T extends Resource>(access: ResourceAccess, resource: T, existing?: Resource): T {
+export function restoreHiddenFields<T extends Resource>(access: ResourceAccess, given: T, existing?: Resource): T {
+  const resource = keepWriteOnlyExtensions(given, existing);
   const hidden = hiddenFieldsFor(access, existing ?? resource).filter((f) => !(SECRET_FIELDS[resource.resourceType] ?? []).includes(f));
   let result = { ...resource } as Record<string, unknown>;
   const previous = (existing ?? {}) as Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Filter } from 'mongodb';
+import { createPollingLoop } from '../polling-loop';
 import type { Store } from '../db/store';
 import { outboxMessageId } from './mail-options';
 import { ADOPT_WINDOW_MS, adoptNewMail, dispatchCollection, purgeFinishedMail, SWEEP_EVERY_MS, type DispatchDocument } from './dispatch-state';
@@ -36,9 +37,6 @@ export function createOutboxDispatcher(deps: DispatcherDeps): OutboxDispatcher &
   const states = dispatchCollection(deps.database);
   const log = deps.log;
 
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let current: Promise<number> | undefined;
   let lastSweepAt: number | undefined;
 
   /** Gives new outbox mail a delivery state: recent mail on every run, all of it now and then. */
@@ -168,7 +166,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps): OutboxDispatcher &
 
   async function drain(): Promise<number> {
     let sent = 0;
-    if (stopped) {
+    if (loop.stopped) {
       return sent;
     }
     try {
@@ -177,7 +175,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps): OutboxDispatcher &
       log.warn({ err: describeSendError(err) }, 'Outbox could not be read; will try again');
       return sent;
     }
-    for (let i = 0; i < policy.batchSize && !stopped; i++) {
+    for (let i = 0; i < policy.batchSize && !loop.stopped; i++) {
       let doc: DispatchDocument | null;
       try {
         doc = await claim();
@@ -200,49 +198,11 @@ export function createOutboxDispatcher(deps: DispatcherDeps): OutboxDispatcher &
     return sent;
   }
 
-  function runOnce(): Promise<number> {
-    const previous = current ?? Promise.resolve(0);
-    const run = previous.then(drain, drain);
-    current = run;
-    run
-      .finally(() => {
-        if (current === run) {
-          current = undefined;
-        }
-      })
-      .catch(() => undefined);
-    return run;
-  }
-
-  function schedule(): void {
-    if (stopped || deps.pollMs <= 0 || timer) {
-      return;
-    }
-    timer = setTimeout(() => {
-      timer = undefined;
-      // A run already in flight (e.g. a manual runOnce) is enough: skip this tick.
-      const run = current ?? runOnce();
-      run.finally(schedule).catch(() => undefined);
-    }, deps.pollMs);
-    timer.unref();
-  }
-
+  const loop = createPollingLoop(drain, deps.pollMs);
   return {
     ownerId,
-    start() {
-      stopped = false;
-      schedule();
-    },
-    async stop() {
-      stopped = true;
-      if (timer) {
-        clearTimeout(timer);
-        timer = undefined;
-      }
-      while (current) {
-        await current.catch(() => undefined);
-      }
-    },
-    runOnce,
+    start: () => loop.start(),
+    stop: () => loop.stop(),
+    runOnce: () => loop.runOnce(),
   };
 }

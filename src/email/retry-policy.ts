@@ -1,3 +1,5 @@
+import { backoffDelayMs } from '../polling-loop';
+
 /** How the outbox dispatcher claims, retries and gives up. */
 export interface RetryPolicy {
   /** Delay before the first retry; each further retry doubles it. */
@@ -26,12 +28,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 
 /** The wait after the given number of failed attempts (1 = the first failure). */
 export function retryDelayMs(failedAttempts: number, policy: RetryPolicy = DEFAULT_RETRY_POLICY): number {
-  const exponent = Math.max(0, failedAttempts - 1);
-  // 2^exponent overflows nothing below the cap; stop doubling once past it.
-  if (exponent >= 30) {
-    return policy.maxDelayMs;
-  }
-  return Math.min(policy.baseDelayMs * 2 ** exponent, policy.maxDelayMs);
+  return backoffDelayMs(failedAttempts, policy.baseDelayMs, policy.maxDelayMs);
 }
 
 /**

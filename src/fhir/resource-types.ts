@@ -1,6 +1,6 @@
 /** The resource types this server stores, with one collection each. */
 export const CLINICAL_TYPES = ['Practitioner', 'Patient', 'RelatedPerson'] as const;
-export const ADMIN_TYPES = ['Project', 'User', 'ClientApplication', 'AccessPolicy', 'ProjectMembership'] as const;
+export const ADMIN_TYPES = ['Project', 'User', 'ClientApplication', 'AccessPolicy', 'ProjectMembership', 'Subscription'] as const;
 export const STORED_TYPES: readonly string[] = [...ADMIN_TYPES, ...CLINICAL_TYPES];
 
 export function isStoredType(type: string): boolean {

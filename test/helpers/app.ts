@@ -65,7 +65,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 }
 
 /** Collections the server writes besides the resource collections. */
-export const INTERNAL_COLLECTIONS = ['activations', 'admin_guards', 'bootstrap', 'conditional_guards', 'credentials', 'idempotency', 'invite_resends', 'keys', 'logins', 'outbox', 'outbox_dispatch', 'security_events'];
+export const INTERNAL_COLLECTIONS = ['activations', 'admin_guards', 'bootstrap', 'conditional_guards', 'credentials', 'idempotency', 'invite_resends', 'keys', 'logins', 'outbox', 'outbox_dispatch', 'security_events', 'subscription_lanes', 'subscription_notifications', 'subscription_owners'];
 
 export interface SnapshotOptions {
   /**

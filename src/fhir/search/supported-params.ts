@@ -68,6 +68,7 @@ export const INDEXED_PARAMS: Readonly<Record<string, Readonly<Record<string, Par
     active: 'token',
     'invite-status': 'token',
   },
+  Subscription: { status: 'token', type: 'token', criteria: 'string' },
 };
 
 /** An indexed parameter resolved against the loaded SearchParameter definitions. */
