@@ -69,5 +69,14 @@ export async function createEveryType(
     admin: false,
     active: true,
   });
+  // Switched off (the walk needs it stored and found, not delivering), at a public address literal (no name to resolve).
+  await create({
+    resourceType: 'Subscription',
+    status: 'off',
+    reason: `Walk subscription ${tag}`,
+    criteria: `Patient?family=Walkerson${tag}`,
+    contact: [{ system: 'email', value: `walk-subscription-${tag}@example.com` }],
+    channel: { type: 'rest-hook', endpoint: `https://93.184.215.14/hook/${tag}`, payload: 'application/fhir+json' },
+  });
   return made;
 }
