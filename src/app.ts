@@ -7,6 +7,8 @@ import { adminProjectRoutes } from './admin/project-routes';
 import type { AppContext, AppDeps } from './app-context';
 import { accountIndexes, createAuthServices } from './accounts/account-services';
 import { createAccessServices } from './access/resolve';
+import { auditIndexes } from './audit/audit-store';
+import { createAuditServices } from './audit/services';
 import { adminRoutes } from './admin/admin-routes';
 import { authRoutes } from './auth/auth-routes';
 import { systemClock } from './clock';
@@ -43,7 +45,7 @@ declare module 'fastify' {
 
 /** Every domain's index specs, as buildApp creates them (the benchmarks' floor creates the same). */
 export function indexSpecs(): IndexSpecs[] {
-  return [fhirIndexes(), accountIndexes(), inviteIndexes(), emailIndexes(), subscriptionIndexes()];
+  return [fhirIndexes(), accountIndexes(), inviteIndexes(), emailIndexes(), subscriptionIndexes(), auditIndexes()];
 }
 
 /** Builds the whole server (database connection, indexes, plugins). It never listens. */
@@ -66,7 +68,10 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     throw new Error('buildApp needs config.mongodbUri or deps.database');
   }
   const database = deps.database ?? (await connectDatabase(config.mongodbUri as string, config.mongodbDatabase, deps.embedded ?? false, { timeoutMs: config.mongodbTimeoutMs, log: app.log }));
+  // Events recorded without waiting are written before the database closes.
+  let drainAudit: () => Promise<void> = async () => undefined;
   app.addHook('onClose', async () => {
+    await drainAudit();
     if (ownsDatabase) {
       await database.close();
     }
@@ -78,7 +83,14 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     await ensureIndexes(database, indexSpecs());
     // The repository's change listeners (see fhir/changes.ts): those given, then the server's own (below).
     const listeners = [...(deps.changeListeners ?? [])];
-    const base = { config, database, clock: deps.clock ?? systemClock, definitions, log: app.log, listeners };
+    const clock = deps.clock ?? systemClock;
+    // The audit trail: its listener writes the events about resource writes in their transactions.
+    const auditServices = createAuditServices({ database, clock, log: app.log, config, enabled: deps.audit });
+    if (auditServices.trail.enabled) {
+      listeners.push(auditServices.listener);
+    }
+    drainAudit = () => auditServices.trail.drain();
+    const base = { config, database, clock, definitions, log: app.log, listeners, audit: auditServices.trail };
     const email = createEmailServices(base, deps.mailTransport);
     const auth = await createAuthServices(base);
     const access = createAccessServices(base.clock);

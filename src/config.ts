@@ -38,12 +38,17 @@ export interface AppConfig {
   subscriptionAllowedHosts: string[];
   /** How often the subscription dispatcher looks for notifications to deliver; 0 disables its timer. */
   subscriptionPollMs: number;
+  /** How long AuditEvents are kept (AUDIT_RETENTION_DAYS); a TTL index removes older ones. */
+  auditRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
 
 /** The default of MONGODB_TIMEOUT_MS: how long a request waits for the database before answering 503. */
 export const DEFAULT_MONGODB_TIMEOUT_MS = 3000;
+
+/** The default of AUDIT_RETENTION_DAYS: six years, the retention HIPAA asks of security documentation. */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 2190;
 
 type Env = Record<string, string | undefined>;
 
@@ -144,6 +149,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     subscriptionAllowedHosts: hostList(env, 'SUBSCRIPTION_ALLOWED_HOSTS'),
     subscriptionPollMs: int(env, 'SUBSCRIPTION_POLL_MS', 1000, 0, 600_000),
+    auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', DEFAULT_AUDIT_RETENTION_DAYS, 1, 36_500),
   };
 }
 

@@ -152,6 +152,8 @@ export function projectAdminRules(): Map<string, AccessRule[]> {
     ['ClientApplication', rule(ALL_INTERACTIONS, ['secret'], ['secret'])],
     ['AccessPolicy', rule(ALL_INTERACTIONS)],
     ['Subscription', rule(ALL_INTERACTIONS)],
+    // The project's audit trail: read and search only (writes are 405 for everyone, see enforce.ts).
+    ['AuditEvent', rule(['read', 'search'])],
   ]);
 }
 

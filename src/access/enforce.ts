@@ -2,10 +2,33 @@ import { matchesSearchRequest } from '@medplum/core';
 import type { Extension, Resource } from '@medplum/fhirtypes';
 import { badRequest, FhirError, forbidden } from '../errors';
 import { inProjects, READ_INTERACTIONS, rulesOf, SECRET_FIELDS, WRITE_ONLY_EXTENSIONS, type AccessRule, type AccessScope, type Interaction, type ResourceAccess } from './access-scope';
+import { readOnlyInteractions } from '../fhir/resource-types';
 import { hasPath, jsonEqual, removePath, sameAt, topLevel } from './field-paths';
 
-/** The access to a type for an interaction, or 403. */
+/** The CapabilityStatement codes of each interaction (see READ_ONLY_TYPES). */
+const INTERACTION_CODES: Readonly<Record<Interaction, readonly string[]>> = {
+  read: ['read'],
+  vread: ['vread'],
+  search: ['search-type'],
+  history: ['history-instance', 'history-type'],
+  create: ['create'],
+  update: ['update', 'patch'],
+  delete: ['delete'],
+};
+
+/** 405 for everyone (super administrator included) when a read-only type does not answer the interaction. */
+function refuseUndeclared(resourceType: string, interaction: Interaction): void {
+  const declared = readOnlyInteractions(resourceType);
+  if (declared && !INTERACTION_CODES[interaction].some((code) => declared.includes(code))) {
+    const err = new FhirError('FST_NOT_ALLOWED', `${resourceType} answers ${declared.join(' and ')} only: the server writes these resources itself and nobody may ${interaction} them`);
+    err.headers = { allow: 'GET, HEAD' };
+    throw err;
+  }
+}
+
+/** The access to a type for an interaction; 405 when the type does not answer it (READ_ONLY_TYPES), else 403 without access. */
 export function requireInteraction(scope: AccessScope, resourceType: string, interaction: Interaction): ResourceAccess {
+  refuseUndeclared(resourceType, interaction);
   const access = scope.forType(resourceType);
   if (!access || !access.interactions.has(interaction)) {
     throw forbidden(`You may not ${interaction} ${resourceType} resources`);

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { JWK } from 'jose';
 import type { AppConfig } from '../config';
 import type { Store } from '../db/store';
+import type { AuditTrail } from '../audit/trail';
 import type { Actor, ChangeListener } from '../fhir/changes';
 import { FhirError } from '../errors';
 import type { BackgroundTasks } from './set-password';
@@ -74,6 +75,8 @@ export interface AccountsContext extends Store {
   auth: AuthServices;
   /** The repository's change listeners (see fhir/changes.ts). */
   listeners?: readonly ChangeListener[];
+  /** The audit trail (sign-in, MFA and reset events; see audit/services.ts). */
+  audit?: AuditTrail;
   /**
    * Called when a User is issued tokens for a membership (the authorization code exchange),
    * before the tokens: the invite lifecycle accepts a pending invitation there (given by buildApp).

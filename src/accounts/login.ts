@@ -112,6 +112,8 @@ export async function passwordLogin(ctx: AccountsContext, input: PasswordLoginIn
   const passwordHash = credentials?.passwordHash;
   const ok = await verifyPassword(passwordHash ?? (await ctx.auth.dummyPasswordHash()), input.password);
   if (!user || !passwordHash || !ok) {
+    // One reason code for an unknown email and a wrong password; the account only when it exists.
+    ctx.audit?.record({ kind: 'sign-in', outcome: '4', outcomeDesc: 'invalid-credentials', address: input.remoteAddress, ...(user ? { actor: { principal: { reference: `User/${user.id}` } }, project: user.project?.reference?.split('/')[1] } : {}) });
     throw badRequest(INVALID_CREDENTIALS);
   }
   await upgradePasswordHash(ctx, user.id as string, passwordHash, input.password);
@@ -119,6 +121,7 @@ export async function passwordLogin(ctx: AccountsContext, input: PasswordLoginIn
   const pending = { projectId, profileType: input.resourceType || undefined };
   const memberships = await membershipsOf(ctx, `User/${user.id}`, membershipQuery(pending));
   if (memberships.length === 0) {
+    ctx.audit?.record({ kind: 'sign-in', outcome: '4', outcomeDesc: 'no-membership', address: input.remoteAddress, actor: { principal: { reference: `User/${user.id}` } }, project: projectId });
     throw badRequest(projectId ? 'This account is not a member of that project' : 'This account is not a member of any project', projectId ? 'projectId' : undefined);
   }
 
@@ -141,6 +144,9 @@ export async function passwordLogin(ctx: AccountsContext, input: PasswordLoginIn
     { remoteAddress: input.remoteAddress, userAgent: input.userAgent },
   );
   await insertLogin(ctx.database, login);
+  const signedInto = memberships.length === 1 ? idOf(memberships[0].project, 'Project') : projectId;
+  const actor = { principal: { reference: `User/${user.id}` }, ...(memberships.length === 1 ? { membership: { reference: `ProjectMembership/${memberships[0].id}` }, profile: memberships[0].profile } : {}) };
+  ctx.audit?.record({ kind: 'sign-in', outcomeDesc: 'password accepted', address: input.remoteAddress, actor, project: signedInto, entities: [{ what: { reference: `User/${user.id}` }, role: '11' }] });
 
   const step = await mfaGate(ctx, login, user, credentials);
   if (step) {

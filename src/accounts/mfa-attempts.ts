@@ -1,3 +1,4 @@
+import type { AuditTrail } from '../audit/trail';
 import type { ClientSession, Filter } from 'mongodb';
 import type { FastifyBaseLogger } from 'fastify';
 import { newId } from '../clock';
@@ -108,6 +109,8 @@ export function wrongCode(login: LoginDoc, replay: boolean, accountLeft = Infini
 /** What the account limit needs: the store and where wrong codes are logged (warn, no secrets). */
 export interface LockoutDeps extends Store {
   log?: FastifyBaseLogger;
+  /** The audit trail: each wrong code (mfa-failed) and lockout (mfa-locked), without waiting. */
+  audit?: AuditTrail;
 }
 
 /**
@@ -243,7 +246,10 @@ export async function recordAccountFailure(deps: LockoutDeps, failure: FailureCo
   const where = { userId: failure.userId, loginId: failure.loginId, check: failure.check };
   deps.log?.warn({ ...where, failures }, 'wrong MFA code');
   await recordSecurityEvent(deps.database, { type: 'mfa-failure', at: now, ...trail(failure), failures });
+  const audited = { actor: { principal: { reference: `User/${failure.userId}` } }, address: failure.remoteAddress, outcome: '4' as const };
+  deps.audit?.record({ ...audited, kind: 'mfa-failed', outcomeDesc: `wrong-code (${failure.check}), ${failures} in the window` });
   if (lockedUntil) {
+    deps.audit?.record({ ...audited, kind: 'mfa-locked', outcomeDesc: `locked until ${lockedUntil.toISOString()}` });
     deps.log?.warn({ ...where, lockedUntil: lockedUntil.toISOString() }, 'too many wrong MFA codes: the account code step is locked');
     await recordSecurityEvent(deps.database, { type: 'mfa-lockout', at: now, ...trail(failure), failures, lockedUntil });
   }

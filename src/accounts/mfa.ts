@@ -6,6 +6,7 @@ import type { KeyedLock } from '../db/keyed-lock';
 import type { Store } from '../db/store';
 import { withTransaction } from '../db/transaction';
 import { badRequest, forbidden } from '../errors';
+import type { AuditTrail } from '../audit/trail';
 import type { ChangeListener } from '../fhir/changes';
 import { readStored, updateResource, type RepoContext } from '../fhir/repository';
 import { confirmTotpSecret, offerTotpSecret, readCredentials, removeTotpSecret, useTotpStep, type CredentialsDoc } from './credentials';
@@ -119,6 +120,8 @@ export interface MfaServiceDeps extends Store {
   log?: FastifyBaseLogger;
   /** The repository's change listeners (the User's mfaEnrolled changes). */
   listeners?: readonly ChangeListener[];
+  /** The audit trail (a verified code; wrong codes and lockouts through mfa-attempts.ts). */
+  audit?: AuditTrail;
 }
 
 /** What a new enrollment shows: the otpauth URI (it carries the pending secret) and its QR code. */
@@ -206,6 +209,7 @@ export async function loginVerify(deps: MfaServiceDeps, loginId: string, token: 
       await consumeStep(deps, session, login.userId, credentials.mfaSecret, step);
       await refundAttempt(deps, session, loginId, true);
       await refundAccountAttempt(deps, session, login.userId, attemptId);
+      await deps.audit?.write(session, { kind: 'mfa-verified', actor: { principal: { reference: `User/${login.userId}` } }, project: login.projectId, address: login.remoteAddress });
     });
   });
 }

@@ -1,3 +1,4 @@
+import type { AuditTrail } from '../audit/trail';
 import type { ClientSession, Filter } from 'mongodb';
 import type { Reference } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
@@ -202,11 +203,12 @@ export const REUSED_REFRESH_TOKEN = 'Invalid refresh token: it was already used 
  * the security trail, never with the token.
  */
 export async function endReusedLogin(
-  deps: Store & { log: FastifyBaseLogger; revokeLogin(loginId: string): Promise<void> },
+  deps: Store & { log: FastifyBaseLogger; revokeLogin(loginId: string): Promise<void>; audit?: AuditTrail },
   login: LoginDoc,
   remoteAddress: string | undefined,
 ): Promise<void> {
   await deps.revokeLogin(login._id);
+  deps.audit?.record({ kind: 'refresh-token-reuse', outcome: '8', outcomeDesc: 'a rotated refresh token was used again: the sign-in session is revoked', address: remoteAddress, actor: { principal: { reference: `${login.userType}/${login.userId}` } }, project: login.projectId, entities: [{ what: { reference: `${login.userType}/${login.userId}` }, role: login.userType === 'User' ? '11' : '13' }] });
   deps.log.warn({ loginId: login._id, userId: login.userId }, 'a rotated refresh token was used again: the sign-in session is revoked');
   await recordSecurityEvent(deps.database, {
     type: 'refresh-token-reuse',

@@ -1,3 +1,4 @@
+import type { AuditTrail } from '../audit/trail';
 import type { User } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClientSession } from 'mongodb';
@@ -23,6 +24,8 @@ import { endSessionsOnThisInstance, revokeUserSessions } from './sessions';
 export interface SetPasswordDeps extends Store {
   /** The repository's change listeners (the User's emailVerified change). */
   listeners?: readonly ChangeListener[];
+  /** The audit trail: the activation or completed reset, in the password's transaction. */
+  audit?: AuditTrail;
   /**
    * Serializes uses of one activation request in this process. The embedded engine does not
    * detect two concurrent transactions changing the same document, so without it two uses at
@@ -107,6 +110,9 @@ async function applyActivation(deps: SetPasswordDeps, session: ClientSession, in
     await updateResource(repo, { ...stored.resource, emailVerified: true }, { skipValidation: true, author: { reference: `User/${activation.userId}` } });
   }
   await deps.onActivated?.({ ...repo, session }, activation);
+  const project = activation.projectId ?? stored.project;
+  const entities = [{ what: { reference: `User/${activation.userId}` }, role: '11' as const, detail: { membership: activation.membershipId && `ProjectMembership/${activation.membershipId}`, emailVerified: activation.mailed === true } }];
+  await deps.audit?.write(session, { kind: activation.kind === 'reset' ? 'password-reset-completed' : 'activation', actor: repo.actor, project, entities });
   return revokeUserSessions(deps.database, session, activation.userId, now);
 }
 
@@ -123,6 +129,8 @@ async function settleAmbiguous(deps: SetPasswordDeps, activation: ActivationDoc,
 // --- Password reset ---------------------------------------------------------------------------
 
 export interface ResetPasswordDeps extends Store {
+  /** The audit trail: the request, in the transaction of its link (only when the account exists). */
+  audit?: AuditTrail;
   baseUrl: string;
   /** Lifetime of the emailed link. */
   ttlMs: number;
@@ -164,6 +172,7 @@ export async function requestPasswordReset(deps: ResetPasswordDeps, input: Reset
   await withTransaction(deps.database, async (session) => {
     const activation = await createActivation(deps, session, { userId, kind: 'reset', delivery: 'mail' });
     await deps.email.enqueue(session, resetMail(to, activation));
+    await deps.audit?.write(session, { kind: 'password-reset-requested', project: user.project?.reference?.split('/')[1], entities: [{ what: { reference: `User/${userId}` }, role: '11' }] });
   });
   return true;
 }

@@ -20,12 +20,12 @@ export const activationRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
   app.post<{ Body: { id: string; secret: string; password: string } }>('/auth/setpassword', { schema: setPasswordSchema }, async (request) => {
     const { id, secret, password } = request.body;
     // The invitation the link was for becomes accepted in the password's transaction.
-    const deps = { database: ctx.database, clock: ctx.clock, lock, revokeLogin: ctx.auth.revokeLogin, listeners: ctx.listeners, onActivated: acceptOnActivation };
+    const deps = { database: ctx.database, clock: ctx.clock, lock, revokeLogin: ctx.auth.revokeLogin, listeners: ctx.listeners, onActivated: acceptOnActivation, audit: ctx.audit };
     await setPasswordWithActivation(deps, { id, secret, password });
     return outcomeOk('Your password is set: you can now sign in with it');
   });
 
-  const resetDeps = { database: ctx.database, clock: ctx.clock, baseUrl: ctx.config.baseUrl, ttlMs: ctx.config.activationTtlMs, email: ctx.email };
+  const resetDeps = { database: ctx.database, clock: ctx.clock, baseUrl: ctx.config.baseUrl, ttlMs: ctx.config.activationTtlMs, email: ctx.email, audit: ctx.audit };
   const resetRequests = new WeakMap<FastifyRequest, ResetPasswordInput>();
   app.addHook('onClose', () => ctx.auth.background.drain());
 

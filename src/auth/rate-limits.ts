@@ -45,6 +45,12 @@ export async function registerRateLimits(app: FastifyInstance, ctx: AppContext):
   await app.register(rateLimit, { global: false, max, timeWindow: windowMs });
   const byAddress = app.createRateLimit({ keyGenerator: (request) => `ip:${request.ip}` });
   const byEmail = app.createRateLimit({ keyGenerator: (request) => `email:${emailOf(request) ?? ''}`, allowList: (request) => emailOf(request) === undefined });
+  // Every refusal is in the audit trail (without waiting; the address and route only, never the body).
+  app.addHook('onError', async (request, _reply, error) => {
+    if ((error as { statusCode?: number }).statusCode === 429 && isLimitedRoute(request)) {
+      ctx.audit.record({ kind: 'rate-limited', outcome: '4', outcomeDesc: `${request.method} ${request.routeOptions.url ?? ''}`.slice(0, 100), address: request.ip });
+    }
+  });
   app.addHook('onRequest', async (request) => {
     if (isLimitedRoute(request)) {
       await enforce(byAddress, request);

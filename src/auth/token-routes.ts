@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { actorOf, type AuthContext } from '../accounts/auth-context';
 import { OAuthError, tokenGrant, type TokenRequest } from '../accounts/oauth-grants';
 import type { AppContext } from '../app-context';
 import { jwksResponse, logoutResponse, tokenBodySchema, tokenResponse } from './route-schemas';
@@ -40,6 +41,7 @@ export const tokenRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
     const loginId = request.auth?.loginId;
     if (loginId && !loginId.startsWith('basic:')) {
       await ctx.auth.revokeLogin(loginId);
+      ctx.audit.record({ kind: 'sign-out', actor: actorOf(request.auth as AuthContext), project: request.auth?.projectId, address: request.ip });
     }
     return { ok: true };
   };

@@ -1,7 +1,7 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceOperation, OperationDefinition } from '@medplum/fhirtypes';
 import { SERVER_VERSION } from '../package-files';
 import { fhirBase } from '../fhir/bundle';
-import { STORED_TYPES } from '../fhir/resource-types';
+import { readOnlyInteractions, STORED_TYPES } from '../fhir/resource-types';
 import { indexedParams } from '../fhir/search/supported-params';
 
 const INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
@@ -29,6 +29,23 @@ function operationRef(baseUrl: string, op: OperationDefinition): CapabilityState
   return { name: op.code as string, definition: op.url ?? `${fhirBase(baseUrl)}OperationDefinition/${op.id}`, documentation: op.description };
 }
 
+/** The interactions and flags of a read-only type (READ_ONLY_TYPES), overriding the defaults. */
+function readOnlyEntry(type: string): Partial<CapabilityStatementRestResource> {
+  const declared = readOnlyInteractions(type);
+  if (!declared) {
+    return {};
+  }
+  return {
+    interaction: INTERACTIONS.filter((code) => declared.includes(code)).map((code) => ({ code })),
+    versioning: 'no-version',
+    readHistory: false,
+    conditionalCreate: false,
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+    documentation: 'Written by the server only (the audit trail); create, update, patch and delete answer 405 for everyone',
+  };
+}
+
 function resourceEntry(baseUrl: string, type: string, operations: OperationDefinition[]): CapabilityStatementRestResource {
   const params = indexedParams(type);
   const revIncludes = STORED_TYPES.flatMap((source) =>
@@ -47,6 +64,8 @@ function resourceEntry(baseUrl: string, type: string, operations: OperationDefin
     conditionalRead: 'full-support',
     conditionalUpdate: true,
     conditionalDelete: 'single',
+    // A type the server writes itself answers only what it declares (every write is 405).
+    ...readOnlyEntry(type),
     searchParam: [
       ...SPECIAL_SEARCH,
       ...params.map((p) => ({ name: p.code, type: p.kind, definition: p.definition.url, documentation: p.definition.description })),

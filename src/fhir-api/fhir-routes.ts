@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../app-context';
 import { KeyedLock } from '../db/keyed-lock';
+import { accessDeniedRecord } from './audit-records';
 import { bundleRoutes } from './bundle-routes';
 import { conditionalRoutes } from './conditional-routes';
 import { historyRoutes } from './history-routes';
@@ -35,6 +36,12 @@ export const fhirRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, {
   };
   // First: the 405 handler learns every route registered after it.
   registerHttpConformance(app);
+  // Every 403 of the FHIR API is in the audit trail (without waiting).
+  app.addHook('onError', async (request, _reply, error) => {
+    if ((error as { statusCode?: number }).statusCode === 403) {
+      ctx.audit.record(accessDeniedRecord(request, error.message));
+    }
+  });
   await app.register(metadataRoutes, options);
   await app.register(readRoutes, options);
   await app.register(writeRoutes, options);

@@ -58,6 +58,11 @@ export interface ResourceChange<T extends Resource = Resource> {
    * so listeners classify a change (an invite, a resend, a Bundle entry) without calling its writer.
    */
   operation?: ChangeOperation;
+  /**
+   * What the writer says about the change beyond the resource (RepoContext.detail), e.g. an
+   * invite's email status: plain values for listeners, never a secret.
+   */
+  detail?: Readonly<Record<string, string | boolean>>;
 }
 
 /**

@@ -31,6 +31,8 @@ export interface RepoContext extends Store {
   actor?: Actor;
   /** What the writer is doing (see ChangeOperation in changes.ts), handed to the listeners. */
   operation?: ChangeOperation;
+  /** What the writer says about its changes beyond the resources (see ResourceChange.detail). */
+  detail?: Readonly<Record<string, string | boolean>>;
 }
 
 /** The stored shape of the current version of a resource (collection named after the type). */
@@ -152,6 +154,7 @@ async function notifyListeners<T extends Resource>(ctx: RepoContext, session: Cl
     session,
     ...(ctx.actor ? { actor: ctx.actor } : {}),
     ...(ctx.operation ? { operation: ctx.operation } : {}),
+    ...(ctx.detail ? { detail: ctx.detail } : {}),
   };
   for (const listener of ctx.listeners) {
     await listener(change);

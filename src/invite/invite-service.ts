@@ -128,7 +128,9 @@ export async function inviteInSession(deps: InviteDeps, session: ClientSession, 
   const activationUrl = (userCreated || reopenDelivery) && !mail ? activation?.url : undefined;
   const current = plan.action === 'update' ? plan.current : undefined;
   const inviteState = stateAfterInvite({ current, reopen, now: repo.clock.now(), accountActive, sent: mail || activationUrl !== undefined, expiresAt: activation?.expiresAt, invitedBy: caller.profile });
-  const { membership, created } = await writeMembership(repo, request, plan, { id: membershipId, project, user, profile, invitedBy, access, inviteState });
+  // The audit trail's invite event is written with the membership: it says what the membership does not.
+  const detail = { scope: request.scope, mfaRequired: request.mfaRequired, emailStatus: mail ? 'queued' : 'skipped', userCreated };
+  const { membership, created } = await writeMembership({ ...repo, detail }, request, plan, { id: membershipId, project, user, profile, invitedBy, access, inviteState });
   if (mail) {
     const mailInput = { project, user, to: user.email ?? (request.email as string), baseUrl: deps.config.baseUrl, activation, inviter: await inviterName(repo, caller), mfaRequired: request.mfaRequired };
     await deps.email.enqueue(session, buildInviteEmail(deps.templates, mailInput));

@@ -69,6 +69,7 @@ export const INDEXED_PARAMS: Readonly<Record<string, Readonly<Record<string, Par
     'invite-status': 'token',
   },
   Subscription: { status: 'token', type: 'token', criteria: 'string' },
+  AuditEvent: { type: 'token', subtype: 'token', action: 'token', agent: 'reference', entity: 'reference', date: 'date', outcome: 'token', altid: 'token' },
 };
 
 /** An indexed parameter resolved against the loaded SearchParameter definitions. */
