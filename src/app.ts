@@ -87,7 +87,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     // The audit trail: its listener writes the events about resource writes in their transactions.
     const auditServices = createAuditServices({ database, clock, log: app.log, config, enabled: deps.audit });
     if (auditServices.trail.enabled) {
-      listeners.push(auditServices.listener);
+      // First, so that any later listener's refusal rolls the event back with the change.
+      listeners.unshift(auditServices.listener);
     }
     drainAudit = () => auditServices.trail.drain();
     const base = { config, database, clock, definitions, log: app.log, listeners, audit: auditServices.trail };

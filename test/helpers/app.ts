@@ -59,7 +59,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     ...options.env,
   });
   const embedded = !process.env.MONGODB_URI;
-  const app = await buildApp(config, { logger: options.logger, clock: options.clock, mailTransport: options.mailTransport, changeListeners: options.changeListeners, embedded });
+  const app = await buildApp(config, { logger: options.logger, clock: options.clock, mailTransport: options.mailTransport, changeListeners: options.changeListeners, audit: options.audit, embedded });
   await app.ready();
   return { app, config, close: () => app.close() };
 }
