@@ -11,6 +11,8 @@ export type Stored = Resource & { id: string; meta?: Resource['meta'] };
  * by `headers`' caller in `projectId`, rich enough that every search parameter the server has
  * finds it (names, identifiers, telecom, gender, dates, references between them). `tag` keeps
  * two sets apart. Answers them by type. `send` makes the requests (a test may record them).
+ * AuditEvent cannot be POSTed (the server writes it): its fixture is the event the membership's
+ * creation left, found by search (`headers` must be allowed to search AuditEvent).
  */
 export async function createEveryType(
   app: FastifyInstance,
@@ -57,7 +59,7 @@ export async function createEveryType(
   await create({ resourceType: 'Project', name: `Walk project ${tag}`, identifier: [{ system: 'http://walk.example/project', value: `P-${tag}` }], owner: { reference: `User/${user.id}` } });
   await create({ resourceType: 'ClientApplication', name: `Walk client ${tag}` });
   const policy = await create({ resourceType: 'AccessPolicy', name: `Walk policy ${tag}`, resource: [{ resourceType: 'Patient' }] });
-  await create({
+  const membership = await create({
     resourceType: 'ProjectMembership',
     project: { reference: `Project/${projectId}` },
     user: { reference: `User/${user.id}`, display: `walk-user-${tag}` },
@@ -78,5 +80,11 @@ export async function createEveryType(
     contact: [{ system: 'email', value: `walk-subscription-${tag}@example.com` }],
     channel: { type: 'rest-hook', endpoint: `https://93.184.215.14/hook/${tag}`, payload: 'application/fhir+json' },
   });
+  const events = await send({ method: 'GET', url: `/fhir/R4/AuditEvent?entity=ProjectMembership/${membership.id}&_sort=-date`, headers });
+  const event = (events.json() as { entry?: { resource?: Stored }[] }).entry?.[0]?.resource;
+  if (events.statusCode !== 200 || !event) {
+    throw new Error(`finding the AuditEvent of ProjectMembership/${membership.id}: ${events.statusCode} ${events.body}`);
+  }
+  made.set('AuditEvent', event);
   return made;
 }

@@ -157,13 +157,24 @@ describe('$validate', () => {
     expect(res.statusCode).toBe(401);
   });
 
-  test('it is published: OperationDefinition and every stored type in the CapabilityStatement', async () => {
+  test('it is published: OperationDefinition and every stored type a caller may write in the CapabilityStatement', async () => {
     const definition = await t.app.inject({ method: 'GET', url: '/fhir/R4/OperationDefinition/Resource-validate' });
     expect(definition.statusCode).toBe(200);
     expect(definition.json()).toMatchObject({ code: 'validate', type: true, instance: true, system: false, affectsState: false });
     const cs = (await t.app.inject({ method: 'GET', url: '/fhir/R4/metadata' })).json() as CapabilityStatement;
-    for (const resource of cs.rest?.[0].resource ?? []) {
+    const writable = (cs.rest?.[0].resource ?? []).filter((r) => r.interaction?.some((i) => i.code === 'create'));
+    expect(writable.length).toBeGreaterThan(5);
+    for (const resource of writable) {
       expect(resource.operation).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'validate', definition: 'https://fhir-invite-server.example/fhir/OperationDefinition/Resource-validate' })]));
     }
+  });
+
+  test('a type only the server writes (AuditEvent) has no $validate: there is no write of it to check', async () => {
+    const cs = (await t.app.inject({ method: 'GET', url: '/fhir/R4/metadata' })).json() as CapabilityStatement;
+    const audit = cs.rest?.[0].resource?.find((r) => r.type === 'AuditEvent');
+    expect(audit?.interaction?.map((i) => i.code)).toEqual(['read', 'search-type']);
+    expect(audit?.operation).toBeUndefined();
+    const res = await t.app.inject({ method: 'POST', url: '/fhir/R4/AuditEvent/$validate', headers: { ...admin.headers, ...FHIR_JSON }, payload: { resourceType: 'AuditEvent' } });
+    expect(res.statusCode).toBe(404);
   });
 });
