@@ -15,6 +15,7 @@ import { systemClock } from './clock';
 import type { AppConfig } from './config';
 import { connectDatabase } from './db/database';
 import { ensureIndexes, type IndexSpecs } from './db/indexes';
+import { embeddedTtlSweeper } from './db/ttl-sweeper';
 import { emailPlugin } from './email/plugin';
 import { createEmailServices, emailIndexes } from './email/services';
 import { findProfilesDir, loadDefinitions } from './fhir/definitions';
@@ -35,6 +36,8 @@ import { SERVER_VERSION } from './package-files';
 import { pagesPlugin } from './pages/plugin';
 
 const BODY_LIMIT = 1024 * 1024;
+/** How often expired documents are swept on the embedded engine (MongoDB's own TTL monitor runs every 60 s). */
+const TTL_SWEEP_MS = 60_000;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -81,6 +84,10 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     const definitions = loadDefinitions(findProfilesDir());
     // Each domain declares its indexes; db/ creates them without knowing the domains.
     await ensureIndexes(database, indexSpecs());
+    // The embedded engine has no TTL monitor: expired AuditEvents (and guards) are swept here instead.
+    const sweeper = embeddedTtlSweeper(database, indexSpecs(), deps.clock ?? systemClock, TTL_SWEEP_MS);
+    sweeper?.start();
+    app.addHook('onClose', async () => sweeper?.stop());
     // The repository's change listeners (see fhir/changes.ts): those given, then the server's own (below).
     const listeners = [...(deps.changeListeners ?? [])];
     const clock = deps.clock ?? systemClock;
