@@ -7,7 +7,9 @@ import type { Actor } from '../fhir/changes';
  * and HL7 audit vocabularies (plus this server's own subtype code naming the action precisely),
  * `action`, `recorded`, `outcome` with its description, an agent for the user or client
  * (`requestor: true`, its profile reference as `who`, its User or ClientApplication as `altId`),
- * an agent for this server, `source` and an `entity` per resource touched. It never holds a
+ * an agent for this server, `source` and an `entity` per resource touched. Codings carry no
+ * `display` (but the event type's): events are kept for years and the embedded engine's cost
+ * grows with the size of what it stores; the codes and AUDIT_KINDS say what they mean. It never holds a
  * secret (no password, hash, token, activation or MFA secret, TOTP code) nor an email address.
  *
  * This file builds the resources; audit-store.ts writes them; audit-listener.ts turns resource
@@ -22,7 +24,6 @@ export const SUBTYPE_SYSTEM = 'https://fhir-invite-server.example/fhir/CodeSyste
 const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const SOURCE_TYPE = 'http://terminology.hl7.org/CodeSystem/security-source-type';
-const PARTICIPATION = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
 
 const REST: Coding = { system: AUDIT_EVENT_TYPE, code: 'rest', display: 'Restful Operation' };
 const USER_AUTHENTICATION: Coding = { system: DCM, code: '110114', display: 'User Authentication' };
@@ -32,7 +33,7 @@ const ROLES_CHANGED: Coding = { system: DCM, code: '110136', display: 'Security 
 const LOGIN: Coding = { system: DCM, code: '110122', display: 'Login' };
 const LOGOUT: Coding = { system: DCM, code: '110123', display: 'Logout' };
 
-const interaction = (code: string): Coding => ({ system: RESTFUL_INTERACTION, code, display: code });
+const interaction = (code: string): Coding => ({ system: RESTFUL_INTERACTION, code });
 
 interface KindSpec {
   type: Coding;
@@ -103,22 +104,16 @@ export interface AuditRecord {
   interaction?: string;
 }
 
-const ROLE_DISPLAY: Record<string, string> = { '1': 'Patient', '4': 'Domain Resource', '5': 'Master file', '6': 'User', '11': 'Security User', '13': 'Security Resource' };
-
 function requestor(actor: Actor | undefined, address: string | undefined): AuditEventAgent {
-  const agent: AuditEventAgent = {
-    type: { coding: [{ system: DCM, code: '110153', display: 'Source Role ID' }] },
-    requestor: true,
-  };
+  const agent: AuditEventAgent = { type: { coding: [{ system: DCM, code: '110153' }] }, requestor: true };
   if (actor) {
     agent.who = (actor.profile ?? actor.principal) as AuditEventAgent['who'];
     const principal = actor.principal.reference;
     if (principal) {
       agent.altId = principal;
     }
-    agent.role = [{ coding: [{ system: PARTICIPATION, code: 'AUT', display: 'author (originator)' }] }];
   } else {
-    agent.who = { display: 'unknown or unauthenticated caller' };
+    agent.who = { display: 'unknown' };
   }
   if (address) {
     agent.network = { address: address.slice(0, 64), type: '2' };
@@ -127,9 +122,9 @@ function requestor(actor: Actor | undefined, address: string | undefined): Audit
 }
 
 function entityOf(input: AuditEntityInput): AuditEventEntity {
-  const entity: AuditEventEntity = { what: input.what, type: { system: ENTITY_TYPE, code: '2', display: 'System Object' } };
+  const entity: AuditEventEntity = { what: input.what, type: { system: ENTITY_TYPE, code: '2' } };
   if (input.role) {
-    entity.role = { system: OBJECT_ROLE, code: input.role, display: ROLE_DISPLAY[input.role] };
+    entity.role = { system: OBJECT_ROLE, code: input.role };
   }
   const details = Object.entries(input.detail ?? {}).filter((e): e is [string, string | boolean] => e[1] !== undefined);
   if (details.length > 0) {
@@ -144,7 +139,7 @@ const OUTCOME_TEXT: Record<AuditOutcome, string> = { '0': 'Success', '4': 'Refus
 export function buildAuditEvent(record: AuditRecord, recorded: Date, baseUrl: string): AuditEvent {
   const spec: KindSpec = AUDIT_KINDS[record.kind];
   const outcome = record.outcome ?? '0';
-  const subtype = [...spec.subtype, ...(record.interaction ? [interaction(record.interaction)] : []), { system: SUBTYPE_SYSTEM, code: record.kind, display: spec.display }];
+  const subtype = [...spec.subtype.map(({ system, code }) => ({ system, code })), ...(record.interaction ? [interaction(record.interaction)] : []), { system: SUBTYPE_SYSTEM, code: record.kind }];
   const event: AuditEvent = {
     resourceType: 'AuditEvent',
     type: spec.type,
@@ -155,18 +150,9 @@ export function buildAuditEvent(record: AuditRecord, recorded: Date, baseUrl: st
     outcomeDesc: (record.outcomeDesc ?? OUTCOME_TEXT[outcome]).slice(0, 300),
     agent: [
       requestor(record.actor, record.address),
-      {
-        type: { coding: [{ system: DCM, code: '110152', display: 'Destination Role ID' }] },
-        who: { display: 'fhir-invite-server' },
-        requestor: false,
-        network: { address: baseUrl, type: '5' },
-      },
+      { type: { coding: [{ system: DCM, code: '110152' }] }, who: { display: 'fhir-invite-server' }, requestor: false },
     ],
-    source: {
-      site: baseUrl,
-      observer: { display: 'fhir-invite-server' },
-      type: [{ system: SOURCE_TYPE, code: '4', display: 'Application Server' }],
-    },
+    source: { site: baseUrl, observer: { display: 'fhir-invite-server' }, type: [{ system: SOURCE_TYPE, code: '4' }] },
   };
   const entities = (record.entities ?? []).map(entityOf);
   if (entities.length > 0) {
