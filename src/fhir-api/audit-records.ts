@@ -17,7 +17,7 @@ export function accessDeniedRecord(request: FastifyRequest, reason: string): Aud
     kind: 'access-denied',
     outcome: '4',
     outcomeDesc: `${request.method} ${path}: ${reason}`.slice(0, 300),
-    interaction: METHOD_INTERACTIONS[request.method] ?? 'operation',
+    interaction: path.includes('$') ? 'operation' : request.method === 'GET' && !id ? 'search-type' : (METHOD_INTERACTIONS[request.method] ?? 'operation'),
     address: request.ip,
     ...(auth ? { actor: actorOf(auth), project: auth.projectId } : {}),
     entities,

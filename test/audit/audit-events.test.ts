@@ -147,6 +147,11 @@ describe('audit events', () => {
     expect(denied[0].resource.outcome).toBe('4');
     expect(denied[0].resource.outcomeDesc).toContain('GET /fhir/R4/AuditEvent');
 
+    // An AccessPolicy cannot open the trail to a member: AuditEvent is an administrative type.
+    const granted = await createPolicyMember(t.app, second.projectId, uniqueEmail('audit-granted'), { resourceType: 'AccessPolicy', name: 'Wants the trail', resource: [{ resourceType: 'AuditEvent' }] });
+    expect((await search(granted.headers, '_count=10')).statusCode).toBe(403);
+    expect((await t.app.inject({ method: 'GET', url: `/fhir/R4/AuditEvent/${denied[0]._id}`, headers: granted.headers })).statusCode).toBe(403);
+
     // Another project's administrator sees none of this project's events.
     const third = await createProjectAdmin(t.app, 'Elsewhere', uniqueEmail('elsewhere-admin'));
     const theirs = await search(third.session.headers, '_count=1000');
