@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { newId } from '../clock';
-import type { AccountsContext } from './auth-context';
+import { actorOf, type AccountsContext } from './auth-context';
 import { authenticateClient, ClientAuthError, parseBasic, type ClientCredentials } from './clients';
 import { checkGrant, grantsSuperAdmin, type GrantHeld } from './memberships';
 import { randomSecret, safeEqual, sha256Hex } from './passwords';
@@ -219,10 +219,12 @@ export async function clientCredentialsGrant(ctx: AccountsContext, body: TokenRe
     ({ auth } = await authenticateClient(ctx, { clientId, clientSecret }));
   } catch (err) {
     if (err instanceof ClientAuthError) {
+      ctx.audit?.record({ kind: 'sign-in', outcome: '4', outcomeDesc: 'invalid-client', address: meta.remoteAddress });
       throw new OAuthError('invalid_request', err.message);
     }
     throw err;
   }
+  ctx.audit?.record({ kind: 'sign-in', outcomeDesc: 'client credentials accepted', address: meta.remoteAddress, actor: actorOf({ ...auth, loginId: '' }), project: auth.projectId });
   const now = ctx.clock.now();
   const login = newLoginDoc(
     now,

@@ -2,7 +2,7 @@ import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
 import { AUDIT_COLLECTION, type StoredAuditEvent } from '../../src/audit/audit-store';
 import { SUBTYPE_SYSTEM } from '../../src/audit/audit-event';
-import { codeExchange, pkce } from '../helpers/auth';
+import { codeExchange, form, pkce } from '../helpers/auth';
 import { createPolicyMember, createProjectAdmin, FHIR_JSON } from '../helpers/fhir';
 import { outputs, postInvite, uniqueEmail } from '../helpers/invite';
 import { useSignIn, useTestApp } from '../helpers/suite';
@@ -99,6 +99,19 @@ describe('audit events', () => {
     expect(found).toHaveLength(1);
     expect(found[0].project).toBe(second.projectId);
     expect(JSON.stringify(found[0])).not.toContain(client.secret);
+
+    // Its sign-ins (client credentials), accepted and refused, are events too, never with the secret.
+    const token = (secret: string) => t.app.inject({ method: 'POST', url: '/oauth2/token', ...form({ grant_type: 'client_credentials', client_id: client.id, client_secret: secret }) });
+    const granted = await token(client.secret);
+    expect(granted.statusCode).toBe(200);
+    expect((await token('not-the-secret-at-all')).statusCode).toBe(400);
+    const signIns = await events('sign-in', { 'resource.agent.altId': `ClientApplication/${client.id}` });
+    expect(signIns.map((d) => [d.resource.outcome, d.resource.outcomeDesc, d.project])).toEqual([['0', 'client credentials accepted', second.projectId]]);
+    const refused = (await events('sign-in')).filter((d) => d.resource.outcomeDesc === 'invalid-client');
+    expect(refused).toHaveLength(1);
+    const all = JSON.stringify(await events('sign-in'));
+    expect(all).not.toContain(client.secret);
+    expect(all).not.toContain((granted.json() as { access_token: string }).access_token);
   });
 
   test('a refused sign-in leaves one event with a reason code, alike for an unknown email and a wrong password', async () => {

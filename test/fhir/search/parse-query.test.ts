@@ -144,7 +144,7 @@ describe('fhir-profiles/search-parameters.json', () => {
   test('holds our copies of the Medplum-style definitions', () => {
     const bundle = JSON.parse(readFileSync(join(findProfilesDir(), 'search-parameters.json'), 'utf8')) as Bundle<SearchParameter>;
     expect(bundle.entry?.map((e) => e.resource?.id).sort()).toEqual(
-      ['AccessPolicy-name', 'ProjectMembership-access-policy', 'ProjectMembership-invite-status', 'ProjectMembership-profile', 'ProjectMembership-project', 'ProjectMembership-user', 'User-email', 'User-project'].sort(),
+      ['AccessPolicy-name', 'AuditEvent-agent', 'AuditEvent-entity', 'ProjectMembership-access-policy', 'ProjectMembership-invite-status', 'ProjectMembership-profile', 'ProjectMembership-project', 'ProjectMembership-user', 'User-email', 'User-project'].sort(),
     );
   });
 });
