@@ -165,6 +165,18 @@ describe('audit events', () => {
     expect((await search(granted.headers, '_count=10')).statusCode).toBe(403);
     expect((await t.app.inject({ method: 'GET', url: `/fhir/R4/AuditEvent/${denied[0]._id}`, headers: granted.headers })).statusCode).toBe(403);
 
+    // Nor can a member reach events through _revinclude, _include or a search of several types.
+    const reader = await createPolicyMember(t.app, second.projectId, uniqueEmail('audit-reader'), { resourceType: 'AccessPolicy', name: 'Practitioners', resource: [{ resourceType: 'Practitioner' }] });
+    const through = await t.app.inject({ method: 'GET', url: '/fhir/R4/Practitioner?_revinclude=AuditEvent:entity&_revinclude=AuditEvent:agent&_count=100', headers: reader.headers });
+    expect([200, 403]).toContain(through.statusCode);
+    expect(((through.json() as Bundle).entry ?? []).filter((e) => e.resource?.resourceType === 'AuditEvent')).toEqual([]);
+    // (The same search by the project's administrator does bring events: the member's answer is a refusal, not an empty project.)
+    const byAdmin = await t.app.inject({ method: 'GET', url: '/fhir/R4/Practitioner?_revinclude=AuditEvent:entity&_count=100', headers: second.session.headers });
+    expect(((byAdmin.json() as Bundle).entry ?? []).some((e) => e.resource?.resourceType === 'AuditEvent')).toBe(true);
+    const several = await t.app.inject({ method: 'GET', url: '/fhir/R4?_count=100', headers: reader.headers });
+    expect(((several.json() as Bundle).entry ?? []).filter((e) => e.resource?.resourceType === 'AuditEvent')).toEqual([]);
+    expect((await t.app.inject({ method: 'GET', url: '/fhir/R4?_type=AuditEvent', headers: reader.headers })).statusCode).toBe(403);
+
     // Another project's administrator sees none of this project's events.
     const third = await createProjectAdmin(t.app, 'Elsewhere', uniqueEmail('elsewhere-admin'));
     const theirs = await search(third.session.headers, '_count=1000');
