@@ -157,8 +157,16 @@ describe('audit events', () => {
     expect(refused.statusCode).toBe(403);
     const denied = await events('access-denied', { project: second.projectId });
     expect(denied).toHaveLength(1);
+    expect(denied[0].resource.subtype?.map((c) => c.code)).toEqual(['search-type', 'access-denied']);
     expect(denied[0].resource.outcome).toBe('4');
     expect(denied[0].resource.outcomeDesc).toContain('GET /fhir/R4/AuditEvent');
+    expect(denied[0].resource.agent[0].altId).toMatch(/^User\//);
+    // An operation refused with 403 too: its target is the entity.
+    const invite = await postInvite(t.app, member.headers, second.projectId, { resourceType: 'Patient', firstName: 'Not', lastName: 'Allowed', email: uniqueEmail('not-allowed'), sendEmail: false });
+    expect(invite.statusCode).toBe(403);
+    const deniedInvite = (await events('access-denied', { project: second.projectId })).filter((d) => d.resource.entity?.[0]?.what?.reference === `Project/${second.projectId}`);
+    expect(deniedInvite).toHaveLength(1);
+    expect(deniedInvite[0].resource.subtype?.map((c) => c.code)).toEqual(['operation', 'access-denied']);
 
     // An AccessPolicy cannot open the trail to a member: AuditEvent is an administrative type.
     const granted = await createPolicyMember(t.app, second.projectId, uniqueEmail('audit-granted'), { resourceType: 'AccessPolicy', name: 'Wants the trail', resource: [{ resourceType: 'AuditEvent' }] });
