@@ -20,9 +20,9 @@ const sha256 = (s) => createHash('sha256').update(s).digest('hex');
 /**
  * Starts the floor on `uri`. Its routes:
  * - GET /read/:id: one findOne of the Patient.
- * - GET /search?prefix=P[&include=1]: the server's find for `Patient?name=P&_count=20` (not deleted,
- *   name prefix on the stored search field, newest first, 21 documents), and with `include` the
- *   second find of `_include=Patient:general-practitioner` (the referenced ids, not deleted).
+ * - GET /search?prefix=P[&type=T][&include=param]: the server's find for `T?name=P&_count=20` (not
+ *   deleted, name prefix on the stored search field, newest first, 21 documents; T: Patient), and
+ *   with `include` the second find of `_include=T:param` (the referenced Patients, not deleted).
  * - GET /history/:id: the history entries of a Patient, newest first (one page).
  * - POST /write/:name: copies of the documents the server wrote for one request of case `name`
  *   (useTemplates), inserted in ONE transaction, like the server's.
@@ -72,16 +72,17 @@ export async function startFloor(uri, dist) {
 
   thin.get('/read/:id', async (req) => (await appDb.collection('Patient').findOne({ _id: req.params.id })).resource);
   thin.get('/search', async (req) => {
+    const type = req.query.type ?? 'Patient';
     const docs = await appDb
-      .collection('Patient')
+      .collection(type)
       .find({ $and: [{ deleted: false }, { 'sp.name.n': { $regex: `^${escapeRegex(req.query.prefix.toLowerCase())}` } }] })
       .sort({ lastUpdated: -1, _id: -1 })
       .limit(21)
       .toArray();
     const entry = docs.slice(0, 20).map((d) => ({ resource: d.resource }));
     if (req.query.include) {
-      const wanted = [...new Set(docs.slice(0, 20).flatMap((d) => d.sp['general-practitioner'] ?? []).map((r) => r.split('/')[1]))];
-      const included = await appDb.collection('Practitioner').find({ $and: [{ _id: { $in: wanted }, deleted: false }] }).limit(1000).toArray();
+      const wanted = [...new Set(docs.slice(0, 20).flatMap((d) => d.sp[req.query.include] ?? []).map((r) => r.split('/')[1]))];
+      const included = await appDb.collection('Patient').find({ $and: [{ _id: { $in: wanted }, deleted: false }] }).limit(1000).toArray();
       entry.push(...included.map((d) => ({ resource: d.resource })));
     }
     return { resourceType: 'Bundle', type: 'searchset', entry };
