@@ -97,10 +97,12 @@ export async function startFloor(uri, dist) {
   thin.post('/write/:name', async (req) => {
     const n = `${process.pid}-${seq++}`;
     await transaction(async (session) => {
-      for (const { collection, doc } of templates.get(req.params.name)) {
-        const copy = { ...doc, _id: `${n}-${collection}${collection.endsWith('_history') ? '/1' : ''}` };
+      for (const [i, { collection, doc }] of templates.get(req.params.name).entries()) {
+        const copy = { ...doc, _id: `${n}-${i}${collection.endsWith('_history') ? '/1' : ''}` };
         if (typeof doc.uk === 'string') {
           copy.uk = `${doc.uk}|${n}`;
+        } else if (Array.isArray(doc.uk)) {
+          copy.uk = doc.uk.map((k) => `${k}|${n}`);
         }
         await db.collection(collection).insertOne(copy, { session });
       }

@@ -61,12 +61,25 @@ async function counts(db) {
   return out;
 }
 
+/** The counts once the requests of an earlier load (answered after autocannon's deadline) are done. */
+async function settled(db) {
+  let previous = await counts(db);
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = await counts(db);
+    if (JSON.stringify(now) === JSON.stringify(previous)) {
+      return now;
+    }
+    previous = now;
+  }
+}
+
 /**
  * Runs `requests` server requests of a write case (autocannon -a) and gives the floor, as that
  * case's template, the documents one of them wrote (collections that grew, per request).
  */
 async function captureWrites(db, floor, name, requests, load) {
-  const before = await counts(db);
+  const before = await settled(db);
   const result = await load();
   const after = await counts(db);
   const done = result.requests.total - result.non2xx;
@@ -272,7 +285,7 @@ async function main() {
       // Resends of the invitations the invite case left pending (each may be resent 5 times an hour).
       const pending = (await db.collection('ProjectMembership').find({ project: admin.project, 'resource.extension.url': 'https://fhir-invite-server.example/fhir/StructureDefinition/invite-status' }).toArray()).map((d) => d._id);
       const resendInput = { base: server.base, flow: 'resend', connections: 4, token: admin.access };
-      const before = await counts(db);
+      const before = await settled(db);
       const warm = await flowLoad({ ...resendInput, ids: pending.slice(0, 4), seconds: 1 });
       const after = await counts(db);
       const perRequest = Object.fromEntries(Object.entries(after).map(([c, n]) => [c, Math.round((n - (before[c] ?? 0)) / Math.max(1, warm.requests.total))]).filter(([, n]) => n > 0));
