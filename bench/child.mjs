@@ -32,7 +32,7 @@ const ops = {
   call: ({ name, args }) => target[name](...(args ?? [])),
   async close() {
     await target?.close();
-    setImmediate(() => process.exit(0));
+    setTimeout(() => process.exit(0), 0);
     return true;
   },
 };
