@@ -19,11 +19,12 @@ const sha256 = (s) => createHash('sha256').update(s).digest('hex');
 
 /**
  * Starts the floor on `uri`. Its routes:
- * - GET /read/:id: one findOne of the Patient.
+ * - GET /read/:id: one findOne of the Patient (without its search fields, as the server reads it).
  * - GET /search?prefix=P[&type=T][&include=param]: the server's find for `T?name=P&_count=20` (not
  *   deleted, name prefix on the stored search field, newest first, 21 documents; T: Patient), and
  *   with `include` the second find of `_include=T:param` (the referenced Patients, not deleted).
- * - GET /history/:id: the history entries of a Patient, newest first (one page).
+ * - GET /history/:id: the current Patient (the server checks it exists and is visible), then its
+ *   history entries, newest first (one page).
  * - POST /write/:name: copies of the documents the server wrote for one request of case `name`
  *   (useTemplates), inserted in ONE transaction, like the server's.
  * - PUT /update/:id: in one transaction, read the current version, write the next one guarded by
@@ -35,7 +36,7 @@ const sha256 = (s) => createHash('sha256').update(s).digest('hex');
  *   rotate the login's refresh secret (guarded update), sign access and refresh tokens.
  * - POST /client: read the ClientApplication, its credentials, compare the secret's hash, read the
  *   membership and project, insert a login, sign an access token.
- * - GET /me: read the membership, project, profile and user of a sign-in.
+ * - GET /me: read the membership, project, profile, user and access policy of a sign-in.
  */
 export async function startFloor(uri, dist) {
   const client = new MongoClient(uri);
@@ -70,7 +71,9 @@ export async function startFloor(uri, dist) {
     ...(withId ? { id_token: await sign({ sub: login.userId, nonce: 'n' }) } : {}),
   });
 
-  thin.get('/read/:id', async (req) => (await appDb.collection('Patient').findOne({ _id: req.params.id })).resource);
+  // The same projection as the server's read (the stored search fields and unique key stay in the database).
+  const current = (type, id) => appDb.collection(type).findOne({ _id: id }, { projection: { sp: 0, uk: 0 } });
+  thin.get('/read/:id', async (req) => (await current('Patient', req.params.id)).resource);
   thin.get('/search', async (req) => {
     const type = req.query.type ?? 'Patient';
     const docs = await appDb
@@ -88,6 +91,8 @@ export async function startFloor(uri, dist) {
     return { resourceType: 'Bundle', type: 'searchset', entry };
   });
   thin.get('/history/:id', async (req) => {
+    // Like the server: the current version first (unknown, deleted or not visible: 404), then the page.
+    await current('Patient', req.params.id);
     const docs = await appDb.collection('Patient_history').find({ id: req.params.id }).sort({ version: -1 }).limit(21).toArray();
     return { resourceType: 'Bundle', type: 'history', entry: docs.slice(0, 20).map((d) => ({ resource: d.resource })) };
   });
@@ -163,7 +168,9 @@ export async function startFloor(uri, dist) {
     const project = await appDb.collection('Project').findOne({ _id: ids.project });
     const profile = await appDb.collection('Practitioner').findOne({ _id: ids.memberProfile });
     const user = await appDb.collection('User').findOne({ _id: ids.memberUser });
-    return { project: project.resource, membership: membership.resource, profile: profile.resource, user: user?.resource };
+    const policy = await appDb.collection('AccessPolicy').findOne({ _id: ids.policy });
+    return {
+      accessPolicy: policy?.resource, project: project.resource, membership: membership.resource, profile: profile.resource, user: user?.resource };
   });
 
   await thin.listen({ port: 0, host: '127.0.0.1' });

@@ -32,6 +32,7 @@ const MEMORY_REQUESTS = Number(process.env.BENCH_MEMORY_REQUESTS ?? 50_000);
 const SIZES = (process.env.BENCH_SIZES ?? '200,1000,3000').split(',').map(Number);
 const BUNDLE_REQUESTS = Number(process.env.BENCH_BUNDLES ?? 4);
 const CREATES_PER_ROUND = Number(process.env.BENCH_CREATES ?? 24);
+const GROWTH_CREATES_PER_ROUND = Number(process.env.BENCH_GROWTH_CREATES ?? 6);
 const SEARCH_PREFIX = 'Searchable';
 const GROUPS = ['read', 'search', 'history', 'create', 'update', 'signin', 'refresh', 'client', 'me', 'invite', 'bundle', 'subscription', 'growth', 'memory', 'startup'];
 const picked = process.env.BENCH_CASES ? process.env.BENCH_CASES.split(',') : GROUPS;
@@ -117,6 +118,7 @@ async function main() {
     const memberDoc = (await db.collection('ProjectMembership').find({ project }).toArray()).find((m) => m.resource.user?.reference?.startsWith('User/'));
     await floor.call('configure', {
       project,
+      policy,
       memberMembership: memberDoc._id,
       memberProfile: memberDoc.resource.profile.reference.split('/')[1],
       memberUser: memberDoc.resource.user.reference.split('/')[1],
@@ -173,7 +175,7 @@ async function main() {
         const createArgs = ['-c', '4', '-m', 'POST', ...bearer(admin), ...fhirJson, '-b', body, `${server.base}fhir/R4/Patient`];
         await captureWrites(db, floor, 'create', 4, () => autocannon(['-a', '4', '-c', '1', ...createArgs.slice(2)]));
         // A fixed number of creates per round (on the embedded engine each insert slows as the store grows).
-        const amount = String(CREATES_PER_ROUND);
+        const amount = String(suffix ? GROWTH_CREATES_PER_ROUND : CREATES_PER_ROUND);
         record(`create${suffix}`, `POST Patient${label}`, await rounds(3, server, floor, () => autocannon(['-a', amount, ...createArgs]), () => autocannon(['-a', amount, '-c', '4', '-m', 'POST', `${floor.base}write/create`])));
       }
     };
@@ -341,23 +343,6 @@ async function main() {
       }
     }
 
-    if (wants('memory')) {
-      // A server of its own, with rate limits on (counters per address and email), for 2 × 50k requests.
-      const mem = await startChild('server', engine.uri, { MONGODB_DATABASE: 'bench_memory', RATE_LIMIT: 'on', RATE_LIMIT_MAX: '100000' });
-      try {
-        const afterStart = await mem.memory();
-        const seeded = await seedServer(mem.base);
-        const phase = () => mixedLoad({ base: mem.base, admin: seeded.admin.access, member: seeded.member.access, patient: seeded.patient.id, amount: MEMORY_REQUESTS, connections: CONNECTIONS });
-        const first = await measure(mem, phase);
-        const afterFirst = await mem.memory();
-        const second = await measure(mem, phase);
-        const afterSecond = await mem.memory();
-        results.memory = { ...results.memory, afterStart, afterFirst, afterSecond, requestsPerPhase: MEMORY_REQUESTS, phases: [first, second] };
-        console.log('memory', JSON.stringify(results.memory));
-      } finally {
-        await mem.close();
-      }
-    }
     results.memory.serverRssAtEndMB = (await server.memory()).rssMB;
     results.memory.floorRssAtEndMB = (await floor.memory()).rssMB;
   } finally {
@@ -367,6 +352,25 @@ async function main() {
     await engine.stop();
   }
 
+  if (wants('memory')) {
+    // A server of its own on an engine of its own, with rate limits on (counters per address and email), for 2 × 50k requests.
+    const fresh = await dist.startEmbeddedEngine();
+    const mem = await startChild('server', fresh.uri, { MONGODB_DATABASE: 'bench_memory', RATE_LIMIT: 'on', RATE_LIMIT_MAX: '100000' });
+    try {
+      const afterStart = await mem.memory();
+      const seeded = await seedServer(mem.base);
+      const phase = () => mixedLoad({ base: mem.base, admin: seeded.admin.access, member: seeded.member.access, patient: seeded.patient.id, amount: MEMORY_REQUESTS, connections: CONNECTIONS });
+      const first = await measure(mem, phase);
+      const afterFirst = await mem.memory();
+      const second = await measure(mem, phase);
+      const afterSecond = await mem.memory();
+      results.memory = { ...results.memory, afterStart, afterFirst, afterSecond, requestsPerPhase: MEMORY_REQUESTS, phases: [first, second] };
+      console.log('memory', JSON.stringify(results.memory));
+    } finally {
+      await mem.close();
+      await fresh.stop();
+    }
+  }
   if (wants('startup')) {
     results.startup = await measureStartup(dist);
     console.log('startup', JSON.stringify(results.startup));
@@ -431,7 +435,7 @@ function write() {
   const full = picked.length === GROUPS.length;
   const outDir = join(root, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
-  const name = full ? 'latest' : 'partial';
+  const name = process.env.BENCH_OUT ?? (full ? 'latest' : 'partial');
   writeFileSync(join(outDir, `${name}.json`), JSON.stringify(results, null, 2));
   const row = (key) => {
     const c = results.cases[key];
