@@ -59,12 +59,18 @@ function runJson(script, args) {
 /** One autocannon run in its own process; answers its JSON result. */
 export const autocannon = (args) => runJson(join(root, 'node_modules/autocannon/autocannon.js'), ['-j', ...args]);
 
+/** A run of a fixed number of requests (its args hold -a N); see summary(). */
+export const autocannonFixed = async (args) => ({ ...(await autocannon(args)), fixedAmount: true });
+
 /** A load of request sequences (bench/flow-load.mjs) in its own process; answers an autocannon-like result. */
 export const flowLoad = (input) => runJson(join(root, 'bench/flow-load.mjs'), [JSON.stringify(input)]);
 
 function summary(result) {
-  // Slow cases (a few requests a second) keep two decimals, measured over the whole run.
-  const perSecond = result.requests.total / Math.max(result.duration, 0.001);
+  // Slow cases (a few requests a second) keep two decimals. A run of a fixed number of requests
+  // (autocannon -a) reports its duration in whole seconds: its rate is then connections / mean
+  // latency (a closed loop: each connection sends its next request when the last is answered).
+  const fixed = result.fixedAmount && result.connections && result.latency.mean > 0;
+  const perSecond = fixed ? (result.connections * 1000) / result.latency.mean : result.requests.total / Math.max(result.duration, 0.001);
   return {
     requestsPerSecond: perSecond < 20 ? +perSecond.toFixed(2) : Math.round(result.requests.average),
     latencyP50ms: result.latency.p50,

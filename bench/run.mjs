@@ -14,7 +14,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { autocannon, compareRounds, flowLoad, measure, middle, root, rounds, startChild } from './harness.mjs';
+import { autocannon, autocannonFixed, compareRounds, flowLoad, measure, middle, root, rounds, startChild } from './harness.mjs';
 import { BUNDLE_PATIENTS, fhirWrite, loadDist, MEMBER_EMAIL, MEMBER_PASSWORD, memberInvite, patientTransaction, seedServer, signIn, startReceiver, subscriptionProjects, json } from './fixtures.mjs';
 import { measureStartup } from './startup.mjs';
 import { mixedLoad } from './mixed.mjs';
@@ -176,7 +176,7 @@ async function main() {
         await captureWrites(db, floor, 'create', 4, () => autocannon(['-a', '4', '-c', '1', ...createArgs.slice(2)]));
         // A fixed number of creates per round (on the embedded engine each insert slows as the store grows).
         const amount = String(suffix ? GROWTH_CREATES_PER_ROUND : CREATES_PER_ROUND);
-        record(`create${suffix}`, `POST Patient${label}`, await rounds(3, server, floor, () => autocannon(['-a', amount, ...createArgs]), () => autocannon(['-a', amount, '-c', '4', '-m', 'POST', `${floor.base}write/create`])));
+        record(`create${suffix}`, `POST Patient${label}`, await rounds(3, server, floor, () => autocannonFixed(['-a', amount, ...createArgs]), () => autocannonFixed(['-a', amount, '-c', '4', '-m', 'POST', `${floor.base}write/create`])));
       }
     };
     await readCases();
@@ -312,7 +312,7 @@ async function main() {
       const bundleBody = JSON.stringify(patientTransaction());
       const target = ['-c', '1', '-m', 'POST', '-b', bundleBody, ...bearer(admin), ...fhirJson, `${server.base}fhir/R4`];
       await captureWrites(db, floor, 'bundle', 1, () => autocannon(['-a', '1', ...target]));
-      record('transactionBundle', `POST /fhir/R4 transaction Bundle, ${BUNDLE_PATIENTS} Patients`, await rounds(ROUNDS, server, floor, () => autocannon(['-a', String(BUNDLE_REQUESTS), ...target]), () => autocannon(['-a', String(BUNDLE_REQUESTS), '-c', '1', '-m', 'POST', `${floor.base}write/bundle`])));
+      record('transactionBundle', `POST /fhir/R4 transaction Bundle, ${BUNDLE_PATIENTS} Patients`, await rounds(ROUNDS, server, floor, () => autocannonFixed(['-a', String(BUNDLE_REQUESTS), ...target]), () => autocannonFixed(['-a', String(BUNDLE_REQUESTS), '-c', '1', '-m', 'POST', `${floor.base}write/bundle`])));
     }
 
     if (wants('growth')) {
