@@ -5,8 +5,6 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const Fastify = require('fastify');
-const { MongoClient } = require('mongodb');
 
 export const ADMIN_EMAIL = 'bench-admin@example.com';
 export const ADMIN_PASSWORD = 'bench-password-1234';
@@ -26,7 +24,7 @@ export function loadDist(root) {
   };
 }
 
-async function json(response) {
+export async function json(response) {
   const body = await response.json();
   if (!response.ok) {
     throw new Error(`${response.status} ${JSON.stringify(body)}`);
@@ -48,7 +46,7 @@ export async function signIn(baseUrl, email, password, projectId) {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'authorization_code', code: login.code, code_verifier: verifier }).toString(),
   }).then(json);
-  return { access: token.access_token, project: token.project.reference.split('/')[1] };
+  return { access: token.access_token, refresh: token.refresh_token, project: token.project.reference.split('/')[1] };
 }
 
 /**
@@ -56,7 +54,7 @@ export async function signIn(baseUrl, email, password, projectId) {
  * the server's default), written to /dev/null: the cost of every log line is measured, the
  * bench output stays readable. BENCH_LOG_LEVEL=off turns the logger off.
  */
-function benchLogger(dist, config) {
+export function benchLogger(dist, config) {
   const level = process.env.BENCH_LOG_LEVEL ?? 'info';
   if (level === 'off') {
     return false;
@@ -65,24 +63,43 @@ function benchLogger(dist, config) {
   return { ...dist.loggerOptions({ ...config, logLevel: level }), stream: pino.destination({ dest: '/dev/null', sync: true }) };
 }
 
-/**
- * Builds and starts the server under test on `engineUri`, signs in the super administrator,
- * creates a project with the Patient the read cases fetch and a plain member (a Practitioner,
- * not an administrator) whose access is an AccessPolicy granting Patient read-only, signed in.
- */
-export async function startServer(dist, engineUri, dataDir) {
-  const config = dist.loadConfig({
+/** The server's configuration in the benchmark (`env` overrides, e.g. rate limits on). */
+export function benchConfig(dist, engineUri, dataDir, env = {}) {
+  return dist.loadConfig({
     MONGODB_URI: engineUri, MONGODB_DATABASE: 'bench_app', ADMIN_EMAIL, ADMIN_PASSWORD,
     RATE_LIMIT: 'off', DATA_DIR: dataDir, OUTBOX_POLL_MS: '0',
     // The subscription case's receiver listens on loopback (the dispatcher runs at its default pace).
     SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1',
+    ...env,
   });
+}
+
+/**
+ * Builds and starts the server under test in this process on `engineUri` (bench/profile.mjs and the
+ * subscription case; the other cases run it in a process of its own, bench/child.mjs), then seeds it.
+ */
+export async function startServer(dist, engineUri, dataDir) {
+  const config = benchConfig(dist, engineUri, dataDir);
   const app = await dist.buildApp(config, { embedded: true, logger: benchLogger(dist, config) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${app.server.address().port}/`;
+  return { app, base, ...(await seedServer(base)) };
+}
+
+/** A FHIR POST (or PUT) as `who`; answers the resource. */
+export function fhirWrite(base, who, path, body, method = 'POST', extra = {}) {
+  const headers = { authorization: `Bearer ${who.access}`, 'content-type': 'application/fhir+json', ...extra };
+  return fetch(`${base}fhir/R4/${path}`, { method, headers, body: JSON.stringify(body) }).then(json);
+}
+
+/**
+ * Over HTTP only: signs in the super administrator, creates a project with the Patient the read
+ * cases fetch and a plain member (a Practitioner, not an administrator) whose access is an
+ * AccessPolicy granting Patient read-only, signed in.
+ */
+export async function seedServer(base) {
   const admin = await signIn(base, ADMIN_EMAIL, ADMIN_PASSWORD);
-  const headers = { authorization: `Bearer ${admin.access}`, 'content-type': 'application/fhir+json' };
-  const post = (path, body) => fetch(`${base}fhir/R4/${path}`, { method: 'POST', headers, body: JSON.stringify(body) }).then(json);
+  const post = (path, body) => fhirWrite(base, admin, path, body);
   // A project of its own: members of the administrator's project are super administrators.
   const project = await post('Project', { resourceType: 'Project', name: 'Bench clinic' });
   const meta = { project: project.id };
@@ -93,7 +110,14 @@ export async function startServer(dist, engineUri, dataDir) {
     name: 'Bench reader',
     resource: [{ resourceType: 'Patient', readonly: true }, { resourceType: 'Practitioner', criteria: 'Practitioner?_id=%profile.id' }],
   });
-  await post(`Project/${project.id}/$invite`, {
+  await post(`Project/${project.id}/$invite`, memberInvite(policy.id));
+  const member = await signIn(base, MEMBER_EMAIL, MEMBER_PASSWORD, project.id);
+  return { admin, member, patient, project: project.id, policy: policy.id };
+}
+
+/** The invite of the benchmark's member (project-scoped, with a password, no mail). */
+export function memberInvite(policyId, email = MEMBER_EMAIL, extra = []) {
+  return {
     resourceType: 'Parameters',
     parameter: [
       { name: 'resourceType', valueCode: 'Practitioner' },
@@ -101,14 +125,13 @@ export async function startServer(dist, engineUri, dataDir) {
       { name: 'scope', valueCode: 'project' },
       { name: 'firstName', valueString: 'Bench' },
       { name: 'lastName', valueString: 'Member' },
-      { name: 'email', valueString: MEMBER_EMAIL },
+      { name: 'email', valueString: email },
       { name: 'password', valueString: MEMBER_PASSWORD },
       { name: 'sendEmail', valueBoolean: false },
-      { name: 'accessPolicy', valueReference: { reference: `AccessPolicy/${policy.id}` } },
+      { name: 'accessPolicy', valueReference: { reference: `AccessPolicy/${policyId}` } },
+      ...extra,
     ],
-  });
-  const member = await signIn(base, MEMBER_EMAIL, MEMBER_PASSWORD, project.id);
-  return { app, base, admin, member, patient };
+  };
 }
 
 /** How many Patients the transaction-Bundle case creates per Bundle. */
@@ -123,124 +146,6 @@ export function patientTransaction() {
   return { resourceType: 'Bundle', type: 'transaction', entry };
 }
 
-/** The collections one invite (a new person, with the welcome email) writes, in its transaction. */
-export const INVITE_COLLECTIONS = ['User', 'User_history', 'Practitioner', 'Practitioner_history', 'ProjectMembership', 'ProjectMembership_history', 'activations', 'outbox'];
-
-/**
- * The thin server: bare driver calls on the same engine, no logic around them.
- * - GET /Patient/:id: one findOne.
- * - POST /invite: the documents an invite writes, in one transaction, as small placeholders in
- *   collections with no secondary index.
- * - POST /invite-docs (after useInviteDocuments): copies of the documents the server's own
- *   invites wrote (same sizes), in collections with the server's indexes (dist.ensureIndexes).
- * - POST /login: a sign-in's bare work: find the credentials, verify the password against an
- *   argon2 hash made with the server's parameters (dist), insert a login document.
- */
-export async function startFloor(uri, patient, dist) {
-  const client = new MongoClient(uri);
-  await client.connect();
-  const db = client.db('bench_floor');
-  const docsDb = client.db('bench_floor_docs');
-  await db.collection('Patient').insertOne({ _id: patient.id, resource: patient });
-  if (dist) {
-    await dist.ensureIndexes({ db: docsDb });
-  }
-  const thin = Fastify({ logger: false });
-  thin.get('/Patient/:id', async (req) => (await db.collection('Patient').findOne({ _id: req.params.id })).resource);
-  // The embedded engine loses writes of concurrent transactions, so the server runs them one at a
-  // time (withTransaction in src/db/transaction.ts); the floor does the same, with this mutex.
-  let tail = Promise.resolve();
-  const serially = (fn) => {
-    const run = tail.then(fn);
-    tail = run.catch(() => undefined);
-    return run;
-  };
-  const transaction = (fn) =>
-    serially(async () => {
-      const session = client.startSession();
-      try {
-        await session.withTransaction(() => fn(session));
-      } finally {
-        await session.endSession();
-      }
-    });
-  const hash = dist ? await dist.passwordHash.hashPassword(MEMBER_PASSWORD) : undefined;
-  await db.collection('credentials').insertOne({ _id: 'bench-user', passwordHash: hash });
-  thin.post('/login', async (req, reply) => {
-    const credentials = await db.collection('credentials').findOne({ _id: 'bench-user' });
-    if (!(await dist.passwordHash.verifyPassword(credentials.passwordHash, MEMBER_PASSWORD))) {
-      return reply.status(400).send({ ok: false });
-    }
-    await db.collection('logins').insertOne({ userId: 'bench-user', createdAt: new Date() });
-    return { ok: true };
-  });
-  let seq = 0;
-  thin.post('/invite', async () => {
-    const n = `${process.pid}-${seq++}`;
-    await transaction(async (session) => {
-      const now = new Date();
-      await db.collection('User').insertOne({ _id: `u${n}`, uk: `User|server|f${n}@example.com`, resource: { resourceType: 'User', email: `f${n}@example.com` } }, { session });
-      await db.collection('User_history').insertOne({ _id: `u${n}/1`, lastUpdated: now }, { session });
-      await db.collection('Practitioner').insertOne({ _id: `p${n}`, resource: { resourceType: 'Practitioner' } }, { session });
-      await db.collection('Practitioner_history').insertOne({ _id: `p${n}/1`, lastUpdated: now }, { session });
-      await db.collection('ProjectMembership').insertOne({ _id: `m${n}`, uk: `pm${n}`, resource: { resourceType: 'ProjectMembership' } }, { session });
-      await db.collection('ProjectMembership_history').insertOne({ _id: `m${n}/1`, lastUpdated: now }, { session });
-      await db.collection('activations').insertOne({ _id: `a${n}`, userId: `u${n}` }, { session });
-      await db.collection('outbox').insertOne({ _id: `o${n}`, status: 'pending' }, { session });
-    });
-    return { ok: true };
-  });
-  let templates = [];
-  thin.post('/invite-docs', async () => {
-    const n = `${process.pid}-${seq++}`;
-    await transaction(async (session) => {
-      for (const { collection, doc } of templates) {
-        const copy = { ...doc, _id: `${n}${collection.endsWith('_history') ? '/1' : ''}` };
-        if (typeof doc.uk === 'string') {
-          copy.uk = `${doc.uk}|${n}`;
-        }
-        await docsDb.collection(collection).insertOne(copy, { session });
-      }
-    });
-    return { ok: true };
-  });
-  // A transaction Bundle's floor: the documents the server writes for BUNDLE_PATIENTS Patients (current
-  // version and history entry each), copies of the server's own, inserted in ONE driver transaction.
-  let patientTemplates = [];
-  thin.post('/transaction-docs', async () => {
-    const n = `${process.pid}-${seq++}`;
-    await transaction(async (session) => {
-      for (let i = 0; i < BUNDLE_PATIENTS; i++) {
-        for (const { collection, doc } of patientTemplates) {
-          await docsDb.collection(collection).insertOne({ ...doc, _id: `${n}-${i}${collection.endsWith('_history') ? '/1' : ''}` }, { session });
-        }
-      }
-    });
-    return { ok: true };
-  });
-  await thin.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    base: `http://127.0.0.1:${thin.server.address().port}/`,
-    server: thin.server,
-    /** Takes the last document of each invite collection of the server's database as the template. */
-    useInviteDocuments: async (appDb) => {
-      templates = [];
-      for (const collection of INVITE_COLLECTIONS) {
-        const docs = await appDb.collection(collection).find({}).toArray();
-        templates.push({ collection, doc: docs[docs.length - 1] });
-      }
-    },
-    /** Takes the last Patient the server's transaction Bundles wrote (current and history) as the template. */
-    useTransactionDocuments: async (appDb) => {
-      patientTemplates = [];
-      for (const collection of ['Patient', 'Patient_history']) {
-        const docs = await appDb.collection(collection).find({}).toArray();
-        patientTemplates.push({ collection, doc: docs[docs.length - 1] });
-      }
-    },
-    close: async () => (await thin.close(), await client.close()),
-  };
-}
 
 /** A rest-hook receiver on loopback that answers 204 and counts what it received. */
 export async function startReceiver() {

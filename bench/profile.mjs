@@ -1,7 +1,7 @@
 // Profiles one case of the benchmark: the server runs in this process and the V8 profiler records
 // it only while the load runs; the load comes from a separate autocannon process, so the profile
 // holds the server's work only. Usage (after npm run build):
-//   node bench/profile.mjs CASE [OUT.cpuprofile]     CASE: read-admin | read-member | invite | floor-read | floor-invite
+//   node bench/profile.mjs CASE [OUT.cpuprofile]     CASE: read-admin | read-member | search | history | me | invite | floor-read
 //   node bench/top-frames.mjs OUT.cpuprofile         (where the time went)
 // BENCH_SECONDS (default 8) sets the load's length; BENCH_PROFILE=0 skips the profiler and prints
 // only the server's CPU time per request; BENCH_COMMANDS=1 also counts and times every database
@@ -13,7 +13,8 @@ import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadDist, startFloor, startServer } from './fixtures.mjs';
+import { fhirWrite, loadDist, startServer } from './fixtures.mjs';
+import { startFloor } from './floor.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const which = process.argv[2] ?? 'read-admin';
@@ -58,7 +59,7 @@ try {
     client.on('commandSucceeded', done);
     client.on('commandFailed', done);
   }
-  const floor = await startFloor(engine.uri, patient, dist);
+  const floor = await startFloor(engine.uri, dist);
   // BENCH_PROFILE=0: no profiler, only the CPU time per request (less noisy than req/s).
   const profiling = process.env.BENCH_PROFILE !== '0';
   const session = new Session();
@@ -86,9 +87,17 @@ try {
     ] });
     await autocannon(['-d', seconds, '-c', '4', '-m', 'POST', '-I', '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', '-b', body, `${base}fhir/R4/Project/${admin.project}/$invite`]);
   } else if (which === 'floor-read') {
-    await autocannon(['-d', seconds, '-c', '10', `${floor.base}Patient/${patient.id}`]);
-  } else if (which === 'floor-invite') {
-    await autocannon(['-d', seconds, '-c', '4', '-m', 'POST', `${floor.base}invite`]);
+    await autocannon(['-d', seconds, '-c', '10', `${floor.base}read/${patient.id}`]);
+  } else if (which === 'history') {
+    for (let v = 2; v <= 30; v++) {
+      await fhirWrite(base, admin, `Patient/${patient.id}`, { ...patient, meta: { project: patient.meta.project }, name: [{ family: `V${v}` }] }, 'PUT');
+    }
+    served = 0;
+    await autocannon(['-d', seconds, '-c', '10', '-H', `authorization=Bearer ${admin.access}`, `${base}fhir/R4/Patient/${patient.id}/_history?_count=20`]);
+  } else if (which === 'search') {
+    await autocannon(['-d', seconds, '-c', '10', '-H', `authorization=Bearer ${admin.access}`, `${base}fhir/R4/Patient?name=Quill&_count=20`]);
+  } else if (which === 'me') {
+    await autocannon(['-d', seconds, '-c', '10', '-H', `authorization=Bearer ${member.access}`, `${base}auth/me`]);
   } else {
     throw new Error(`unknown case ${which}`);
   }

@@ -1,202 +1,408 @@
-// Benchmarks: autocannon against a listening server, each figure beside a floor measured in the
-// same run on the same engine (a thin Fastify server doing the bare driver calls), because these
-// machines are noisy. Writes bench/results/latest.json and bench/results/latest.md.
-// Usage: npm run bench   (or BENCH_SECONDS=5 node bench/run.mjs after npm run build)
+// Benchmarks: every hot path beside a floor doing the same driver work in the same run (a thin
+// Fastify server doing the bare driver calls, bench/floor.mjs), because these machines are noisy.
+// The server under test and the floor each run in a process of their own (bench/child.mjs): CPU
+// per request and memory are that process's own. The load comes from a third process (autocannon,
+// or bench/flow-load.mjs for request sequences). Writes bench/results/latest.json and latest.md.
 //
-// The load comes from a separate autocannon process (not from this process's event loop, which
-// would take CPU from the servers and make every ratio look closer to 1). Read cases alternate
-// floor and server in short rounds; each figure is the median over the rounds and the ratio the
-// median of the rounds' own ratios, which evens out a noisy neighbour.
-import { spawn } from 'node:child_process';
+// Usage: npm run bench   (or, after npm run build: node bench/run.mjs)
+//   BENCH_CASES=read,search      only these groups (see GROUPS below; default: all)
+//   BENCH_SECONDS (10)           seconds per target of a read-like case, split in BENCH_ROUNDS (5) rounds
+//   BENCH_WRITE_SECONDS (5)      seconds per target of a write case (split in rounds too)
+//   BENCH_MEMORY_REQUESTS (50000) requests per phase of the memory case
+//   BENCH_SIZES (200,1000,3000)  Patient counts of the growth case
+// Results of a partial run go to bench/results/partial.json and partial.md (latest.* only for a full run).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { BUNDLE_PATIENTS, loadDist, MEMBER_EMAIL, MEMBER_PASSWORD, patientTransaction, startFloor, startReceiver, startServer, subscriptionProjects } from './fixtures.mjs';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { autocannon, autocannonFixed, compareRounds, flowLoad, measure, middle, root, rounds, startChild } from './harness.mjs';
+import { BUNDLE_PATIENTS, fhirWrite, loadDist, MEMBER_EMAIL, MEMBER_PASSWORD, memberInvite, patientTransaction, seedServer, signIn, startReceiver, subscriptionProjects, json } from './fixtures.mjs';
+import { measureStartup } from './startup.mjs';
+import { mixedLoad } from './mixed.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const { MongoClient } = require('mongodb');
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ROUND_SECONDS = Math.max(1, Math.round(SECONDS / ROUNDS));
-const INVITE_SECONDS = Math.min(SECONDS, 5);
+const WRITE_SECONDS = Number(process.env.BENCH_WRITE_SECONDS ?? 5);
+const WRITE_ROUND_SECONDS = Math.max(1, Math.round(WRITE_SECONDS / 3));
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const MEMORY_REQUESTS = Number(process.env.BENCH_MEMORY_REQUESTS ?? 50_000);
+const SIZES = (process.env.BENCH_SIZES ?? '200,1000,3000').split(',').map(Number);
 const BUNDLE_REQUESTS = Number(process.env.BENCH_BUNDLES ?? 4);
+const CREATES_PER_ROUND = Number(process.env.BENCH_CREATES ?? 24);
+const GROWTH_CREATES_PER_ROUND = Number(process.env.BENCH_GROWTH_CREATES ?? 6);
+const SEARCH_PREFIX = 'Searchable';
+const GROUPS = ['read', 'search', 'history', 'create', 'update', 'signin', 'refresh', 'client', 'me', 'invite', 'bundle', 'subscription', 'growth', 'memory', 'startup'];
+const picked = process.env.BENCH_CASES ? process.env.BENCH_CASES.split(',') : GROUPS;
+const wants = (group) => picked.includes(group);
 
-/** One autocannon run in its own process; answers its JSON result. */
-function autocannon(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'node_modules/autocannon/autocannon.js'), '-j', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`autocannon exited with ${code}`))));
-  });
+const dist = loadDist(root);
+const results = { date: new Date().toISOString(), node: process.version, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, cases: {}, labels: {}, notes: {} };
+const bearer = (who) => ['-H', `authorization=Bearer ${who.access}`];
+const fhirJson = ['-H', 'content-type=application/fhir+json'];
+const read = (args) => () => autocannon(['-d', String(ROUND_SECONDS), '-c', String(CONNECTIONS), ...args]);
+
+function record(key, label, comparison) {
+  results.cases[key] = comparison;
+  results.labels[key] = label;
+  const c = comparison;
+  console.log(`${label}: ${c.app.requestsPerSecond} vs ${c.floor.requestsPerSecond} req/s = ${c.ratio}; CPU ${c.app.cpuUsPerRequest} / ${c.floor.cpuUsPerRequest} µs; failures ${c.app.non2xx + c.app.errors} / ${c.floor.non2xx + c.floor.errors}`);
 }
 
-/** The $resend-invite load (bench/resend-load.mjs) in its own process; answers autocannon's result. */
-function resendLoad(input) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bench/resend-load.mjs'), JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`resend load exited with ${code}`))));
-  });
+/** Documents per collection of the server's database (to see what a number of requests wrote). */
+async function counts(db) {
+  const out = {};
+  // The embedded engine has no listCollections: every stored type, its history and the internal collections.
+  const { STORED_TYPES } = require(join(process.env.BENCH_APP_ROOT ?? root, 'dist/src/fhir/resource-types.js'));
+  const internal = ['activations', 'admin_guards', 'bootstrap', 'conditional_guards', 'credentials', 'idempotency', 'invite_resends', 'keys', 'logins', 'outbox', 'outbox_dispatch', 'security_events', 'subscription_lanes', 'subscription_notifications', 'subscription_owners'];
+  for (const name of [...STORED_TYPES, ...STORED_TYPES.map((t) => `${t}_history`), ...internal]) {
+    out[name] = await db.collection(name).countDocuments({});
+  }
+  return out;
 }
 
-/** Runs autocannon and sums up; `cpuUsPerRequest` is this process's CPU (the server's) per request. */
-async function measure(args) {
-  const before = process.cpuUsage();
-  const result = await autocannon(args);
-  const cpu = process.cpuUsage(before);
-  return { ...summary(result), cpuUsPerRequest: Math.round((cpu.user + cpu.system) / Math.max(1, result.requests.total)) };
+/** The counts once the requests of an earlier load (answered after autocannon's deadline) are done. */
+async function settled(db) {
+  let previous = await counts(db);
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = await counts(db);
+    if (JSON.stringify(now) === JSON.stringify(previous)) {
+      return now;
+    }
+    previous = now;
+  }
 }
 
-function summary(result) {
-  // Slow cases (a few requests a second) keep two decimals, measured over the whole run.
-  const perSecond = result.requests.total / Math.max(result.duration, 0.001);
-  return {
-    requestsPerSecond: perSecond < 20 ? +perSecond.toFixed(2) : Math.round(result.requests.average),
-    latencyP50ms: result.latency.p50,
-    latencyP99ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    total: result.requests.total,
-  };
+/**
+ * Runs `requests` server requests of a write case (autocannon -a) and gives the floor, as that
+ * case's template, the documents one of them wrote (collections that grew, per request).
+ */
+async function captureWrites(db, floor, name, requests, load) {
+  const before = await settled(db);
+  const result = await load();
+  const after = await counts(db);
+  const done = result.requests.total - result.non2xx;
+  const perRequest = Object.fromEntries(Object.entries(after).map(([c, n]) => [c, Math.round((n - (before[c] ?? 0)) / Math.max(1, done))]).filter(([, n]) => n > 0));
+  await floor.call('useTemplates', name, perRequest);
+  results.notes[`${name}Writes`] = perRequest;
+  return perRequest;
 }
 
-const middle = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
-/** The median round (by req/s), with the failures of every round. */
-function median(runs) {
-  const picked = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(runs.length / 2)];
-  const sum = (key) => runs.reduce((total, run) => total + run[key], 0);
-  return { ...picked, cpuUsPerRequest: middle(runs.map((r) => r.cpuUsPerRequest)), non2xx: sum('non2xx'), errors: sum('errors'), total: sum('total') };
-}
-
-/** Server and floor rounds run one after the other: the ratio is the median of each pair's ratio. */
-function compareRounds(appRuns, floorRuns) {
-  const ratio = middle(appRuns.map((run, i) => run.requestsPerSecond / floorRuns[i].requestsPerSecond));
-  return { app: median(appRuns), floor: median(floorRuns), ratio: +ratio.toFixed(2) };
-}
-
-function compare(app, floor) {
-  return { app, floor, ratio: +(app.requestsPerSecond / floor.requestsPerSecond).toFixed(2) };
+/** A Patient as the server stores it, copied `n` times into `collection` of `db` (filler for the growth case). */
+async function fill(db, template, collection, from, to) {
+  const docs = [];
+  for (let i = from; i < to; i++) {
+    const id = `filler-${i}`;
+    docs.push({ ...template, _id: id, sp: { ...template.sp, name: [{ n: `filler${i}`, v: `Filler${i}` }] }, resource: { ...template.resource, id, name: [{ family: `Filler${i}` }] } });
+  }
+  for (let i = 0; i < docs.length; i += 500) {
+    await db.collection(collection).insertMany(docs.slice(i, i + 500));
+  }
 }
 
 async function main() {
-  const dist = loadDist(root);
   const engine = await dist.startEmbeddedEngine();
-  const memoryBefore = process.memoryUsage().rss;
-  const results = { date: new Date().toISOString(), node: process.version, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, engine: engine.kind, cases: {} };
+  results.engine = engine.kind;
+  const client = new MongoClient(engine.uri);
+  await client.connect();
+  const db = client.db('bench_app');
+  const server = await startChild('server', engine.uri);
+  const floor = await startChild('floor', engine.uri);
   try {
-    const { app, base, admin, member, patient } = await startServer(dist, engine.uri, join(root, 'data', 'bench'));
-    const floor = await startFloor(engine.uri, patient, dist);
-
-    // Reads: warm every target up, then rounds of floor / super admin / member.
-    const targets = {
-      floor: ['-c', String(CONNECTIONS), `${floor.base}Patient/${patient.id}`],
-      admin: ['-c', String(CONNECTIONS), '-H', `authorization=Bearer ${admin.access}`, `${base}fhir/R4/Patient/${patient.id}`],
-      member: ['-c', String(CONNECTIONS), '-H', `authorization=Bearer ${member.access}`, `${base}fhir/R4/Patient/${patient.id}`],
-    };
-    const runs = { floor: [], admin: [], member: [] };
-    for (const args of Object.values(targets)) {
-      await autocannon(['-d', '2', ...args]);
+    results.memory = { serverRssAfterStartMB: (await server.memory()).rssMB };
+    const { admin, member, patient, project, policy } = await seedServer(server.base);
+    const post = (path, body) => fhirWrite(server.base, admin, path, body);
+    const memberDoc = (await db.collection('ProjectMembership').find({ project }).toArray()).find((m) => m.resource.user?.reference?.startsWith('User/'));
+    await floor.call('configure', {
+      project,
+      policy,
+      memberMembership: memberDoc._id,
+      memberProfile: memberDoc.resource.profile.reference.split('/')[1],
+      memberUser: memberDoc.resource.user.reference.split('/')[1],
+    });
+    // Search data: 25 Patients named Searchable-n (20 hits a page), and 25 RelatedPersons of that
+    // name, each pointing at one of 5 Patients (the _include case).
+    const relatives = [];
+    for (let i = 0; i < 25; i++) {
+      const p = await post('Patient', { resourceType: 'Patient', meta: { project }, name: [{ given: ['Bench'], family: `${SEARCH_PREFIX}-${i}` }], gender: 'female' });
+      relatives.push(p.id);
+      await post('RelatedPerson', { resourceType: 'RelatedPerson', meta: { project }, name: [{ given: ['Kin'], family: `${SEARCH_PREFIX}-${i}` }], patient: { reference: `Patient/${relatives[i % 5]}` } });
     }
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, args] of Object.entries(targets)) {
-        runs[name].push(await measure(['-d', String(ROUND_SECONDS), ...args]));
+    // History: a Patient with 30 versions.
+    const storied = await post('Patient', { resourceType: 'Patient', meta: { project }, name: [{ given: ['Many'], family: 'Versions' }] });
+    for (let v = 2; v <= 30; v++) {
+      await fhirWrite(server.base, admin, `Patient/${storied.id}`, { resourceType: 'Patient', id: storied.id, meta: { project }, name: [{ given: ['Many'], family: `Versions-${v}` }] }, 'PUT');
+    }
+
+    const readCases = async (suffix = '', label = '') => {
+      // The growth case runs read, search and create at each size whatever BENCH_CASES says.
+      const wants = (group) => picked.includes(group) || (suffix !== '' && ['read', 'search', 'create'].includes(group));
+      const patientUrl = `fhir/R4/Patient/${patient.id}`;
+      if (wants('read')) {
+        await autocannon(['-d', '1', '-c', String(CONNECTIONS), `${floor.base}read/${patient.id}`]);
+        await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(admin), `${server.base}${patientUrl}`]);
+        await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(member), `${server.base}${patientUrl}`]);
+        record(`read${suffix}`, `GET Patient/{id} (super admin)${label}`, await rounds(ROUNDS, server, floor, read([...bearer(admin), `${server.base}${patientUrl}`]), read([`${floor.base}read/${patient.id}`])));
+        if (!suffix) {
+          record('readMember', 'GET Patient/{id} (member with an AccessPolicy)', await rounds(ROUNDS, server, floor, read([...bearer(member), `${server.base}${patientUrl}`]), read([`${floor.base}read/${patient.id}`])));
+        }
+      }
+      if (wants('search')) {
+        const searchUrl = `${server.base}fhir/R4/Patient?name=${SEARCH_PREFIX}&_count=20`;
+        const hits = await fetch(searchUrl, { headers: { authorization: `Bearer ${admin.access}` } }).then(json);
+        const floorHits = await fetch(`${floor.base}search?prefix=${SEARCH_PREFIX}`).then(json);
+        if (hits.entry.length !== 20 || floorHits.entry.length !== 20) {
+          throw new Error(`search: ${hits.entry.length} hits on the server, ${floorHits.entry.length} on the floor (20 expected)`);
+        }
+        await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(admin), searchUrl]);
+        record(`search${suffix}`, `GET Patient?name=prefix&_count=20 (20 hits)${label}`, await rounds(ROUNDS, server, floor, read([...bearer(admin), searchUrl]), read([`${floor.base}search?prefix=${SEARCH_PREFIX}`])));
+        if (!suffix) {
+          const includeUrl = `${server.base}fhir/R4/RelatedPerson?name=${SEARCH_PREFIX}&_count=20&_include=RelatedPerson:patient`;
+          const floorUrl = `${floor.base}search?type=RelatedPerson&prefix=${SEARCH_PREFIX}&include=patient`;
+          const included = await fetch(includeUrl, { headers: { authorization: `Bearer ${admin.access}` } }).then(json);
+          const floorIncluded = await fetch(floorUrl).then(json);
+          if (included.entry.length !== 25 || floorIncluded.entry.length !== 25) {
+            throw new Error(`search with _include: ${included.entry.length} entries on the server, ${floorIncluded.entry.length} on the floor (25 expected)`);
+          }
+          record('searchInclude', 'GET RelatedPerson?name=prefix&_count=20&_include=RelatedPerson:patient (20 hits, 5 included)', await rounds(ROUNDS, server, floor, read([...bearer(admin), includeUrl]), read([floorUrl])));
+        }
+      }
+      if (wants('create')) {
+        const body = JSON.stringify({ resourceType: 'Patient', meta: { project }, name: [{ given: ['Created'], family: 'Bench' }], gender: 'female', birthDate: '1980-02-03' });
+        const createArgs = ['-c', '4', '-m', 'POST', ...bearer(admin), ...fhirJson, '-b', body, `${server.base}fhir/R4/Patient`];
+        await captureWrites(db, floor, 'create', 4, () => autocannon(['-a', '4', '-c', '1', ...createArgs.slice(2)]));
+        // A fixed number of creates per round (on the embedded engine each insert slows as the store grows).
+        const amount = String(suffix ? GROWTH_CREATES_PER_ROUND : CREATES_PER_ROUND);
+        record(`create${suffix}`, `POST Patient${label}`, await rounds(3, server, floor, () => autocannonFixed(['-a', amount, ...createArgs]), () => autocannonFixed(['-a', amount, '-c', '4', '-m', 'POST', `${floor.base}write/create`])));
+      }
+    };
+    await readCases();
+
+    if (wants('history')) {
+      const url = `${server.base}fhir/R4/Patient/${storied.id}/_history?_count=20`;
+      const page = await fetch(url, { headers: { authorization: `Bearer ${admin.access}` } }).then(json);
+      if (page.entry.length !== 20) {
+        throw new Error(`history: ${page.entry.length} entries (20 expected)`);
+      }
+      record('history', 'GET Patient/{id}/_history?_count=20 (a Patient with 30 versions)', await rounds(ROUNDS, server, floor, read([...bearer(admin), url]), read([`${floor.base}history/${storied.id}`])));
+    }
+
+    if (wants('update')) {
+      // Each connection updates its own Patient with If-Match on the version it last wrote.
+      const ids = [];
+      for (let i = 0; i < 4; i++) {
+        const p = await post('Patient', { resourceType: 'Patient', meta: { project }, name: [{ given: ['Updated'], family: 'Bench' }] });
+        ids.push(p.id);
+        await floor.call('copyPatient', p.id);
+      }
+      let versions = ids.map(() => '1');
+      const appRuns = [];
+      const floorRuns = [];
+      for (let round = 0; round < 3; round++) {
+        floorRuns.push(await measure(floor, () => flowLoad({ base: floor.base, flow: 'update', floor: true, seconds: WRITE_ROUND_SECONDS, connections: 4, ids })));
+        appRuns.push(
+          await measure(server, async () => {
+            const r = await flowLoad({ base: server.base, flow: 'update', seconds: WRITE_ROUND_SECONDS, connections: 4, ids, versions, token: admin.access, project });
+            versions = r.versions;
+            return r;
+          }),
+        );
+      }
+      record('update', 'PUT Patient/{id} with If-Match', compareRounds(appRuns, floorRuns));
+    }
+
+    if (wants('me')) {
+      const me = `${server.base}auth/me`;
+      await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(member), me]);
+      record('me', 'GET /auth/me (member)', await rounds(ROUNDS, server, floor, read([...bearer(member), me]), read([`${floor.base}me`])));
+    }
+
+    if (wants('client')) {
+      const created = await fetch(`${server.base}admin/projects/${project}/client`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin.access}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Bench client' }),
+      }).then(json);
+      await floor.call('configure', { client: created.id, clientSecret: created.secret });
+      const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: created.id, client_secret: created.secret }).toString();
+      const args = ['-c', '4', '-m', 'POST', '-H', 'content-type=application/x-www-form-urlencoded', '-b', body, `${server.base}oauth2/token`];
+      const seconds = String(ROUND_SECONDS);
+      record('clientCredentials', 'POST /oauth2/token grant_type=client_credentials', await rounds(ROUNDS, server, floor, () => autocannon(['-d', seconds, ...args]), () => autocannon(['-d', seconds, '-c', '4', '-m', 'POST', `${floor.base}client`])));
+    }
+
+    if (wants('signin')) {
+      // Password (argon2id), then the code exchange: one flow = two requests, counted as one.
+      const login = { email: MEMBER_EMAIL, password: MEMBER_PASSWORD, projectId: project };
+      const appRuns = [];
+      const floorRuns = [];
+      for (let round = 0; round < 3; round++) {
+        floorRuns.push(await measure(floor, () => flowLoad({ base: floor.base, flow: 'signin', floor: true, seconds: WRITE_ROUND_SECONDS, connections: 4 })));
+        appRuns.push(await measure(server, () => flowLoad({ base: server.base, flow: 'signin', seconds: WRITE_ROUND_SECONDS, connections: 4, login })));
+      }
+      record('signin', `sign-in: POST /auth/login (argon2id m=${dist.passwordHash.PASSWORD_HASH_PARAMS.memoryCost} KiB, t=${dist.passwordHash.PASSWORD_HASH_PARAMS.timeCost}) + POST /oauth2/token (code)`, compareRounds(appRuns, floorRuns));
+    }
+
+    if (wants('refresh')) {
+      // Each connection rotates its own sign-in's refresh token.
+      let tokens = [];
+      const floorTokens = [];
+      for (let i = 0; i < 4; i++) {
+        tokens.push((await signIn(server.base, MEMBER_EMAIL, MEMBER_PASSWORD, project)).refresh);
+        await floor.call('addLogin', `floor-login-${i}`);
+        floorTokens.push(await floor.call('refreshToken', `floor-login-${i}`));
+      }
+      const appRuns = [];
+      const floorRuns = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        floorRuns.push(await measure(floor, () => flowLoad({ base: floor.base, flow: 'refresh', floor: true, seconds: ROUND_SECONDS, connections: 4, tokens: floorTokens })));
+        appRuns.push(
+          await measure(server, async () => {
+            const r = await flowLoad({ base: server.base, flow: 'refresh', seconds: ROUND_SECONDS, connections: 4, tokens });
+            tokens = r.tokens;
+            return r;
+          }),
+        );
+      }
+      record('refresh', 'POST /oauth2/token grant_type=refresh_token', compareRounds(appRuns, floorRuns));
+    }
+
+    if (wants('invite')) {
+      const seconds = String(WRITE_ROUND_SECONDS);
+      const body = JSON.stringify({ resourceType: 'Parameters', parameter: [
+        { name: 'resourceType', valueCode: 'Practitioner' },
+        { name: 'firstName', valueString: 'Bench' },
+        { name: 'lastName', valueString: 'Person' },
+        { name: 'email', valueString: 'bench-[<id>]@example.com' },
+      ] });
+      const inviteArgs = ['-c', '4', '-m', 'POST', '-I', '-b', body, ...bearer(admin), ...fhirJson, `${server.base}fhir/R4/Project/${admin.project}/$invite`];
+      await captureWrites(db, floor, 'invite', 4, () => autocannon(['-a', '4', '-c', '1', ...inviteArgs.slice(2)]));
+      record('invite', 'POST Project/$invite (new person, welcome mail)', await rounds(3, server, floor, () => autocannon(['-d', seconds, ...inviteArgs]), () => autocannon(['-d', seconds, '-c', '4', '-m', 'POST', `${floor.base}write/invite`])));
+
+      // The member invited again into its project (upsert): an existing person's membership updated.
+      const againInvite = memberInvite(policy, MEMBER_EMAIL, [{ name: 'upsert', valueBoolean: true }]);
+      const again = JSON.stringify({ ...againInvite, parameter: againInvite.parameter.filter((p) => p.name !== 'password') });
+      const againArgs = ['-c', '4', '-m', 'POST', '-b', again, ...bearer(admin), ...fhirJson, `${server.base}fhir/R4/Project/${project}/$invite`];
+      await captureWrites(db, floor, 'inviteExisting', 4, () => autocannon(['-a', '4', '-c', '1', ...againArgs.slice(2)]));
+      record('inviteExisting', 'POST Project/$invite (existing person, upsert, no mail)', await rounds(3, server, floor, () => autocannon(['-d', seconds, ...againArgs]), () => autocannon(['-d', seconds, '-c', '4', '-m', 'POST', `${floor.base}write/inviteExisting`])));
+
+      // Resends of the invitations the invite case left pending (each may be resent 5 times an hour).
+      const pending = (await db.collection('ProjectMembership').find({ project: admin.project, 'resource.extension.url': 'https://fhir-invite-server.example/fhir/StructureDefinition/invite-status' }).toArray()).map((d) => d._id);
+      const resendInput = { base: server.base, flow: 'resend', connections: 4, token: admin.access };
+      const before = await settled(db);
+      const warm = await flowLoad({ ...resendInput, ids: pending.slice(0, 4), seconds: 1 });
+      const after = await counts(db);
+      const perRequest = Object.fromEntries(Object.entries(after).map(([c, n]) => [c, Math.round((n - (before[c] ?? 0)) / Math.max(1, warm.requests.total))]).filter(([, n]) => n > 0));
+      await floor.call('useTemplates', 'resend', perRequest);
+      results.notes.resendWrites = perRequest;
+      const rest = pending.slice(4);
+      const appRuns = [];
+      const floorRuns = [];
+      for (let round = 0; round < 3; round++) {
+        floorRuns.push(await measure(floor, () => autocannon(['-d', seconds, '-c', '4', '-m', 'POST', `${floor.base}write/resend`])));
+        appRuns.push(await measure(server, () => flowLoad({ ...resendInput, ids: rest.filter((_, i) => i % 3 === round), seconds: WRITE_ROUND_SECONDS })));
+      }
+      record('resendInvite', `POST ProjectMembership/{id}/$resend-invite (${rest.length} pending invitations in turn)`, compareRounds(appRuns, floorRuns));
+    }
+
+    if (wants('bundle')) {
+      // Transaction Bundles of BUNDLE_PATIENTS Patients: a fixed number per round, alternating.
+      const bundleBody = JSON.stringify(patientTransaction());
+      const target = ['-c', '1', '-m', 'POST', '-b', bundleBody, ...bearer(admin), ...fhirJson, `${server.base}fhir/R4`];
+      await captureWrites(db, floor, 'bundle', 1, () => autocannon(['-a', '1', ...target]));
+      record('transactionBundle', `POST /fhir/R4 transaction Bundle, ${BUNDLE_PATIENTS} Patients`, await rounds(ROUNDS, server, floor, () => autocannonFixed(['-a', String(BUNDLE_REQUESTS), ...target]), () => autocannonFixed(['-a', String(BUNDLE_REQUESTS), '-c', '1', '-m', 'POST', `${floor.base}write/bundle`])));
+    }
+
+    if (wants('growth')) {
+      // Read, search and create with the Patient collection at each size (filler Patients copied
+      // from one the server stored; the search's 20 hits stay the same).
+      const template = await db.collection('Patient').findOne({ _id: patient.id });
+      results.growth = [];
+      for (const size of SIZES) {
+        const have = await db.collection('Patient').countDocuments({});
+        if (have < size) {
+          await fill(db, template, 'Patient', have, size);
+        }
+        const floorHave = await client.db('bench_floor_docs').collection('Patient').countDocuments({});
+        if (floorHave < size) {
+          await fill(client.db('bench_floor_docs'), template, 'Patient', floorHave, size);
+        }
+        const before = { ...results.cases };
+        await readCases(`At${size}`, ` at ${size} Patients`);
+        const row = { size, patients: await db.collection('Patient').countDocuments({}) };
+        for (const key of ['read', 'search', 'create']) {
+          const c = results.cases[`${key}At${size}`];
+          if (c) {
+            row[key] = { ratio: c.ratio, app: c.app.requestsPerSecond, floor: c.floor.requestsPerSecond, cpuOverUs: c.cpuOverUs };
+          }
+        }
+        results.growth.push(row);
+        void before;
       }
     }
-    results.cases.read = compareRounds(runs.admin, runs.floor);
-    results.cases.readMember = compareRounds(runs.member, runs.floor);
-    results.readRounds = runs;
 
-    // Invites (each a new person; the engine slows as collections grow, so keep it short). Then
-    // the floor again, writing copies of the documents the server's invites wrote.
-    const invite = ['-d', String(INVITE_SECONDS), '-c', '4', '-m', 'POST'];
-    const floorInvite = await measure([...invite, `${floor.base}invite`]);
-    const body = JSON.stringify({ resourceType: 'Parameters', parameter: [
-      { name: 'resourceType', valueCode: 'Practitioner' },
-      { name: 'firstName', valueString: 'Bench' },
-      { name: 'lastName', valueString: 'Person' },
-      { name: 'email', valueString: 'bench-[<id>]@example.com' },
-    ] });
-    const appInvite = await measure([...invite, '-I', '-b', body,
-      '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', `${base}fhir/R4/Project/${admin.project}/$invite`]);
-    await floor.useInviteDocuments(app.ctx.database.db);
-    const floorInviteDocs = await measure([...invite, `${floor.base}invite-docs`]);
-    results.cases.invite = compare(appInvite, floorInvite);
-    results.cases.inviteSameDocuments = compare(appInvite, floorInviteDocs);
-
-    // Resends of the invitations the invite case left pending (each may be resent 5 times an
-    // hour: the load goes round them). Beside the same floor as the invite, writing copies of
-    // an invite's documents in one transaction (a resend writes a membership version, its
-    // history entry, an activation, a mail and its counter).
-    const pendingIds = (await app.ctx.database.db.collection('ProjectMembership').find({ project: admin.project, 'resource.extension.url': 'https://fhir-invite-server.example/fhir/StructureDefinition/invite-status' }).toArray()).map((d) => d._id);
-    const before = process.cpuUsage();
-    const resendResult = await resendLoad({ base, token: admin.access, ids: pendingIds, seconds: INVITE_SECONDS, connections: 4 });
-    const cpu = process.cpuUsage(before);
-    const appResend = { ...summary(resendResult), cpuUsPerRequest: Math.round((cpu.user + cpu.system) / Math.max(1, resendResult.requests.total)) };
-    results.cases.resendInvite = compare(appResend, floorInviteDocs);
-    results.resendInvitations = pendingIds.length;
-
-    // Transaction Bundles of BUNDLE_PATIENTS Patients: a fixed number per round, server and floor
-    // alternating (the engine slows as collections grow; a fixed duration would favour the slower).
-    // The floor inserts copies of the documents the server wrote, in one driver transaction.
-    const bundleBody = JSON.stringify(patientTransaction());
-    const bundleArgs = ['-c', '1', '-a', String(BUNDLE_REQUESTS), '-m', 'POST'];
-    const bundleTarget = [...bundleArgs, '-b', bundleBody, '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', `${base}fhir/R4`];
-    await autocannon(['-c', '1', '-a', '1', '-m', 'POST', '-b', bundleBody, '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', `${base}fhir/R4`]);
-    await floor.useTransactionDocuments(app.ctx.database.db);
-    const bundleRuns = { floor: [], app: [] };
-    for (let round = 0; round < ROUNDS; round++) {
-      bundleRuns.floor.push(await measure([...bundleArgs, `${floor.base}transaction-docs`]));
-      bundleRuns.app.push(await measure(bundleTarget));
-    }
-    results.cases.transactionBundle = compareRounds(bundleRuns.app, bundleRuns.floor);
-    results.bundlePatients = BUNDLE_PATIENTS;
-
-    // Sign-ins: the password is checked against an argon2id hash (PASSWORD_HASH_PARAMS); the
-    // floor verifies against a hash with the same parameters and inserts a login document.
-    // The member is a project-scoped user: its sign-in names its project.
-    const loginBody = JSON.stringify({ email: MEMBER_EMAIL, password: MEMBER_PASSWORD, projectId: member.project });
-    const login = ['-d', String(INVITE_SECONDS), '-c', '4', '-m', 'POST', '-H', 'content-type=application/json', '-b', loginBody];
-    const floorLogin = await measure([...login, `${floor.base}login`]);
-    const appLogin = await measure([...login, `${base}auth/login`]);
-    results.cases.login = compare(appLogin, floorLogin);
-    results.passwordHash = dist.passwordHash.PASSWORD_HASH_PARAMS;
-
-    results.memory = { rssBeforeMB: Math.round(memoryBefore / 1e6), rssAfterMB: Math.round(process.memoryUsage().rss / 1e6), heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1e6) };
-
-    await floor.close();
-    await app.close();
+    results.memory.serverRssAtEndMB = (await server.memory()).rssMB;
+    results.memory.floorRssAtEndMB = (await floor.memory()).rssMB;
   } finally {
+    await floor.close();
+    await server.close();
+    await client.close();
     await engine.stop();
   }
 
-  // POST Patient into a project with one Subscription matching every Patient (queued in the
-  // write's transaction, delivered by the dispatcher outside the request) against one with none.
-  // On the embedded engine every write slows as the collection grows, so each measurement starts
-  // from the same state: a fresh engine and server, the same two projects and Subscription; only
-  // the project written to differs. Pairs alternate which goes first.
+  if (wants('memory')) {
+    // A server of its own on an engine of its own, with rate limits on (counters per address and email), for 2 × 50k requests.
+    const fresh = await dist.startEmbeddedEngine();
+    const mem = await startChild('server', fresh.uri, { MONGODB_DATABASE: 'bench_memory', RATE_LIMIT: 'on', RATE_LIMIT_MAX: '100000' });
+    try {
+      const afterStart = await mem.memory();
+      const seeded = await seedServer(mem.base);
+      const phase = () => mixedLoad({ base: mem.base, admin: seeded.admin.access, member: seeded.member.access, patient: seeded.patient.id, amount: MEMORY_REQUESTS, connections: CONNECTIONS });
+      const first = await measure(mem, phase);
+      const afterFirst = await mem.memory();
+      const second = await measure(mem, phase);
+      const afterSecond = await mem.memory();
+      results.memory = { ...results.memory, afterStart, afterFirst, afterSecond, requestsPerPhase: MEMORY_REQUESTS, phases: [first, second] };
+      console.log('memory', JSON.stringify(results.memory));
+    } finally {
+      await mem.close();
+      await fresh.stop();
+    }
+  }
+  if (wants('startup')) {
+    results.startup = await measureStartup(dist);
+    console.log('startup', JSON.stringify(results.startup));
+  }
+  if (wants('subscription')) {
+    await subscriptionCase();
+  }
+  write();
+}
+
+async function subscriptionCase() {
+  // POST Patient into a project with one Subscription matching every Patient against one with
+  // none; each run on a fresh engine and server (every write slows as the collection grows).
   const patientRuns = { without: [], with: [] };
   const deliveries = [];
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
     for (const variant of order) {
       const fresh = await dist.startEmbeddedEngine();
+      const client = new MongoClient(fresh.uri);
       try {
-        const { app, base, admin } = await startServer(dist, fresh.uri, join(root, 'data', 'bench'));
+        const server = await startChild('server', fresh.uri);
+        const { admin } = await seedServer(server.base);
         const receiver = await startReceiver();
-        const projects = await subscriptionProjects(base, admin, receiver.url);
+        const projects = await subscriptionProjects(server.base, admin, receiver.url);
         const project = variant === 'with' ? projects.withSubscription : projects.without;
-        patientRuns[variant].push(await measure(['-d', String(INVITE_SECONDS), '-c', '4', '-m', 'POST', '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json',
-          '-b', JSON.stringify({ resourceType: 'Patient', meta: { project }, name: [{ given: ['Bench'], family: 'Patient' }], gender: 'female' }), `${base}fhir/R4/Patient`]));
+        patientRuns[variant].push(await measure(server, () => autocannon(['-d', String(WRITE_SECONDS), '-c', '4', '-m', 'POST', ...bearer(admin), ...fhirJson,
+          '-b', JSON.stringify({ resourceType: 'Patient', meta: { project }, name: [{ given: ['Bench'], family: 'Patient' }], gender: 'female' }), `${server.base}fhir/R4/Patient`])));
         const loadEnd = Date.now();
         if (variant === 'with') {
-          // autocannon stops at its deadline while the last requests are still being answered: count once they are.
-          const count = () => app.ctx.database.db.collection('Patient').countDocuments({ project });
+          await client.connect();
+          const count = () => client.db('bench_app').collection('Patient').countDocuments({ project });
           let created = await count();
           for (let previous = -1; previous !== created; ) {
             await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -209,61 +415,64 @@ async function main() {
           deliveries.push({ created, delivered: receiver.received(), drainMsAfterLoad: Math.max(0, receiver.lastAt() - loadEnd) });
         }
         await receiver.close();
-        await app.close();
+        await server.close();
       } finally {
+        await client.close();
         await fresh.stop();
       }
     }
   }
   results.cases.postPatientSubscribed = compareRounds(patientRuns.with, patientRuns.without);
-  results.patientRounds = patientRuns;
+  results.labels.postPatientSubscribed = 'POST Patient, one matching rest-hook Subscription vs none';
   results.subscriptionDelivery = {
     created: deliveries.reduce((n, d) => n + d.created, 0),
     delivered: deliveries.reduce((n, d) => n + d.delivered, 0),
     drainMsAfterLoad: middle(deliveries.map((d) => d.drainMsAfterLoad)),
   };
+}
 
+function write() {
+  const full = picked.length === GROUPS.length;
   const outDir = join(root, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'latest.json'), JSON.stringify(results, null, 2));
-  const row = (name, c) =>
-    `| ${name} | ${c.app.requestsPerSecond} | ${c.app.latencyP50ms} / ${c.app.latencyP99ms} | ${c.floor.requestsPerSecond} | ${c.ratio} | ${c.app.cpuUsPerRequest} / ${c.floor.cpuUsPerRequest} | ${c.app.non2xx + c.app.errors} |`;
-  const md = [
-    `Measured ${results.date} on ${results.node}, ${results.engine}; reads: ${ROUNDS} rounds of ${ROUND_SECONDS}s per target (medians), ${CONNECTIONS} connections; invites and sign-ins: ${INVITE_SECONDS}s, 4 connections. Load from a separate autocannon process.`,
+  const name = process.env.BENCH_OUT ?? (full ? 'latest' : 'partial');
+  writeFileSync(join(outDir, `${name}.json`), JSON.stringify(results, null, 2));
+  const row = (key) => {
+    const c = results.cases[key];
+    return `| ${results.labels[key]} | ${c.app.requestsPerSecond} | ${c.app.latencyP50ms} / ${c.app.latencyP99ms} | ${c.floor.requestsPerSecond} | ${c.ratio} | ${c.app.cpuUsPerRequest} / ${c.floor.cpuUsPerRequest} | ${c.app.cpuUsPerRequest - c.floor.cpuUsPerRequest} | ${c.app.non2xx + c.app.errors} |`;
+  };
+  const keys = Object.keys(results.cases).filter((k) => !/At\d+$/.test(k) && k !== 'postPatientSubscribed');
+  const lines = [
+    `Measured ${results.date} on ${results.node}, ${results.engine}; server and floor each in a process of its own, the load from a third. Read-like cases: ${ROUNDS} alternating rounds of ${ROUND_SECONDS}s per target, ${CONNECTIONS} connections (4 for token cases); write cases: 3 rounds of ${WRITE_ROUND_SECONDS}s, 4 connections. Medians; ratio = median of the rounds' ratios.`,
     '',
-    '| case | server req/s | p50 / p99 ms | floor req/s | server / floor | CPU µs/req server / floor | non-2xx + errors |',
-    '|---|---|---|---|---|---|---|',
-    row('GET Patient/{id} (super admin)', results.cases.read),
-    row('GET Patient/{id} (member with an AccessPolicy)', results.cases.readMember),
-    row('POST Project/$invite (new person)', results.cases.invite),
-    row('POST Project/$invite, floor writing the same documents', results.cases.inviteSameDocuments),
-    row(`POST ProjectMembership/{id}/$resend-invite (${results.resendInvitations} pending invitations in turn), floor as above`, results.cases.resendInvite),
-    row(`POST /fhir/R4 transaction Bundle, ${BUNDLE_PATIENTS} Patients`, results.cases.transactionBundle),
-    row(`POST /auth/login (argon2id m=${results.passwordHash.memoryCost} KiB, t=${results.passwordHash.timeCost}, p=${results.passwordHash.parallelism})`, results.cases.login),
-    '',
-    '| case | with one Subscription req/s | p50 / p99 ms | without req/s | with / without | CPU µs/req with / without | non-2xx + errors |',
-    '|---|---|---|---|---|---|---|',
-    row('POST Patient, one matching rest-hook Subscription vs none', results.cases.postPatientSubscribed),
-    '',
-    `Subscription case: ${ROUNDS} pairs of ${INVITE_SECONDS}s runs, 4 connections, each run on a fresh engine and server (same projects and Subscription, only the project written to differs); ratio: median of the pairs' ratios. ${results.subscriptionDelivery.delivered} of ${results.subscriptionDelivery.created} notifications delivered to a loopback receiver, the last a median ${results.subscriptionDelivery.drainMsAfterLoad} ms after the load ended (the dispatcher runs in the server's process, outside the requests, every SUBSCRIPTION_POLL_MS = 1000 ms).`,
-    '',
-    'Floor: a thin Fastify server on the same engine doing the bare driver calls: one findOne for a read; for an invite the',
-    '8 inserts an invite makes, in one transaction, as small placeholder documents in collections without secondary indexes',
-    '(first invite row), or as copies of the documents the server\'s invites wrote, in collections with the server\'s indexes',
-    '(second row). Like the server, the floor runs its transactions one at a time: on the embedded engine concurrent',
-    'transactions lose writes. On that engine a commit costs time in proportion to the data of the collections it writes,',
-    'so the size of what an invite stores weighs more than the work around it. The server logs at its default level (info,',
-    'one line per request, to /dev/null); the floor does not log. CPU µs/req: the CPU time of the process holding both',
-    'servers while one of them is under load, per request (less sensitive to a noisy machine than req/s).',
-    `Transaction Bundle: ${ROUNDS} rounds of ${BUNDLE_REQUESTS} Bundles (one connection) per target, alternating; its floor inserts copies of the`,
-    `documents the server wrote for ${BUNDLE_PATIENTS} Patients (current version and history entry each) in one driver transaction.`,
-    'Sign-in floor: find the credentials, verify the password against an argon2 hash with the server\'s parameters, insert a',
-    'login document; the server also checks the PKCE-less request, finds the user and its memberships and runs the MFA gate.',
-    '',
-    `Process memory: RSS ${results.memory.rssBeforeMB} MB before, ${results.memory.rssAfterMB} MB after; heap used ${results.memory.heapUsedMB} MB.`,
-  ].join('\n');
-  writeFileSync(join(outDir, 'latest.md'), md + '\n');
-  console.log(md);
+    '| case | server req/s | p50 / p99 ms | floor req/s | server / floor | CPU µs/req server / floor | CPU µs over floor | non-2xx + errors |',
+    '|---|---|---|---|---|---|---|---|',
+    ...keys.map(row),
+  ];
+  if (results.growth) {
+    lines.push('', 'Growth with the size of the Patient collection (its count when the case ran: the earlier cases, the transaction Bundles above all, left Patients in it; server / floor, req/s, CPU µs per request over the floor):', '',
+      '| Patients | read | search (20 hits) | create |', '|---|---|---|---|',
+      ...results.growth.map((g) => `| ${g.patients} | ${['read', 'search', 'create'].map((k) => (g[k] ? `${g[k].ratio} (${g[k].app} vs ${g[k].floor} req/s, +${g[k].cpuOverUs} µs)` : '-')).join(' | ')} |`));
+  }
+  if (results.cases.postPatientSubscribed) {
+    const c = results.cases.postPatientSubscribed;
+    lines.push('', '| case | with one Subscription req/s | p50 / p99 ms | without req/s | with / without | CPU µs/req with / without |', '|---|---|---|---|---|---|',
+      `| ${results.labels.postPatientSubscribed} | ${c.app.requestsPerSecond} | ${c.app.latencyP50ms} / ${c.app.latencyP99ms} | ${c.floor.requestsPerSecond} | ${c.ratio} | ${c.app.cpuUsPerRequest} / ${c.floor.cpuUsPerRequest} |`,
+      '', `${results.subscriptionDelivery.delivered} of ${results.subscriptionDelivery.created} notifications delivered, the last a median ${results.subscriptionDelivery.drainMsAfterLoad} ms after the load ended.`);
+  }
+  const m = results.memory;
+  if (m?.afterSecond) {
+    lines.push('', `Memory of the server's own process (RSS / heap used after a full GC): after start ${m.afterStart.rssMB} / ${m.afterStart.heapUsedMB} MB; after ${m.requestsPerPhase} requests of a mixed workload ${m.afterFirst.rssMB} / ${m.afterFirst.heapUsedMB} MB; after another ${m.requestsPerPhase} ${m.afterSecond.rssMB} / ${m.afterSecond.heapUsedMB} MB. The benchmark's main server at the end of the run: ${m.serverRssAtEndMB} MB RSS.`);
+  }
+  if (results.startup) {
+    const s = results.startup;
+    lines.push('', `Start-up (node dist/src/main.js with MONGODB_URI set, process start to the first /healthcheck 200, median of ${s.runs}): ${s.emptyMs} ms on an empty database (creates the indexes and the first administrator), ${s.restartMs} ms on an existing one.`);
+  }
+  if (Object.keys(results.notes).length) {
+    lines.push('', `Documents one request wrote (the floor inserts copies of them in one transaction): ${Object.entries(results.notes).map(([k, v]) => `${k.replace(/Writes$/, '')}: ${Object.entries(v).map(([c, n]) => `${c} ${n}`).join(', ')}`).join('; ')}.`);
+  }
+  writeFileSync(join(outDir, `${name}.md`), lines.join('\n') + '\n');
+  console.log(lines.join('\n'));
 }
 
 main().catch((err) => {

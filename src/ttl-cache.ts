@@ -10,6 +10,9 @@ export interface SetOptions {
   generation?: number;
 }
 
+/** How many entries a TtlCache holds at most unless told otherwise. */
+export const TTL_CACHE_MAX_ENTRIES = 10_000;
+
 /**
  * A small per-app cache whose entries live `ttlMs` (by the app's clock); the oldest entries are
  * dropped beyond `maxEntries`. Used to keep database round trips off the token hot path.
@@ -21,12 +24,17 @@ export class TtlCache<V> {
   constructor(
     private readonly clock: Clock,
     private readonly ttlMs: number,
-    private readonly maxEntries = 10_000,
+    private readonly maxEntries = TTL_CACHE_MAX_ENTRIES,
   ) {}
 
   /** Changes on every `clear()`; see `SetOptions.generation`. */
   get generation(): number {
     return this.cleared;
+  }
+
+  /** How many entries are held (expired ones included until read or pushed out). */
+  get size(): number {
+    return this.entries.size;
   }
 
   get(key: string): V | undefined {

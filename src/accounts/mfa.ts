@@ -1,4 +1,3 @@
-import QRCode from 'qrcode';
 import type { ClientSession } from 'mongodb';
 import type { User } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
@@ -142,7 +141,7 @@ async function readUser(deps: MfaServiceDeps, userId: string): Promise<User> {
 export async function enrollmentOffer(deps: Store, user: User): Promise<EnrollmentOffer> {
   const secret = await ensurePendingSecret(deps, user.id as string);
   const enrollUri = totpUri(secret, user.email ?? (user.id as string));
-  return { enrollUri, enrollQrCode: await QRCode.toDataURL(enrollUri) };
+  return { enrollUri, enrollQrCode: await (await import('qrcode')).toDataURL(enrollUri) };
 }
 
 interface CodeCheck {

@@ -23,6 +23,13 @@ function emailOf(request: FastifyRequest): string | undefined {
   return body && typeof body.email === 'string' && body.email ? body.email.trim().toLowerCase() : undefined;
 }
 
+/**
+ * How many keys (client addresses, emails) each limit remembers at most: beyond it the least
+ * recently seen key is forgotten (its count starts again), so a flood of addresses cannot grow
+ * the memory of an instance without bound.
+ */
+export const RATE_LIMIT_KEYS = 10_000;
+
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
 
 async function enforce(limiter: Limiter, request: FastifyRequest): Promise<void> {
@@ -37,18 +44,20 @@ async function enforce(limiter: Limiter, request: FastifyRequest): Promise<void>
  * and per email in the body (after), each one budget shared by all those routes. Counters live in this instance's memory: with several instances
  * each one counts on its own (the limit per instance holds; a shared store is future work).
  */
-export async function registerRateLimits(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function registerRateLimits(app: FastifyInstance, ctx: Pick<AppContext, 'config'> & Partial<Pick<AppContext, 'audit'>>, keys = RATE_LIMIT_KEYS): Promise<void> {
   const { enabled, max, windowMs } = ctx.config.rateLimit;
   if (!enabled) {
     return;
   }
-  await app.register(rateLimit, { global: false, max, timeWindow: windowMs });
-  const byAddress = app.createRateLimit({ keyGenerator: (request) => `ip:${request.ip}` });
-  const byEmail = app.createRateLimit({ keyGenerator: (request) => `email:${emailOf(request) ?? ''}`, allowList: (request) => emailOf(request) === undefined });
+  await app.register(rateLimit, { global: false, max, timeWindow: windowMs, cache: keys });
+  // Each limiter gets a store of its own, bounded by `cache` (read at run time, absent from the plugin's types).
+  const bounded = { cache: keys };
+  const byAddress = app.createRateLimit({ ...bounded, keyGenerator: (request) => `ip:${request.ip}` });
+  const byEmail = app.createRateLimit({ ...bounded, keyGenerator: (request) => `email:${emailOf(request) ?? ''}`, allowList: (request) => emailOf(request) === undefined });
   // Every refusal is in the audit trail (without waiting; the address and route only, never the body).
   app.addHook('onError', async (request, _reply, error) => {
     if ((error as { statusCode?: number }).statusCode === 429 && isLimitedRoute(request)) {
-      ctx.audit.record({ kind: 'rate-limited', outcome: '4', outcomeDesc: `${request.method} ${request.routeOptions.url ?? ''}`.slice(0, 100), address: request.ip });
+      ctx.audit?.record({ kind: 'rate-limited', outcome: '4', outcomeDesc: `${request.method} ${request.routeOptions.url ?? ''}`.slice(0, 100), address: request.ip });
     }
   });
   app.addHook('onRequest', async (request) => {

@@ -25,6 +25,11 @@ export class KeyedLock {
   private readonly tails = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, number>();
 
+  /** How many keys are held or waited for now (a key is forgotten when its last caller is done). */
+  get size(): number {
+    return this.tails.size;
+  }
+
   /** How many callers are queued behind another on this key (the holder not counted). */
   waiting(key: string): number {
     return this.waiters.get(key) ?? 0;

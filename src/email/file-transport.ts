@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { createTransport } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { MailTransport, OutgoingMail } from './mail';
 import { toSendMailOptions } from './mail-options';
 
@@ -22,9 +22,11 @@ export function emlFileName(mail: Pick<OutgoingMail, 'createdAt' | 'outboxId'>):
  */
 export function createFileTransport(dataDir: string, log: FastifyBaseLogger): MailTransport {
   const dir = join(dataDir, 'outbox');
-  const composer = createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  // nodemailer is loaded at the first mail, not at start.
+  let composer: Transporter | undefined;
   return {
     async send(mail) {
+      composer ??= (await import('nodemailer')).createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
       const info = await composer.sendMail(toSendMailOptions(mail));
       const file = join(dir, emlFileName(mail));
       await mkdir(dir, { recursive: true });

@@ -1,4 +1,4 @@
-import { createTransport } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { MailTransport } from './mail';
 import { toSendMailOptions } from './mail-options';
 
@@ -22,7 +22,9 @@ export const DEFAULT_SMTP_TIMEOUTS: SmtpTimeouts = {
  * nodemailer's own requeueing is off: the outbox retries, with backoff, under a stable Message-ID.
  */
 export function createSmtpTransport(smtpUrl: string, timeouts: SmtpTimeouts = DEFAULT_SMTP_TIMEOUTS): MailTransport {
-  const transporter = createTransport({
+  // nodemailer is loaded at the first mail, not at start (it takes a tenth of a second to load).
+  let transporter: Transporter | undefined;
+  const open = async (): Promise<Transporter> => (transporter ??= (await import('nodemailer')).createTransport({
     url: smtpUrl,
     pool: true,
     maxConnections: 3,
@@ -32,13 +34,13 @@ export function createSmtpTransport(smtpUrl: string, timeouts: SmtpTimeouts = DE
     ...timeouts,
     logger: false,
     debug: false,
-  });
+  }));
   return {
     async send(mail) {
-      await transporter.sendMail(toSendMailOptions(mail));
+      await (await open()).sendMail(toSendMailOptions(mail));
     },
     async close() {
-      transporter.close();
+      transporter?.close();
     },
   };
 }

