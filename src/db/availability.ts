@@ -1,4 +1,4 @@
-import type { MongoClient, ServerHeartbeatFailedEvent, ServerHeartbeatStartedEvent, ServerHeartbeatSucceededEvent, TopologyDescriptionChangedEvent } from 'mongodb';
+import type { ClientSession, MongoClient, ServerHeartbeatFailedEvent, ServerHeartbeatStartedEvent, ServerHeartbeatSucceededEvent, TopologyDescriptionChangedEvent } from 'mongodb';
 
 const REASONS = {
   down: 'the database is known to be unreachable',
@@ -64,6 +64,8 @@ export class DatabaseAvailability {
   private outages = 0;
   private stopped = false;
   private readonly timer: NodeJS.Timeout;
+  /** Sessions running a transaction (see `holdTransaction`). */
+  private readonly transactions = new Set<ClientSession>();
 
   constructor(private readonly client: MongoClient, private readonly options: AvailabilityOptions) {
     client.on('topologyDescriptionChanged', (event: TopologyDescriptionChangedEvent) => {
@@ -139,6 +141,17 @@ export class DatabaseAvailability {
     return { abandoned, dispose };
   }
 
+  /**
+   * Registers a session that runs a transaction until the returned function is called. Closing
+   * the client (a forced reconnect) ends every session in use and hands its id back to the
+   * driver's pool, though the server may still hold its transaction open: those ids are retired
+   * first (`retireServerSession`).
+   */
+  holdTransaction(session: ClientSession): () => void {
+    this.transactions.add(session);
+    return () => this.transactions.delete(session);
+  }
+
   /** Stops watching (the client is being closed for good). */
   stop(): void {
     this.stopped = true;
@@ -174,6 +187,9 @@ export class DatabaseAvailability {
     this.options.log?.warn({ server: address, stuckMs }, 'database monitor check stuck: reconnecting the database client');
     this.checking.clear();
     this.failing.clear();
+    for (const session of this.transactions) {
+      retireServerSession(session);
+    }
     await this.client.close(true).catch(() => undefined);
     while (!this.stopped) {
       try {
@@ -190,5 +206,20 @@ export class DatabaseAvailability {
     }
     this.reconnecting = false;
     this.update();
+  }
+}
+
+/**
+ * Keeps the driver from handing this session's id to a later session. MongoDB drops a transaction
+ * left open on the server when a newer one starts on the same id; the embedded engine refuses the
+ * newer one ("transaction already in progress for this session") until the old one times out.
+ * The driver retires an id by itself only after a network error on the session's own connection,
+ * not after a failed server selection, a call on a connection already closed, a call we
+ * abandoned, or a client closed under the session. Must run before the session ends.
+ */
+export function retireServerSession(session: ClientSession): void {
+  const serverSession = session.serverSession as { isDirty?: boolean } | undefined;
+  if (serverSession && !session.hasEnded) {
+    serverSession.isDirty = true;
   }
 }

@@ -1,5 +1,5 @@
 import { MongoError, MongoErrorLabel, MongoNetworkError, MongoServerSelectionError, type ClientSession } from 'mongodb';
-import { DatabaseUnavailableError } from './availability';
+import { DatabaseUnavailableError, retireServerSession } from './availability';
 import { deleteDocs, openLedger, settleCommit, type DocRef } from './commit-ledger';
 import type { Database } from './database';
 import { LockWaitTimeoutError } from './keyed-lock';
@@ -56,16 +56,27 @@ export async function withTransaction<T>(database: Database, fn: (session: Clien
 
 async function runTransaction<T>(database: Database, fn: (session: ClientSession) => Promise<T>): Promise<T> {
   database.availability.assertUp();
-  const session = database.client.startSession();
+  let session = database.client.startSession();
+  let release = database.availability.holdTransaction(session);
+  // Whether the server may still hold this session's transaction open (an abort that was skipped
+  // or failed, a commit that was lost on the way): its id is then retired (retireServerSession).
+  let unsettled = false;
   try {
     for (let attempt = 1; ; attempt++) {
+      if (unsettled) {
+        release();
+        endRetired(session);
+        session = database.client.startSession();
+        release = database.availability.holdTransaction(session);
+        unsettled = false;
+      }
       session.startTransaction({ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
       openLedger(session);
       let result: T;
       try {
         result = await fn(session);
       } catch (err) {
-        await abortQuietly(database, session);
+        unsettled = !(await abortQuietly(database, session));
         if (isTransient(err) && attempt < MAX_ATTEMPTS && !database.availability.down) {
           continue;
         }
@@ -75,19 +86,21 @@ async function runTransaction<T>(database: Database, fn: (session: ClientSession
         await commitWithRetry(database, session);
         return result;
       } catch (err) {
-        await abortQuietly(database, session);
+        // A commit that never reached the server leaves its transaction open there.
+        unsettled = isLostCommit(err) || !(await abortQuietly(database, session));
         // The outcome may be unknown (or partial on the embedded engine): decide it from what the
         // attempt wrote (commit-ledger.ts) before running it again or giving up. Nothing can be
         // decided while the database is known to be down.
         const settled = database.availability.down ? 'unknown' : await settleCommit(database, session).catch(() => 'unknown' as const);
         if (settled === 'committed') {
+          unsettled = false;
           return result;
         }
         if (isLostCommit(err)) {
           if (settled === 'absent' && attempt < MAX_ATTEMPTS && !database.availability.down) {
             continue;
           }
-          throw new AmbiguousCommitError();
+          throw new DatabaseUnavailableError('abandoned');
         }
         if (isTransient(err) && attempt < MAX_ATTEMPTS && !database.availability.down) {
           continue;
@@ -95,14 +108,29 @@ async function runTransaction<T>(database: Database, fn: (session: ClientSession
         throw toDomainError(err);
       }
     }
+  } catch (err) {
+    unsettled ||= session.inTransaction();
+    throw err;
   } finally {
-    // Ending a session whose transaction is still open sends an abort: not worth waiting for
-    // while the database is known to be down (the server drops the transaction by itself).
-    const ended = session.endSession().catch(() => undefined);
-    if (!database.availability.down) {
-      await ended;
+    release();
+    if (unsettled) {
+      endRetired(session);
+    } else {
+      // Ending a session whose transaction is still open sends an abort: not worth waiting for
+      // while the database is known to be down (the server drops the transaction by itself).
+      const ended = session.endSession().catch(() => undefined);
+      if (!database.availability.down) {
+        await ended;
+      }
     }
   }
+}
+
+/** Ends a session whose transaction the server may still hold open, retiring its id first. */
+function endRetired(session: ClientSession): void {
+  retireServerSession(session);
+  // The abort it sends may wait on a dead connection: never waited for.
+  session.endSession().catch(() => undefined);
 }
 
 async function commitWithRetry(database: Database, session: ClientSession): Promise<void> {
@@ -120,10 +148,22 @@ async function commitWithRetry(database: Database, session: ClientSession): Prom
   }
 }
 
-/** Aborts an open transaction, ignoring errors; skipped while the database is known to be down. */
-async function abortQuietly(database: Database, session: ClientSession): Promise<void> {
-  if (session.inTransaction() && !database.availability.down) {
-    await session.abortTransaction().catch(() => undefined);
+/**
+ * Aborts an open transaction, ignoring errors; skipped while the database is known to be down.
+ * Answers whether the server is known to hold no transaction of this session any more.
+ */
+async function abortQuietly(database: Database, session: ClientSession): Promise<boolean> {
+  if (!session.inTransaction()) {
+    return true;
+  }
+  if (database.availability.down) {
+    return false;
+  }
+  try {
+    await session.abortTransaction();
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { ClientSession } from 'mongodb';
 import { DatabaseUnavailableError } from '../../src/db/availability';
 import { connectDatabase, pingDatabase, type Database } from '../../src/db/database';
 import { withTransaction, withWriteLock } from '../../src/db/transaction';
@@ -70,4 +71,58 @@ describe('database availability', () => {
     const during = database.availability.abandonAfterOutage(10);
     await expect(during.abandoned).rejects.toBeInstanceOf(DatabaseUnavailableError);
   }, 20_000);
+
+  test('a transaction left open on the server by an outage does not block the next one on the same session id', async () => {
+    // The first write opens the transaction on the server; the outage then keeps its abort from
+    // arriving. Before the fix the driver pooled that session id again and the embedded engine
+    // refused the next transaction on it ("transaction already in progress"), answered 500.
+    const stranded = withTransaction(database, async (session) => {
+      await database.db.collection('stranded').insertOne({ _id: 'lost' as never }, { session });
+      await proxy.cut();
+      await until(() => database.availability.down);
+      throw new Error('the request fails during the outage');
+    });
+    await expect(stranded).rejects.toThrow('the request fails during the outage');
+    // Long enough for the session's own abort to fail (no server to select) and the session to end.
+    await new Promise((r) => setTimeout(r, database.timeoutMs + 500));
+
+    await proxy.restore();
+    await until(() => !database.availability.down);
+    for (let i = 0; i < 3; i++) {
+      await withTransaction(database, (session) => database.db.collection('after').insertOne({ _id: `a${i}` as never }, { session }));
+    }
+    expect(await database.db.collection('after').countDocuments({})).toBe(3);
+    expect(await database.db.collection('stranded').countDocuments({})).toBe(0);
+  }, 20_000);
+
+  test('a transaction running when the client is closed and connected again leaves no session id behind that blocks later ones', async () => {
+    // Closing the client ends every session in use and pools its id again, while the server still
+    // holds the transaction open (the abort could not reach it). Before the fix the next
+    // transaction on that id was refused by the embedded engine. The watchdog's reconnect is
+    // called directly: a stuck monitor check cannot be made on demand.
+    let resume!: () => void;
+    const paused = new Promise<void>((r) => (resume = r));
+    let held: ClientSession | undefined;
+    const running = withTransaction(database, async (session) => {
+      await database.db.collection('stranded').insertOne({ _id: 'open' as never }, { session });
+      held = session;
+      await paused;
+    }).catch((err: unknown) => err);
+    await until(() => held !== undefined);
+    await proxy.cut();
+    const watchdog = database.availability as unknown as { reconnect(address: string, stuckMs: number): Promise<void> };
+    const reconnected = watchdog.reconnect('test', 0);
+    await until(() => held!.hasEnded);
+    await proxy.restore();
+    await reconnected;
+    resume();
+    expect(await running).toBeInstanceOf(Error);
+
+    await until(() => !database.availability.down);
+    for (let i = 0; i < 3; i++) {
+      await withTransaction(database, (session) => database.db.collection('after').insertOne({ _id: `a${i}` as never }, { session }));
+    }
+    expect(await database.db.collection('after').countDocuments({})).toBe(3);
+    expect(await database.db.collection('stranded').countDocuments({})).toBe(0);
+  }, 30_000);
 });
