@@ -95,11 +95,11 @@ describe('database availability', () => {
     expect(await database.db.collection('stranded').countDocuments({})).toBe(0);
   }, 20_000);
 
-  test('a transaction running when the client is closed and connected again leaves no session id behind that blocks later ones', async () => {
-    // Closing the client ends every session in use and pools its id again, while the server still
-    // holds the transaction open (the abort could not reach it). Before the fix the next
-    // transaction on that id was refused by the embedded engine. The watchdog's reconnect is
-    // called directly: a stuck monitor check cannot be made on demand.
+  test('the session id of a transaction running when the client is closed and connected again is never used again', async () => {
+    // Closing the client ends every session in use and would pool its id again, though the server
+    // may still hold its transaction open (when the abort cannot reach it); the embedded engine
+    // then refuses the next transaction on that id. The watchdog's reconnect is called directly:
+    // a stuck monitor check cannot be made on demand.
     let resume!: () => void;
     const paused = new Promise<void>((r) => (resume = r));
     let held: ClientSession | undefined;
@@ -109,19 +109,21 @@ describe('database availability', () => {
       await paused;
     }).catch((err: unknown) => err);
     await until(() => held !== undefined);
-    await proxy.cut();
+    const heldId = held!.id!.id.toString('hex');
     const watchdog = database.availability as unknown as { reconnect(address: string, stuckMs: number): Promise<void> };
-    const reconnected = watchdog.reconnect('test', 0);
-    await until(() => held!.hasEnded);
-    await proxy.restore();
-    await reconnected;
+    await watchdog.reconnect('test', 0);
     resume();
     expect(await running).toBeInstanceOf(Error);
 
     await until(() => !database.availability.down);
+    const used: string[] = [];
     for (let i = 0; i < 3; i++) {
-      await withTransaction(database, (session) => database.db.collection('after').insertOne({ _id: `a${i}` as never }, { session }));
+      await withTransaction(database, (session) => {
+        used.push(session.id!.id.toString('hex'));
+        return database.db.collection('after').insertOne({ _id: `a${i}` as never }, { session });
+      });
     }
+    expect(used).not.toContain(heldId);
     expect(await database.db.collection('after').countDocuments({})).toBe(3);
     expect(await database.db.collection('stranded').countDocuments({})).toBe(0);
   }, 30_000);
