@@ -1,8 +1,8 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { MongoClient, type ClientSession, type Db } from 'mongodb';
 import { DEFAULT_MONGODB_TIMEOUT_MS } from '../config';
 import { DatabaseAvailability, type DatabaseLog } from './availability';
 import { KeyedLock } from './keyed-lock';
+import { TransactionMark } from './transaction-mark';
 
 /** The database handle passed to every domain function. */
 export interface Database {
@@ -16,7 +16,7 @@ export interface Database {
    */
   transactionLock: KeyedLock;
   /** Marks the async context of a running transaction, so nested ones do not wait for themselves. */
-  inTransaction: AsyncLocalStorage<boolean>;
+  inTransaction: TransactionMark;
   /** Whether the database is known to be unreachable (from the driver's monitoring). */
   availability: DatabaseAvailability;
   /** How long a request waits for the database before it answers 503 (MONGODB_TIMEOUT_MS). */
@@ -68,7 +68,7 @@ export async function connectDatabase(uri: string, dbName: string, embedded: boo
     db,
     embedded,
     transactionLock: new KeyedLock(),
-    inTransaction: new AsyncLocalStorage(),
+    inTransaction: new TransactionMark(),
     availability,
     timeoutMs,
     close: async () => {

@@ -204,7 +204,7 @@ async function abandonOnOutage<T>(database: Database, work: () => Promise<T>): P
  * one that outlasts an outage is abandoned (ABANDON_TIMEOUTS).
  */
 export async function withWriteLock<T>(database: Database, fn: () => Promise<T>): Promise<T> {
-  if (database.inTransaction.getStore()) {
+  if (database.inTransaction.active()) {
     return fn();
   }
   const { availability } = database;
@@ -217,7 +217,7 @@ export async function withWriteLock<T>(database: Database, fn: () => Promise<T>)
       'tx',
       () => {
         availability.assertUp();
-        return abandonOnOutage(database, () => database.inTransaction.run(true, fn));
+        return abandonOnOutage(database, () => database.inTransaction.run(fn));
       },
       { signal: availability.signal, maxWaitMs: LOCK_WAIT_TIMEOUTS * database.timeoutMs },
     );
