@@ -2,14 +2,22 @@
 // so that CPU time and memory are that process's only), the load from yet another process
 // (autocannon, or bench/flow-load.mjs for request sequences), and the figures.
 import { fork, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** The Node flags `npm start` gives the server (package.json), read from there. */
+export const SERVER_NODE_FLAGS = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  .scripts.start.split(/\s+/)
+  .filter((word) => word.startsWith('--'));
+
 /** Starts bench/child.mjs as `role` ('server' or 'floor') on the engine `uri`; answers its handle. */
 export async function startChild(role, uri, env = {}) {
-  const child = fork(join(root, 'bench/child.mjs'), [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
+  // The server runs with the heap cap of `npm start` and the image (SERVER_NODE_FLAGS).
+  const execArgv = role === 'server' ? ['--expose-gc', ...SERVER_NODE_FLAGS] : ['--expose-gc'];
+  const child = fork(join(root, 'bench/child.mjs'), [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   let next = 0;
   const pending = new Map();
   child.on('message', ({ id, result, error }) => {
