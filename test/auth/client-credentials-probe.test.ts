@@ -17,8 +17,9 @@ function monitoredUri(): string {
 }
 
 describe('client_credentials answers every refused client alike', () => {
-  // The mail dispatcher is off: its polling would show up among the commands a request issues.
-  const t = useTestApp(() => ({ env: { MONGODB_URI: monitoredUri(), OUTBOX_POLL_MS: '0' } }));
+  // The mail and subscription dispatchers are off: their polling would show up among the commands
+  // a request issues.
+  const t = useTestApp(() => ({ env: { MONGODB_URI: monitoredUri(), OUTBOX_POLL_MS: '0', SUBSCRIPTION_POLL_MS: '0' } }));
   const admin = useSignIn(t);
   const clients: Record<string, { id: string; secret: string }> = {};
 
