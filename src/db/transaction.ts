@@ -39,6 +39,11 @@ function toDomainError(err: unknown): unknown {
   return err;
 }
 
+/** The embedded engine refusing a transaction because an older one is still open on its session id. */
+function isStrandedSession(err: unknown): boolean {
+  return err instanceof MongoError && err.code === 14 && /transaction already in progress/i.test(err.message);
+}
+
 /** A commit that failed for want of the server: its outcome is unknown, and retrying cannot help. */
 function isLostCommit(err: unknown): boolean {
   return err instanceof MongoNetworkError || err instanceof MongoServerSelectionError;
@@ -76,6 +81,15 @@ async function runTransaction<T>(database: Database, fn: (session: ClientSession
       try {
         result = await fn(session);
       } catch (err) {
+        if (database.embedded && isStrandedSession(err)) {
+          // This session id still has an older transaction open on the embedded engine (left by an
+          // outage on a path that did not retire it): retire the id and run again on a fresh one.
+          unsettled = true;
+          if (attempt < MAX_ATTEMPTS && !database.availability.down) {
+            continue;
+          }
+          throw new DatabaseUnavailableError('busy');
+        }
         unsettled = !(await abortQuietly(database, session));
         if (isTransient(err) && attempt < MAX_ATTEMPTS && !database.availability.down) {
           continue;

@@ -127,4 +127,33 @@ describe('database availability', () => {
     expect(await database.db.collection('after').countDocuments({})).toBe(3);
     expect(await database.db.collection('stranded').countDocuments({})).toBe(0);
   }, 30_000);
+
+  test('a session id pooled with a transaction still open on the server is retired, and the write runs on a fresh one', async () => {
+    // Strands an id the way no code path should any more: a transaction opened on the server,
+    // then the session handed back to the driver's pool without an abort. On the embedded engine
+    // the next transaction on that id is refused ("transaction already in progress").
+    const stray = database.client.startSession();
+    stray.startTransaction();
+    await database.db.collection('stranded').insertOne({ _id: 'open' as never }, { session: stray });
+    const strandedId = stray.id!.id.toString('hex');
+    (stray as unknown as { transaction: { state: string } }).transaction.state = 'NO_TRANSACTION';
+    await stray.endSession();
+
+    const used: string[] = [];
+    await withTransaction(database, (session) => {
+      used.push(session.id!.id.toString('hex'));
+      return database.db.collection('after').insertOne({ _id: 'a' as never }, { session });
+    });
+    expect(await database.db.collection('after').countDocuments({})).toBe(1);
+    if (database.embedded) {
+      expect(used[0]).toBe(strandedId);
+      expect(used.at(-1)).not.toBe(strandedId);
+    }
+    // The id is not handed out again.
+    await withTransaction(database, (session) => {
+      used.push(session.id!.id.toString('hex'));
+      return database.db.collection('after').insertOne({ _id: 'b' as never }, { session });
+    });
+    expect(used.at(-1)).not.toBe(strandedId);
+  }, 30_000);
 });
