@@ -114,7 +114,7 @@ async function runTransaction<T>(database: Database, fn: (session: ClientSession
           if (settled === 'absent' && attempt < MAX_ATTEMPTS && !database.availability.down) {
             continue;
           }
-          throw new DatabaseUnavailableError('abandoned');
+          throw new AmbiguousCommitError();
         }
         if (isTransient(err) && attempt < MAX_ATTEMPTS && !database.availability.down) {
           continue;
