@@ -60,7 +60,7 @@ export function benchLogger(dist, config) {
     return false;
   }
   const pino = require('pino');
-  return { ...dist.loggerOptions({ ...config, logLevel: level }), stream: pino.destination({ dest: '/dev/null', sync: true }) };
+  return { ...dist.loggerOptions({ ...config, logLevel: level }), stream: pino.destination({ dest: process.env.BENCH_LOG_DEST ?? '/dev/null', sync: true }) };
 }
 
 /** The server's configuration in the benchmark (`env` overrides, e.g. rate limits on). */

@@ -1,25 +1,8 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config';
+import { CENSOR, SECRET_KEYS, redactSecrets } from './log-redaction';
 
-/** Paths that may carry secrets; pino replaces them before anything is written. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'password',
-  'secret',
-  'passwordHash',
-  'mfaSecret',
-  'clientSecret',
-  '*.password',
-  '*.secret',
-  '*.passwordHash',
-  '*.mfaSecret',
-  '*.clientSecret',
-  '*.client_secret',
-  '*.code_verifier',
-  '*.refresh_token',
-  '*.access_token',
-];
+const SECRET_SERIALIZERS = Object.fromEntries([...SECRET_KEYS].map((key) => [key, () => CENSOR]));
 
 /** Routes whose path carries a secret, by the parameter that holds it. */
 const SECRET_PARAM = ':secret';
@@ -57,10 +40,14 @@ interface LoggedRequest {
 export function loggerOptions(config: AppConfig): object {
   return {
     level: config.logLevel,
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Secrets replaced in every line (see log-redaction.ts); pino's `redact` cost ~8 µs a line.
+    // pino gives a child logger's bindings to serializers but not to formatters.log: a secret
+    // bound by name (`log.child({ password })`) is censored by a serializer of that name.
+    formatters: { log: redactSecrets },
     serializers: {
+      ...SECRET_SERIALIZERS,
       // Never log query strings: activation links and codes travel there.
-      req: (req: LoggedRequest) => ({ id: req.id, method: req.method, url: safeUrl(req.url, req.routeOptions?.url), ip: req.ip }),
+      req: (req: LoggedRequest) => ({ id: req.id, method: req.method, url: typeof req.url === 'string' ? safeUrl(req.url, req.routeOptions?.url) : undefined, ip: req.ip }),
     },
   };
 }
