@@ -60,14 +60,17 @@ export async function registerRateLimits(app: FastifyInstance, ctx: Pick<AppCont
       ctx.audit?.record({ kind: 'rate-limited', outcome: '4', outcomeDesc: `${request.method} ${request.routeOptions.url ?? ''}`.slice(0, 100), address: request.ip });
     }
   });
-  app.addHook('onRequest', async (request) => {
-    if (isLimitedRoute(request)) {
-      await enforce(byAddress, request);
+  // Callback style: most requests are on routes without a limit and should not pay a promise.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!isLimitedRoute(request)) {
+      return done();
     }
+    enforce(byAddress, request).then(() => done(), done);
   });
-  app.addHook('preHandler', async (request) => {
-    if (isLimitedRoute(request)) {
-      await enforce(byEmail, request);
+  app.addHook('preHandler', (request, _reply, done) => {
+    if (!isLimitedRoute(request)) {
+      return done();
     }
+    enforce(byEmail, request).then(() => done(), done);
   });
 }

@@ -14,11 +14,21 @@ import { ID_PATTERN } from '../fhir/search/normalize';
 /** The route table of the FHIR base, for the `Allow` header: fed by an onRoute hook. */
 export class FhirRouteTable {
   private readonly routes: { method: string; segments: string[] }[] = [];
+  /** Each route pattern's segments, split once (the patterns are the routes', a fixed few). */
+  private readonly patterns = new Map<string, string[]>();
 
   add(method: string | string[], url: string): void {
+    const segments = segmentsOf(url);
+    this.patterns.set(url, segments);
     for (const m of Array.isArray(method) ? method : [method]) {
-      this.routes.push({ method: m.toUpperCase(), segments: segmentsOf(url) });
+      this.routes.push({ method: m.toUpperCase(), segments });
     }
+  }
+
+  /** routeAccepts for a pattern of this table, without splitting the pattern again. */
+  accepts(pattern: string, path: string): boolean {
+    const segments = this.patterns.get(pattern);
+    return segments ? matches(segments, segmentsOf(path)) : routeAccepts(pattern, path);
   }
 
   /**
@@ -188,33 +198,42 @@ export function negotiateJson(request: FastifyRequest): JsonMediaType {
  */
 export function registerHttpConformance(app: FastifyInstance): void {
   const table = new FhirRouteTable();
+  // Each request's format, negotiated once in onRequest and read again in onSend.
+  const formats = new WeakMap<FastifyRequest, JsonMediaType>();
   app.addHook('onRoute', (route) => table.add(route.method, route.url));
-  app.addHook('onRequest', async (request) => {
-    negotiateJson(request);
-    // A parametric route that matched only because a segment fills its parameter (POST
-    // /metadata reaching create with type "metadata") is the 405 of the URL's real routes.
-    const pattern = request.routeOptions.url;
-    if (pattern && !routeAccepts(pattern, request.url)) {
-      const refused = methodNotAllowed(table, request);
-      if (refused) {
-        throw refused;
-      }
+  // Callback-style hooks (not async): one promise less per request for checks that never wait.
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      formats.set(request, negotiateJson(request));
+      // A parametric route that matched only because a segment fills its parameter (POST
+      // /metadata reaching create with type "metadata") is the 405 of the URL's real routes.
+      const pattern = request.routeOptions.url;
+      const refused = pattern && !table.accepts(pattern, request.url) ? methodNotAllowed(table, request) : undefined;
+      done(refused);
+    } catch (err) {
+      done(err as Error);
     }
   });
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     const type = reply.getHeader('content-type');
-    if (typeof type === 'string' && type.startsWith('application/fhir+json')) {
-      let wanted: JsonMediaType = 'application/fhir+json';
-      try {
-        wanted = negotiateJson(request);
-      } catch {
-        // refused in onRequest already: that answer keeps the FHIR type
-      }
-      if (wanted === 'application/json') {
-        reply.header('content-type', `application/json${type.slice('application/fhir+json'.length)}`);
-      }
+    if (typeof type === 'string' && type.startsWith('application/fhir+json') && wantedFormat(formats, request) === 'application/json') {
+      reply.header('content-type', `application/json${type.slice('application/fhir+json'.length)}`);
     }
-    return payload;
+    done(null, payload);
   });
   app.setNotFoundHandler(fhirNotFound(table));
+}
+
+/** The format onRequest negotiated; negotiated now if it did not run; FHIR JSON if it refused. */
+function wantedFormat(formats: WeakMap<FastifyRequest, JsonMediaType>, request: FastifyRequest): JsonMediaType {
+  const known = formats.get(request);
+  if (known) {
+    return known;
+  }
+  try {
+    return negotiateJson(request);
+  } catch {
+    // refused in onRequest already: that answer keeps the FHIR type
+    return 'application/fhir+json';
+  }
 }

@@ -1,4 +1,4 @@
-import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import { DatabaseUnavailableError } from '../db/availability';
 import type { Database } from '../db/database';
 
@@ -22,10 +22,9 @@ function needsDatabase(request: FastifyRequest): boolean {
  * Fails fast while the database is known to be down: every request that needs it is answered
  * 503 (OperationOutcome, Retry-After) at once instead of waiting for the driver to give up.
  */
-export function databaseGuard(database: Database): onRequestAsyncHookHandler {
-  return async (request) => {
-    if (database.availability.down && needsDatabase(request)) {
-      throw new DatabaseUnavailableError('down');
-    }
+export function databaseGuard(database: Database): onRequestHookHandler {
+  // Callback style (not async): a check that never waits needs no promise per request.
+  return (request, _reply, done) => {
+    done(database.availability.down && needsDatabase(request) ? new DatabaseUnavailableError('down') : undefined);
   };
 }

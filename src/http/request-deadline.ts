@@ -15,11 +15,12 @@ const DEADLINE_TIMEOUTS = 2;
 /** Registers the backstop on every route. */
 export function registerRequestDeadline(app: FastifyInstance, database: Database): void {
   const guards = new WeakMap<FastifyRequest, OutageGuard>();
-  const release = async (request: FastifyRequest): Promise<void> => {
+  // Callback-style hooks (not async): they never wait, and each async one costs a promise per request.
+  const release = (request: FastifyRequest): void => {
     guards.get(request)?.dispose();
     guards.delete(request);
   };
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const guard = database.availability.abandonAfterOutage(DEADLINE_TIMEOUTS * database.timeoutMs);
     guards.set(request, guard);
     guard.abandoned.catch((err: Error) => {
@@ -27,7 +28,14 @@ export function registerRequestDeadline(app: FastifyInstance, database: Database
         errorHandler(err as never, request, reply);
       }
     });
+    done();
   });
-  app.addHook('onResponse', release);
-  app.addHook('onRequestAbort', release);
+  app.addHook('onResponse', (request, _reply, done) => {
+    release(request);
+    done();
+  });
+  app.addHook('onRequestAbort', (request, done) => {
+    release(request);
+    done();
+  });
 }
