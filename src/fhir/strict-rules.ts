@@ -1,6 +1,7 @@
-import { isResourceType, tryGetDataType, type InternalSchemaElement, type InternalTypeSchema } from '@medplum/core';
+import { tryGetDataType, type InternalSchemaElement, type InternalTypeSchema } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { issue } from '../errors';
+import { isResourceTypeName } from './type-index';
 import { valueSetCodes } from './value-sets';
 
 /**
@@ -76,7 +77,7 @@ class Checker {
   }
 
   resource(value: Record<string, Json>, path: string): void {
-    const schema = typeof value.resourceType === 'string' && isResourceType(value.resourceType) ? tryGetDataType(value.resourceType) : undefined;
+    const schema = typeof value.resourceType === 'string' && isResourceTypeName(value.resourceType) ? tryGetDataType(value.resourceType) : undefined;
     this.object(value, schema, path);
   }
 

@@ -3,6 +3,7 @@ import type { OperationOutcomeIssue, Resource, StructureDefinition } from '@medp
 import { badRequest, invalidIssues, issue } from '../errors';
 import { isStoredType } from './resource-types';
 import { strictIssues } from './strict-rules';
+import { indexDeferredTypesFor } from './type-index';
 
 /**
  * Validates a resource against its StructureDefinition (and each known profile, by canonical
@@ -47,6 +48,8 @@ function coreIssues(resource: Resource, profile?: StructureDefinition): Operatio
  * JSON rules and required bindings (strict-rules.ts), and `extraProfile` when given. Empty when valid.
  */
 export function validationIssues(resource: Resource, profiles?: ReadonlyMap<string, StructureDefinition>, extraProfile?: StructureDefinition): OperationOutcomeIssue[] {
+  // A contained resource or a Bundle entry may be of a type not indexed yet (see type-index.ts).
+  indexDeferredTypesFor(resource);
   const strict = strictIssues(resource as unknown as Record<string, unknown>);
   const named = ((resource.meta?.profile ?? []) as string[]).map((url) => profiles?.get(url)).filter((p): p is StructureDefinition => p !== undefined);
   const core = [undefined, ...named, ...(extraProfile ? [extraProfile] : [])].flatMap((profile) => coreIssues(resource, profile));

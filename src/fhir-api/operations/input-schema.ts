@@ -1,8 +1,8 @@
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { isResourceType } from '@medplum/core';
 import type { Extension, OperationDefinition, OperationDefinitionParameter } from '@medplum/fhirtypes';
 import { FhirError, issue } from '../../errors';
+import { isResourceTypeName } from '../../fhir/type-index';
 
 /**
  * The JSON schema of an operation's input, DERIVED from its OperationDefinition (fhir-profiles/):
@@ -83,7 +83,7 @@ function valueSchema(param: OperationDefinitionParameter): JsonSchema {
   if (type === 'Reference') {
     return REFERENCE_SCHEMA;
   }
-  if (type === 'Resource' || isResourceType(type)) {
+  if (type === 'Resource' || isResourceTypeName(type)) {
     return param.documentation ? { ...RESOURCE_SCHEMA, description: param.documentation } : RESOURCE_SCHEMA;
   }
   const jsonType = JSON_TYPES[type];

@@ -1,6 +1,6 @@
-import { isResourceType } from '@medplum/core';
 import type { OperationDefinition, OperationDefinitionParameter, Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 import { badRequest } from '../../errors';
+import { isResourceTypeName } from '../../fhir/type-index';
 
 /**
  * FHIR `Parameters` in and out of an operation: a Parameters body read against the definition's
@@ -48,7 +48,7 @@ function readEntry(def: OperationDefinitionParameter, entry: Record<string, unkn
     return readParameters(def.part, entry.part, where);
   }
   const type = def.type ?? 'string';
-  if (type === 'Resource' || isResourceType(type)) {
+  if (type === 'Resource' || isResourceTypeName(type)) {
     const resource = entry.resource;
     if (!isObject(resource) || (type !== 'Resource' && resource.resourceType !== type)) {
       throw badRequest(`Parameter "${where}" must be a ${type} resource in "resource"`, where);
@@ -146,7 +146,7 @@ export function objectToParameters(definition: OperationDefinition, values: Reco
     const type = def.type ?? 'string';
     for (const item of list) {
       const entry: ParametersParameter = { name: def.name as string };
-      if (type === 'Resource' || isResourceType(type)) {
+      if (type === 'Resource' || isResourceTypeName(type)) {
         entry.resource = item as Resource;
       } else {
         (entry as unknown as Record<string, unknown>)[`value${type.charAt(0).toUpperCase()}${type.slice(1)}`] = item;

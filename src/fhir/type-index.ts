@@ -1,0 +1,76 @@
+import { indexStructureDefinitionBundle, isResourceType } from '@medplum/core';
+import type { StructureDefinition } from '@medplum/fhirtypes';
+
+/*
+ * Start-up time: indexing the 149 core resource StructureDefinitions into @medplum/core took about
+ * 220 ms of a ~1 s start, and this server stores ten types. loadDefinitions indexes at once the
+ * data types, the stored types and what every request meets (EAGER_RESOURCE_TYPES); the others
+ * are indexed in one go either just after the server starts listening (`indexDeferredTypes` from
+ * an onListen hook) or the moment anything needs one before that: the validation of a resource
+ * holding one (a contained resource, a Bundle entry, a Parameters part) and the question "is X a
+ * resource type?" about one.
+ *
+ * @medplum/core's index is process-wide, so what is left to index is too: it lives here, beside
+ * the index it completes, and is only ever drained.
+ */
+
+/** Resource types indexed at start besides the stored ones: the base types and the API's envelopes. */
+export const EAGER_RESOURCE_TYPES: ReadonlySet<string> = new Set(['Resource', 'DomainResource', 'Parameters', 'Bundle', 'OperationOutcome']);
+
+let deferred: StructureDefinition[] = [];
+const deferredTypes = new Set<string>();
+
+/** Keeps these StructureDefinitions to index later (see above). */
+export function deferTypes(definitions: readonly StructureDefinition[]): void {
+  for (const sd of definitions) {
+    deferred.push(sd);
+    if (sd.type) {
+      deferredTypes.add(sd.type);
+    }
+  }
+}
+
+/** Indexes every deferred StructureDefinition now (nothing when none is left). */
+export function indexDeferredTypes(): void {
+  if (deferred.length === 0) {
+    return;
+  }
+  const definitions = deferred;
+  deferred = [];
+  deferredTypes.clear();
+  indexStructureDefinitionBundle(definitions);
+}
+
+/** True when `value` holds, at any depth, an object whose `resourceType` is a deferred type. */
+function holdsDeferredType(value: unknown): boolean {
+  if (Array.isArray(value)) {
+    return value.some(holdsDeferredType);
+  }
+  if (value === null || typeof value !== 'object') {
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  if (typeof record.resourceType === 'string' && deferredTypes.has(record.resourceType)) {
+    return true;
+  }
+  return Object.values(record).some(holdsDeferredType);
+}
+
+/** Indexes the deferred types when `resource` (or anything nested in it) is of one of them. */
+export function indexDeferredTypesFor(resource: unknown): void {
+  if (deferredTypes.size > 0 && holdsDeferredType(resource)) {
+    indexDeferredTypes();
+  }
+}
+
+/** How many StructureDefinitions wait to be indexed (for tests and start-up diagnostics). */
+export const deferredTypeCount = (): number => deferred.length;
+
+/** @medplum/core's isResourceType, after indexing the deferred types when `name` is one of them. */
+export function isResourceTypeName(name: string): boolean {
+  if (deferredTypes.has(name)) {
+    indexDeferredTypes();
+  }
+  // (isResourceType answers undefined, not false, for a name it does not know.)
+  return isResourceType(name) === true;
+}
