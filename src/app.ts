@@ -19,7 +19,7 @@ import { embeddedTtlSweeper } from './db/ttl-sweeper';
 import { emailPlugin } from './email/plugin';
 import { createEmailServices, emailIndexes } from './email/services';
 import { findProfilesDir, loadDefinitions } from './fhir/definitions';
-import { indexDeferredTypes } from './fhir/type-index';
+import { indexDeferredTypesInSteps } from './fhir/type-index';
 import { fhirIndexes } from './fhir/indexes';
 import { fhirRoutes } from './fhir-api/fhir-routes';
 import { databaseGuard } from './http/database-guard';
@@ -86,7 +86,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     // The resource types loadDefinitions left for later are indexed once the server listens
     // (or sooner, at the first validation that needs them; see fhir/type-index.ts).
     app.addHook('onListen', (done) => {
-      setImmediate(indexDeferredTypes);
+      setImmediate(() => indexDeferredTypesInSteps()).unref();
       done();
     });
     // Each domain declares its indexes; db/ creates them without knowing the domains.

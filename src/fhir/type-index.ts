@@ -5,8 +5,8 @@ import type { StructureDefinition } from '@medplum/fhirtypes';
  * Start-up time: indexing the 149 core resource StructureDefinitions into @medplum/core took about
  * 220 ms of a ~1 s start, and this server stores ten types. loadDefinitions indexes at once the
  * data types, the stored types and what every request meets (EAGER_RESOURCE_TYPES); the others
- * are indexed in one go either just after the server starts listening (`indexDeferredTypes` from
- * an onListen hook) or the moment anything needs one before that: the validation of a resource
+ * are indexed a few at a time once the server listens (`indexDeferredTypesInSteps`, from an
+ * onListen hook), and all at once the moment anything needs one before that: the validation of a resource
  * holding one (a contained resource, a Bundle entry, a Parameters part) and the question "is X a
  * resource type?" about one.
  *
@@ -39,6 +39,28 @@ export function indexDeferredTypes(): void {
   deferred = [];
   deferredTypes.clear();
   indexStructureDefinitionBundle(definitions);
+}
+
+/**
+ * Indexes the deferred StructureDefinitions a few at a time, one batch per turn of the event loop,
+ * so that requests arriving meanwhile are answered between batches (all at once, the ~200 ms of
+ * indexing held the first /healthcheck answer back by as much). Anything that needs a type still
+ * waiting indexes the rest at once (indexDeferredTypes).
+ */
+export function indexDeferredTypesInSteps(perStep = 8): void {
+  if (deferred.length === 0) {
+    return;
+  }
+  const batch = deferred.splice(0, perStep);
+  for (const sd of batch) {
+    if (sd.type) {
+      deferredTypes.delete(sd.type);
+    }
+  }
+  indexStructureDefinitionBundle(batch);
+  if (deferred.length > 0) {
+    setImmediate(() => indexDeferredTypesInSteps(perStep)).unref();
+  }
 }
 
 /** True when `value` holds, at any depth, an object whose `resourceType` is a deferred type. */

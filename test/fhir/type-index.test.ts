@@ -61,11 +61,25 @@ describe('asking whether a waiting type is a resource type indexes the waiting t
 describe('a listening server indexes the waiting types at once', () => {
   const t = useTestApp();
 
-  test('no type waits once the server listens', async () => {
-    expect(deferredTypeCount()).toBeGreaterThan(100);
+  test('once the server listens, the waiting types are indexed a batch per turn of the event loop, and requests are answered between batches', async () => {
+    const waiting = deferredTypeCount();
+    expect(waiting).toBeGreaterThan(100);
     await t.app.listen({ port: 0, host: '127.0.0.1' });
-    await new Promise((resolve) => setImmediate(resolve));
+    const address = t.app.server.address() as { port: number };
+    const counts: number[] = [];
+    let answeredWhileIndexing = false;
+    for (let turn = 0; turn < 1000 && deferredTypeCount() > 0; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      counts.push(deferredTypeCount());
+      if (turn === 1) {
+        const res = await fetch(`http://127.0.0.1:${address.port}/healthcheck`);
+        answeredWhileIndexing = res.status === 200 && deferredTypeCount() > 0;
+      }
+    }
     expect(deferredTypeCount()).toBe(0);
     expect(isDataTypeLoaded('Organization')).toBe(true);
+    // Several batches, each smaller than the whole: the event loop turned between them.
+    expect(counts.filter((c) => c > 0 && c < waiting).length).toBeGreaterThan(3);
+    expect(answeredWhileIndexing).toBe(true);
   });
 });
