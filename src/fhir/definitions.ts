@@ -24,11 +24,17 @@ export interface Definitions {
 export function loadDefinitions(profilesDir: string): Definitions {
   const trimmedDir = trimmedDefinitionsDir();
   for (const file of STRUCTURE_DEFINITION_FILES) {
-    const all = ((readStructureDefinitions(file, trimmedDir).entry ?? []).map((e) => e.resource) as StructureDefinition[]).filter((sd) => sd?.resourceType === 'StructureDefinition');
     // Resource types nobody stores wait (see type-index.ts); data types and profiles never do.
-    const later = all.filter((sd) => sd.kind === 'resource' && !isStoredType(sd.type) && !EAGER_RESOURCE_TYPES.has(sd.type));
+    const now: StructureDefinition[] = [];
+    const later: StructureDefinition[] = [];
+    for (const entry of readStructureDefinitions(file, trimmedDir).entry ?? []) {
+      const sd = entry.resource;
+      if (sd?.resourceType === 'StructureDefinition') {
+        (sd.kind === 'resource' && !isStoredType(sd.type) && !EAGER_RESOURCE_TYPES.has(sd.type) ? later : now).push(sd);
+      }
+    }
     deferTypes(later);
-    indexStructureDefinitionBundle(later.length > 0 ? all.filter((sd) => !later.includes(sd)) : all);
+    indexStructureDefinitionBundle(now);
   }
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters-medplum.json') as Bundle<SearchParameter>);

@@ -6,9 +6,9 @@ import type { StructureDefinition } from '@medplum/fhirtypes';
  * 220 ms of a ~1 s start, and this server stores ten types. loadDefinitions indexes at once the
  * data types, the stored types and what every request meets (EAGER_RESOURCE_TYPES); the others
  * are indexed a few at a time once the server listens (`indexDeferredTypesInSteps`, from an
- * onListen hook), and all at once the moment anything needs one before that: the validation of a resource
- * holding one (a contained resource, a Bundle entry, a Parameters part) and the question "is X a
- * resource type?" about one.
+ * onListen hook), and all at once the moment anything needs one before that: the validation of a
+ * resource holding one (a contained resource, a Bundle entry, a Parameters part) and the question
+ * "is X a resource type?" about one.
  *
  * @medplum/core's index is process-wide, so what is left to index is too: it lives here, beside
  * the index it completes, and is only ever drained.
@@ -17,28 +17,34 @@ import type { StructureDefinition } from '@medplum/fhirtypes';
 /** Resource types indexed at start besides the stored ones: the base types and the API's envelopes. */
 export const EAGER_RESOURCE_TYPES: ReadonlySet<string> = new Set(['Resource', 'DomainResource', 'Parameters', 'Bundle', 'OperationOutcome']);
 
-let deferred: StructureDefinition[] = [];
-const deferredTypes = new Set<string>();
+/** The StructureDefinitions waiting to be indexed, by resource type (a type defers once however often definitions load). */
+const deferred = new Map<string, StructureDefinition>();
 
-/** Keeps these StructureDefinitions to index later (see above). */
+/** Keeps these resource StructureDefinitions to index later (see above). */
 export function deferTypes(definitions: readonly StructureDefinition[]): void {
   for (const sd of definitions) {
-    deferred.push(sd);
-    if (sd.type) {
-      deferredTypes.add(sd.type);
+    deferred.set(sd.type as string, sd);
+  }
+}
+
+/** Indexes up to `count` of the deferred StructureDefinitions, in the order they were deferred. */
+function drain(count: number): void {
+  const batch: StructureDefinition[] = [];
+  for (const [type, sd] of deferred) {
+    if (batch.length >= count) {
+      break;
     }
+    batch.push(sd);
+    deferred.delete(type);
+  }
+  if (batch.length > 0) {
+    indexStructureDefinitionBundle(batch);
   }
 }
 
 /** Indexes every deferred StructureDefinition now (nothing when none is left). */
 export function indexDeferredTypes(): void {
-  if (deferred.length === 0) {
-    return;
-  }
-  const definitions = deferred;
-  deferred = [];
-  deferredTypes.clear();
-  indexStructureDefinitionBundle(definitions);
+  drain(deferred.size);
 }
 
 /**
@@ -48,17 +54,8 @@ export function indexDeferredTypes(): void {
  * waiting indexes the rest at once (indexDeferredTypes).
  */
 export function indexDeferredTypesInSteps(perStep = 8): void {
-  if (deferred.length === 0) {
-    return;
-  }
-  const batch = deferred.splice(0, perStep);
-  for (const sd of batch) {
-    if (sd.type) {
-      deferredTypes.delete(sd.type);
-    }
-  }
-  indexStructureDefinitionBundle(batch);
-  if (deferred.length > 0) {
+  drain(perStep);
+  if (deferred.size > 0) {
     setImmediate(() => indexDeferredTypesInSteps(perStep)).unref();
   }
 }
@@ -72,7 +69,7 @@ function holdsDeferredType(value: unknown): boolean {
     return false;
   }
   const record = value as Record<string, unknown>;
-  if (typeof record.resourceType === 'string' && deferredTypes.has(record.resourceType)) {
+  if (typeof record.resourceType === 'string' && deferred.has(record.resourceType)) {
     return true;
   }
   return Object.values(record).some(holdsDeferredType);
@@ -80,17 +77,17 @@ function holdsDeferredType(value: unknown): boolean {
 
 /** Indexes the deferred types when `resource` (or anything nested in it) is of one of them. */
 export function indexDeferredTypesFor(resource: unknown): void {
-  if (deferredTypes.size > 0 && holdsDeferredType(resource)) {
+  if (deferred.size > 0 && holdsDeferredType(resource)) {
     indexDeferredTypes();
   }
 }
 
 /** How many StructureDefinitions wait to be indexed (for tests and start-up diagnostics). */
-export const deferredTypeCount = (): number => deferred.length;
+export const deferredTypeCount = (): number => deferred.size;
 
 /** @medplum/core's isResourceType, after indexing the deferred types when `name` is one of them. */
 export function isResourceTypeName(name: string): boolean {
-  if (deferredTypes.has(name)) {
+  if (deferred.has(name)) {
     indexDeferredTypes();
   }
   // (isResourceType answers undefined, not false, for a name it does not know.)

@@ -27,7 +27,6 @@ export interface CodeSet {
   sample(limit: number): string[];
 }
 
-
 interface Catalog {
   valueSets: Map<string, ValueSet>;
   codeSystems: Map<string, CodeSystem>;

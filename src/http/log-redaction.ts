@@ -1,6 +1,6 @@
 /**
- * Secrets out of log lines. Every object a log line carries
- * passes through `redactSecrets` before pino writes it: a property whose name is a secret's, in
+ * Secrets out of log lines. Every object a log line carries passes through `redactSecrets`
+ * before pino writes it: a property whose name is a secret's, in
  * the first three levels (`{ password }`, `{ user: { passwordHash } }`, an Error with a
  * `clientSecret`, `{ req: { body: { password } } }`, `{ tokens: [{ access_token }] }`), and the
  * `authorization`, `cookie` and `set-cookie` headers of any `headers` object there, are written as
@@ -15,7 +15,7 @@
 
 export const CENSOR = '[redacted]';
 
-/** Property names whose values are never written, wherever they sit in the first two levels. */
+/** Property names whose values are never written, wherever they sit in the first three levels. */
 export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'password',
   'secret',
@@ -28,7 +28,7 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'access_token',
 ]);
 
-/** Headers never written, in any `headers` object in the first two levels (names as Node gives them). */
+/** Headers never written, in any `headers` object in the first three levels (matched case-insensitively). */
 const SECRET_HEADERS: ReadonlySet<string> = new Set(['authorization', 'cookie', 'set-cookie', 'proxy-authorization']);
 
 type Bag = Record<string, unknown>;
