@@ -2,6 +2,7 @@ import type { Filter } from 'mongodb';
 import type { AccessPolicy, ClientApplication, Extension, Project, ProjectMembership, Resource, User, UserConfiguration } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Store } from '../db/store';
+import { byId } from '../clock';
 import { forbidden } from '../errors';
 import { findResources, idOf, readCurrent, type StoredResource } from '../fhir/repository';
 import { unauthenticated, type AuthContext } from './auth-context';
@@ -32,7 +33,7 @@ export async function membershipsOf(store: Store, userRef: string, query: Member
   return memberships
     .filter((m) => m.active !== false)
     .filter((m) => !wanted || m.profile?.reference?.startsWith(wanted))
-    .sort((a, b) => String(a.id).localeCompare(String(b.id)));
+    .sort(byId);
 }
 
 /** The project of a membership, or undefined when it is gone. */

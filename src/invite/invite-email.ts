@@ -20,11 +20,17 @@ export interface InviteEmailInput {
 
 const PROFILE_TYPES: ReadonlySet<string> = new Set(['Practitioner', 'Patient', 'RelatedPerson', 'ClientApplication']);
 
-const EXPIRY_FORMAT = new Intl.DateTimeFormat('en-GB', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC' });
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const twoDigits = (n: number): string => String(n).padStart(2, '0');
 
-/** "Thursday, 22 January 2026 at 12:00 UTC". */
+/**
+ * "Thursday, 22 January 2026 at 12:00 UTC": what Intl.DateTimeFormat('en-GB') writes, built by
+ * hand because ICU's date-format data costs ~5 MB of resident memory for this one line.
+ */
 export function formatInstant(date: Date): string {
-  return `${EXPIRY_FORMAT.format(date)} UTC`;
+  const time = `${twoDigits(date.getUTCHours())}:${twoDigits(date.getUTCMinutes())}`;
+  return `${WEEKDAYS[date.getUTCDay()]}, ${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()} at ${time} UTC`;
 }
 
 function humanName(names: HumanName[] | undefined): string | undefined {

@@ -1,4 +1,5 @@
 import type { ProjectMembership, Reference, User } from '@medplum/fhirtypes';
+import { byId } from '../clock';
 import { findResources, type RepoContext, type StoredResource } from '../fhir/repository';
 import { currentCollection } from '../fhir/resource-types';
 import type { InviteRequest } from './invite-request';
@@ -44,7 +45,7 @@ export async function findRevokedOfRemovedUser(repo: RepoContext, projectId: str
   }
   const candidates = await findResources<ProjectMembership>(repo, 'ProjectMembership', { project: projectId, 'resource.user.reference': { $in: userRefs } }, 20);
   const now = repo.clock.now();
-  const found = candidates.filter((m) => inviteStatusOf(m, now) === 'revoked' && isReopenable(m, request, now)).sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  const found = candidates.filter((m) => inviteStatusOf(m, now) === 'revoked' && isReopenable(m, request, now)).sort(byId);
   return found[0] as StoredMembership | undefined;
 }
 
