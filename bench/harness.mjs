@@ -8,16 +8,18 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+const START_WORDS = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start.split(/\s+/);
 /** The Node flags `npm start` gives the server (package.json), read from there. */
-export const SERVER_NODE_FLAGS = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-  .scripts.start.split(/\s+/)
-  .filter((word) => word.startsWith('--'));
+export const SERVER_NODE_FLAGS = START_WORDS.filter((word) => word.startsWith('--'));
+/** The environment `npm start` sets before `node` (`NAME=value` words, e.g. MALLOC_ARENA_MAX). */
+export const SERVER_ENV = Object.fromEntries(START_WORDS.slice(0, START_WORDS.indexOf('node')).map((word) => word.split('=')));
 
 /** Starts bench/child.mjs as `role` ('server' or 'floor') on the engine `uri`; answers its handle. */
 export async function startChild(role, uri, env = {}) {
-  // The server runs with the heap cap of `npm start` and the image (SERVER_NODE_FLAGS).
+  // The server runs with the flags and environment of `npm start` and the image (SERVER_NODE_FLAGS, SERVER_ENV).
   const execArgv = role === 'server' ? ['--expose-gc', ...SERVER_NODE_FLAGS] : ['--expose-gc'];
-  const child = fork(join(root, 'bench/child.mjs'), [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+  const childEnv = role === 'server' ? { ...process.env, ...SERVER_ENV } : process.env;
+  const child = fork(join(root, 'bench/child.mjs'), [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv, env: childEnv });
   let next = 0;
   const pending = new Map();
   child.on('message', ({ id, result, error }) => {
@@ -47,7 +49,8 @@ export async function startChild(role, uri, env = {}) {
     memory: async () => {
       await rpc('gc');
       const m = await rpc('memory');
-      return { rssMB: Math.round(m.rss / 1e6), heapUsedMB: Math.round(m.heapUsed / 1e6) };
+      const mb = (v) => Math.round(v / 1e6);
+      return { rssMB: mb(m.rss), heapUsedMB: mb(m.heapUsed), heapTotalMB: mb(m.heapTotal), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers) };
     },
     close: async () => (await rpc('close').catch(() => undefined), await exited),
   };

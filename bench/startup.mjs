@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { root, middle, SERVER_NODE_FLAGS } from './harness.mjs';
+import { root, middle, SERVER_ENV, SERVER_NODE_FLAGS } from './harness.mjs';
 
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 5);
 
@@ -21,7 +21,7 @@ async function startOnce(uri, database) {
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, join(process.env.BENCH_APP_ROOT ?? root, 'dist/src/main.js')], {
-    env: { ...process.env, MONGODB_URI: uri, MONGODB_DATABASE: database, PORT: String(port), HOST: '127.0.0.1', ADMIN_EMAIL: 'startup@example.com', ADMIN_PASSWORD: 'startup-password-1234', OUTBOX_POLL_MS: '0', SUBSCRIPTION_POLL_MS: '0', LOG_LEVEL: 'warn', DATA_DIR: join(root, 'data', 'bench') },
+    env: { ...process.env, ...SERVER_ENV, MONGODB_URI: uri, MONGODB_DATABASE: database, PORT: String(port), HOST: '127.0.0.1', ADMIN_EMAIL: 'startup@example.com', ADMIN_PASSWORD: 'startup-password-1234', OUTBOX_POLL_MS: '0', SUBSCRIPTION_POLL_MS: '0', LOG_LEVEL: 'warn', DATA_DIR: join(root, 'data', 'bench') },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
