@@ -1,5 +1,5 @@
 import type { Patient, Practitioner, Reference, RelatedPerson, Resource } from '@medplum/fhirtypes';
-import { newId } from '../clock';
+import { byId, newId } from '../clock';
 import { createResource, findResources, readStored, type RepoContext } from '../fhir/repository';
 import { storedField } from '../fhir/search/supported-params';
 import type { InviteRequest } from './invite-request';
@@ -42,7 +42,7 @@ async function findByEmail(repo: RepoContext, projectId: string, request: Invite
     filter['resource.patient.reference'] = request.patient.reference;
   }
   const found = await findResources<ProfileResource>(repo, request.resourceType, filter, 10);
-  return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return found.sort(byId);
 }
 
 /** The RelatedPerson's patient, which must exist in the project. */
