@@ -11,8 +11,8 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const START_WORDS = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start.split(/\s+/);
 /** The Node flags `npm start` gives the server (package.json), read from there. */
 export const SERVER_NODE_FLAGS = START_WORDS.filter((word) => word.startsWith('--'));
-/** The environment `npm start` sets before `node` (`NAME=value` words, e.g. MALLOC_ARENA_MAX). */
-export const SERVER_ENV = Object.fromEntries(START_WORDS.slice(0, START_WORDS.indexOf('node')).map((word) => word.split('=')));
+/** The environment `npm start` sets for the server (its `NAME=value` words, e.g. MALLOC_ARENA_MAX). */
+export const SERVER_ENV = Object.fromEntries(START_WORDS.filter((word) => /^[A-Z_][A-Z0-9_]*=/.test(word)).map((word) => word.split('=')));
 
 /** Starts bench/child.mjs as `role` ('server' or 'floor') on the engine `uri`; answers its handle. */
 export async function startChild(role, uri, env = {}) {
