@@ -66,6 +66,8 @@ export class DatabaseAvailability {
   private readonly timer: NodeJS.Timeout;
   /** Sessions running a transaction (see `holdTransaction`). */
   private readonly transactions = new Set<ClientSession>();
+  /** Called as each outage begins (see `onOutage`). */
+  private readonly outageListeners = new Set<() => void>();
 
   constructor(private readonly client: MongoClient, private readonly options: AvailabilityOptions) {
     client.on('topologyDescriptionChanged', (event: TopologyDescriptionChangedEvent) => {
@@ -142,6 +144,15 @@ export class DatabaseAvailability {
   }
 
   /**
+   * Calls `listener` each time an outage begins (the moment `down` turns true), until the
+   * returned function is called. For work tracked in bulk that cannot afford a guard each.
+   */
+  onOutage(listener: () => void): () => void {
+    this.outageListeners.add(listener);
+    return () => this.outageListeners.delete(listener);
+  }
+
+  /**
    * Registers a session that runs a transaction until the returned function is called. Closing
    * the client (a forced reconnect) ends every session in use and hands its id back to the
    * driver's pool, though the server may still hold its transaction open: those ids are retired
@@ -163,6 +174,9 @@ export class DatabaseAvailability {
     if (down && !this.down) {
       this.outages++;
       this.controller.abort(new DatabaseUnavailableError('down'));
+      for (const listener of this.outageListeners) {
+        listener();
+      }
     } else if (!down && this.down) {
       this.controller = new AbortController();
     }

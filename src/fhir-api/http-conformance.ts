@@ -14,21 +14,33 @@ import { ID_PATTERN } from '../fhir/search/normalize';
 /** The route table of the FHIR base, for the `Allow` header: fed by an onRoute hook. */
 export class FhirRouteTable {
   private readonly routes: { method: string; segments: string[] }[] = [];
-  /** Each route pattern's segments, split once (the patterns are the routes', a fixed few). */
+  /** Each route pattern's parameter names (the patterns are the routes', a fixed few). */
   private readonly patterns = new Map<string, string[]>();
 
   add(method: string | string[], url: string): void {
     const segments = segmentsOf(url);
-    this.patterns.set(url, segments);
+    this.patterns.set(url, segments.filter((part) => part.startsWith(':')).map((part) => part.slice(1)));
     for (const m of Array.isArray(method) ? method : [method]) {
       this.routes.push({ method: m.toUpperCase(), segments });
     }
   }
 
-  /** routeAccepts for a pattern of this table, without splitting the pattern again. */
-  accepts(pattern: string, path: string): boolean {
-    const segments = this.patterns.get(pattern);
-    return segments ? matches(segments, segmentsOf(path)) : routeAccepts(pattern, path);
+  /**
+   * Whether the values the router found for a pattern's parameters (already percent-decoded)
+   * pass their checks (see PARAM_CHECKS); the static segments matched, or the router would not
+   * have chosen the pattern. A pattern this table does not know is checked against the path.
+   */
+  accepts(pattern: string, params: unknown, path: string): boolean {
+    const names = this.patterns.get(pattern);
+    if (!names) {
+      return routeAccepts(pattern, path);
+    }
+    const values = (params ?? {}) as Record<string, unknown>;
+    return names.every((name) => {
+      const value = values[name];
+      const check = PARAM_CHECKS[name];
+      return typeof value === 'string' && value !== '' && (!check || check(value));
+    });
   }
 
   /**
@@ -208,7 +220,7 @@ export function registerHttpConformance(app: FastifyInstance): void {
       // A parametric route that matched only because a segment fills its parameter (POST
       // /metadata reaching create with type "metadata") is the 405 of the URL's real routes.
       const pattern = request.routeOptions.url;
-      const refused = pattern && !table.accepts(pattern, request.url) ? methodNotAllowed(table, request) : undefined;
+      const refused = pattern && !table.accepts(pattern, request.params, request.url) ? methodNotAllowed(table, request) : undefined;
       done(refused);
     } catch (err) {
       done(err as Error);

@@ -12,6 +12,16 @@ function decodePath(path: string): string {
   return path.replace(/%([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+const SETPASSWORD = /setpassword/i;
+
+/** The URL up to its query string or fragment. */
+function beforeQuery(url: string): string {
+  const query = url.indexOf('?');
+  const fragment = url.indexOf('#');
+  const end = query < 0 ? fragment : fragment < 0 ? query : Math.min(query, fragment);
+  return end < 0 ? url : url.slice(0, end);
+}
+
 /**
  * A URL safe to log: no query string or fragment, no activation secret in
  * /setpassword/{id}/{secret}. A request the router matched to a route with a `:secret` parameter
@@ -23,7 +33,11 @@ export function safeUrl(url: string, route?: string): string {
   if (route?.includes(SECRET_PARAM)) {
     return route.replace(SECRET_PARAM, '[redacted]');
   }
-  const path = url.split(/[?#]/)[0];
+  const path = beforeQuery(url);
+  if (!path.includes('%') && !SETPASSWORD.test(path)) {
+    // Nothing to decode and no activation link: the common case, without the replacements.
+    return path;
+  }
   const decoded = decodePath(path);
   const redacted = decoded.replace(/(\/setpassword\/+[^/]+\/+)[^/]+.*/i, '$1[redacted]');
   return redacted === decoded ? path : redacted;

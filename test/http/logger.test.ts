@@ -27,6 +27,8 @@ describe('safeUrl', () => {
   test('other paths are kept as sent, without query or fragment', () => {
     expect(safeUrl('/fhir/R4/Patient/123?name=x#y')).toBe('/fhir/R4/Patient/123');
     expect(safeUrl('/%61uth/login')).toBe('/%61uth/login');
+    expect(safeUrl('/fhir/R4/Patient/1#frag?x=1')).toBe('/fhir/R4/Patient/1');
+    expect(safeUrl('/fhir/R4/Patient?name=x/setpassword/a/b')).toBe('/fhir/R4/Patient');
   });
 });
 
