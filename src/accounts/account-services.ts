@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { IndexSpecs } from '../db/indexes';
 import { TtlCache } from '../ttl-cache';
 import { unauthenticated, type AccountsContext, type AuthContext, type AuthServices } from './auth-context';
@@ -87,8 +88,9 @@ export async function createAuthServices(ctx: Omit<AccountsContext, 'auth'>): Pr
   };
 
   /** 401 unless the grant still holds (see checkGrant), known at most SESSION_CACHE_TTL_MS ago. */
+  const grantKey = (grant: Grant): string => `${grant.userType}/${grant.userId}|${grant.projectId}|${grant.membershipId}|${grant.clientId ?? ''}`;
   const requireGrant = async (grant: Grant): Promise<void> => {
-    const key = `${grant.userType}/${grant.userId}|${grant.projectId}|${grant.membershipId}|${grant.clientId ?? ''}`;
+    const key = grantKey(grant);
     let reason = grants.get(key);
     if (reason === undefined) {
       const generation = grants.generation;
@@ -134,6 +136,40 @@ export async function createAuthServices(ctx: Omit<AccountsContext, 'auth'>): Pr
     return auth;
   };
 
+  /**
+   * The caller of an access token whose every check verifyAccessToken makes is cached and passed
+   * (signature and expiry, sign-in session, grant); undefined when any is not: take the full path.
+   */
+  const knownBearer = (token: string): AuthContext | undefined => {
+    const claims = verifiedTokens.get(token);
+    if (!claims || sessions.get(claims.login_id) !== true) {
+      return undefined;
+    }
+    const auth = toAuthContext(claims);
+    return grants.get(grantKey({ ...auth, clientId: claims.client_id })) === '' ? auth : undefined;
+  };
+
+  /** The Authorization header's scheme (lower-cased) and value. */
+  const credentialsOf = (header: string): { scheme: string; value: string } => {
+    const space = header.indexOf(' ');
+    return { scheme: (space > 0 ? header.slice(0, space) : header).toLowerCase(), value: space > 0 ? header.slice(space + 1).trim() : '' };
+  };
+
+  const authenticate = async (request: FastifyRequest): Promise<void> => {
+    const header = request.headers.authorization;
+    if (!header) {
+      throw unauthenticated('Sign in required: send Authorization: Bearer <access token>');
+    }
+    const { scheme, value } = credentialsOf(header);
+    if (scheme === 'bearer' && value) {
+      request.auth = await verifyAccessToken(value);
+    } else if (scheme === 'basic' && value) {
+      request.auth = await verifyBasic(value);
+    } else {
+      throw unauthenticated('Unsupported Authorization header: send Bearer <access token> or Basic <client credentials>');
+    }
+  };
+
   const verifyBasic = async (value: string): Promise<AuthContext> => {
     const cacheKey = sha256Hex(value);
     const cached = clients.get(cacheKey);
@@ -162,21 +198,19 @@ export async function createAuthServices(ctx: Omit<AccountsContext, 'auth'>): Pr
   return {
     signer,
     verifyAccessToken,
-    authenticate: async (request) => {
+    authenticate,
+    authenticateHook: (request, _reply, done) => {
       const header = request.headers.authorization;
-      if (!header) {
-        throw unauthenticated('Sign in required: send Authorization: Bearer <access token>');
+      if (header) {
+        const { scheme, value } = credentialsOf(header);
+        const known = scheme === 'bearer' && value ? knownBearer(value) : undefined;
+        if (known) {
+          request.auth = known;
+          done();
+          return;
+        }
       }
-      const space = header.indexOf(' ');
-      const scheme = (space > 0 ? header.slice(0, space) : header).toLowerCase();
-      const value = space > 0 ? header.slice(space + 1).trim() : '';
-      if (scheme === 'bearer' && value) {
-        request.auth = await verifyAccessToken(value);
-      } else if (scheme === 'basic' && value) {
-        request.auth = await verifyBasic(value);
-      } else {
-        throw unauthenticated('Unsupported Authorization header: send Bearer <access token> or Basic <client credentials>');
-      }
+      authenticate(request).then(() => done(), done);
     },
     revokeLogin: async (loginId) => {
       const now = ctx.clock.now();

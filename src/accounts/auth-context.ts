@@ -1,5 +1,5 @@
 import type { ProjectMembership, Reference, StructureDefinition } from '@medplum/fhirtypes';
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { JWK } from 'jose';
 import type { AppConfig } from '../config';
 import type { Store } from '../db/store';
@@ -48,6 +48,11 @@ export interface AuthServices {
    * (an access token) or `Authorization: Basic` (a ClientApplication id and secret), or throws 401.
    */
   authenticate(request: FastifyRequest): Promise<void>;
+  /**
+   * `authenticate` as a callback-style Fastify hook: a token whose checks are all cached is let
+   * through without a promise (the common case of a busy client); any other goes the full way.
+   */
+  authenticateHook(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void;
   /** Ends a sign-in session: every token issued from it stops working (401). */
   revokeLogin(loginId: string): Promise<void>;
   /**

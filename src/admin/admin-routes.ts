@@ -65,7 +65,7 @@ export const adminRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       },
       validatorCompiler: ({ schema }) => inputAjv.compile(schema),
       attachValidation: true,
-      preValidation: ctx.auth.authenticate,
+      preValidation: ctx.auth.authenticateHook,
     },
     async (request, reply) => {
       if (request.validationError) {
@@ -88,7 +88,7 @@ export const adminRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
         response: { 201: clientResponse },
         security: [{ bearer: [] }],
       },
-      preHandler: ctx.auth.authenticate,
+      preHandler: ctx.auth.authenticateHook,
     },
     async (request, reply) => {
       const client = await createClientApplication(ctx, request.auth as AuthContext, request.params.id, request.body);

@@ -244,7 +244,7 @@ async function listMembers(ctx: AppContext, projectId: string, count: number, of
 export const adminProjectRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.get<{ Params: { projectId: string }; Querystring: { _count: number; _offset: number } }>(
     '/admin/projects/:projectId',
-    { schema: routeSchema, preHandler: ctx.auth.authenticate },
+    { schema: routeSchema, preHandler: ctx.auth.authenticateHook },
     async (request, reply) => {
       const auth = request.auth as AuthContext | undefined;
       if (!auth) {

@@ -37,7 +37,7 @@ export const loginRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
     '/auth/me',
     {
       schema: { tags: ['auth'], summary: 'The signed-in user, project, membership and profile', security: [{ bearer: [] }], response: { 200: meResponse } },
-      preHandler: ctx.auth.authenticate,
+      preHandler: ctx.auth.authenticateHook,
     },
     async (request) => sessionDetails(ctx, request.auth as AuthContext),
   );

@@ -17,7 +17,7 @@ function caller(request: FastifyRequest): MfaCaller {
 /** The MFA endpoints of the sign-in (login-enroll, verify) and of signed-in users (status, enroll, disable). */
 export const mfaRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const deps: MfaServiceDeps = { database: ctx.database, clock: ctx.clock, lock: new KeyedLock(), log: ctx.log, listeners: ctx.listeners, audit: ctx.audit };
-  const signedIn = { preHandler: ctx.auth.authenticate, schema: { tags: ['auth'], security: [{ bearer: [] }] } };
+  const signedIn = { preHandler: ctx.auth.authenticateHook, schema: { tags: ['auth'], security: [{ bearer: [] }] } };
 
   app.post<{ Body: { login: string; token: string } }>(
     '/auth/mfa/login-enroll',

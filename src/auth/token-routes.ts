@@ -47,7 +47,7 @@ export const tokenRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
   };
   const logoutOptions = {
     schema: { tags: ['auth'], summary: 'Sign out: revokes the sign-in session of the bearer token', security: [{ bearer: [] }], response: { 200: logoutResponse } },
-    preHandler: ctx.auth.authenticate,
+    preHandler: ctx.auth.authenticateHook,
   };
   app.post('/oauth2/logout', logoutOptions, logout);
   app.get('/oauth2/logout', logoutOptions, logout);

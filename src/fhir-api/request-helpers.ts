@@ -59,8 +59,8 @@ export async function requireJsonBody(request: FastifyRequest): Promise<void> {
 }
 
 /** The preHandler that authenticates a request (sets request.auth or answers 401). */
-export function authenticator(ctx: AppContext): (request: FastifyRequest) => Promise<void> {
-  return (request) => ctx.auth.authenticate(request);
+export function authenticator(ctx: AppContext): AppContext['auth']['authenticateHook'] {
+  return ctx.auth.authenticateHook;
 }
 
 /** The caller's access scope (after authentication). */

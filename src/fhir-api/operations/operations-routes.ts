@@ -44,7 +44,7 @@ export const operationsRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
   const registry = createOperationRegistry(definitions, Object.fromEntries(OPERATIONS.map((op) => [op.id, op.create(ctx)])));
   const validators = compileOperationInputs(createInputAjv(), definitions);
   const modules = new Map(OPERATIONS.map((op) => [op.id, op]));
-  const authenticate = async (request: FastifyRequest): Promise<void> => ctx.auth.authenticate(request);
+  const authenticate = ctx.auth.authenticateHook;
 
   const run = async (route: OperationRoute, request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     if (request.validationError) {
