@@ -27,7 +27,7 @@ import { healthPlugin } from './http/health';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { registerJsonParsers } from './http/json-body';
 import { registerRequestDeadline } from './http/request-deadline';
-import { loggerOptions, OneLinePerRequest } from './http/logger';
+import { lazyChildLoggerFactory, loggerOptions, OneLinePerRequest } from './http/logger';
 import { inviteIndexes } from './invite/indexes';
 import { createInviteDeps } from './invite/invite-output';
 import { acceptOnSignIn } from './invite/invite-acceptance';
@@ -57,6 +57,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
   const app = Fastify({
     logger: deps.logger ?? loggerOptions(config),
     logController: new OneLinePerRequest(),
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: BODY_LIMIT,
     requestIdHeader: 'x-request-id',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },

@@ -1,4 +1,5 @@
-import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Bindings, ChildLoggerOptions } from 'fastify/types/logger';
 import type { AppConfig } from '../config';
 import { CENSOR, SECRET_KEYS, redactSecrets } from './log-redaction';
 
@@ -66,6 +67,72 @@ export function loggerOptions(config: AppConfig): object {
   };
 }
 
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/**
+ * A request's logger, made only when something logs through it. The one line per request does
+ * not need it (see `logLine`): most requests never pay for a child logger.
+ */
+export class LazyChildLogger implements FastifyBaseLogger {
+  private made?: FastifyBaseLogger;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
+
+  private get real(): FastifyBaseLogger {
+    this.made ??= this.parent.child(this.bindings, this.options);
+    return this.made;
+  }
+
+  get level(): string {
+    return this.real.level;
+  }
+
+  set level(level: string) {
+    this.real.level = level;
+  }
+
+  /**
+   * Writes one line as the child would (its bindings, then `details`), through the parent when
+   * no child was made: the same line, without making one.
+   */
+  logLine(level: Level, details: object, message: string): void {
+    if (this.made || this.options.level !== undefined || this.options.serializers !== undefined) {
+      this.real[level](details, message);
+    } else {
+      this.parent[level]({ ...this.bindings, ...details }, message);
+    }
+  }
+
+  fatal: FastifyBaseLogger['fatal'] = (...args: Parameters<FastifyBaseLogger['fatal']>) => this.real.fatal(...args);
+  error: FastifyBaseLogger['error'] = (...args: Parameters<FastifyBaseLogger['error']>) => this.real.error(...args);
+  warn: FastifyBaseLogger['warn'] = (...args: Parameters<FastifyBaseLogger['warn']>) => this.real.warn(...args);
+  info: FastifyBaseLogger['info'] = (...args: Parameters<FastifyBaseLogger['info']>) => this.real.info(...args);
+  debug: FastifyBaseLogger['debug'] = (...args: Parameters<FastifyBaseLogger['debug']>) => this.real.debug(...args);
+  trace: FastifyBaseLogger['trace'] = (...args: Parameters<FastifyBaseLogger['trace']>) => this.real.trace(...args);
+  silent: FastifyBaseLogger['silent'] = (...args: Parameters<FastifyBaseLogger['silent']>) => this.real.silent(...args);
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.real.child(bindings, options);
+  }
+}
+
+/** Fastify's childLoggerFactory: each request's logger, made lazily (see LazyChildLogger). */
+export function lazyChildLoggerFactory(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  return new LazyChildLogger(logger, bindings, options);
+}
+
+function logLine(log: FastifyBaseLogger, level: Level, details: object, message: string): void {
+  if (log instanceof LazyChildLogger) {
+    log.logLine(level, details, message);
+  } else {
+    log[level](details, message);
+  }
+}
+
 /**
  * One log line per request, written when it is answered: method, URL (made safe by the `req`
  * serializer), status and response time. Fastify's default writes two ("incoming request" and
@@ -82,9 +149,9 @@ export class OneLinePerRequest extends LogController {
       return;
     }
     if (error) {
-      reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+      logLine(reply.log, 'error', { req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
     } else {
-      reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+      logLine(reply.log, 'info', { req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
     }
   }
 }

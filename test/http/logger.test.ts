@@ -56,3 +56,40 @@ describe('request log lines never carry an activation secret, however the path i
     },
   );
 });
+
+describe('each request logger', () => {
+  const lines: string[] = [];
+  const t = useTestApp(() => {
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    return { logger: { ...loggerOptions({ logLevel: 'info' } as AppConfig), stream } };
+  });
+  const linesOf = (reqId: string) =>
+    lines
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.reqId === reqId);
+
+  test('the request line carries the request id, once, in the place a child logger puts it', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/healthcheck?x=1', headers: { 'x-request-id': 'req-line-1' } });
+    expect(res.statusCode).toBe(200);
+    const [line, ...more] = linesOf('req-line-1');
+    expect(more).toEqual([]);
+    expect(line).toMatchObject({ level: 30, msg: 'request completed', req: { id: 'req-line-1', method: 'GET', url: '/healthcheck' }, res: { statusCode: 200 } });
+    const keys = Object.keys(line);
+    expect(keys.slice(0, 5)).toEqual(['level', 'time', 'pid', 'hostname', 'reqId']);
+    expect(keys.indexOf('req')).toBeGreaterThan(keys.indexOf('reqId'));
+  });
+
+  test('lines written through request.log while answering (a refusal) carry the same request id', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/fhir/R4/Patient/x', headers: { 'x-request-id': 'req-line-2' } });
+    expect(res.statusCode).toBe(401);
+    const written = linesOf('req-line-2');
+    expect(written.map((line) => line.msg)).toEqual([expect.stringMatching(/Sign in required/), 'request completed']);
+  });
+});
