@@ -7,6 +7,7 @@ import type { AccountsContext } from './auth-context';
 import { readCredentials, type CredentialsDoc } from './credentials';
 import { checkGrant, grantsSuperAdmin, membershipRequiresMfa, membershipsOf, projectOf } from './memberships';
 import { mfaGate } from './mfa';
+import { pkceChallengeMethod } from './oauth-grants';
 import { randomSecret, sha256Hex, upgradePasswordHash, verifyPassword } from './passwords';
 import { insertLogin, newLoginDoc, PENDING_LOGIN_TTL_MS, readLogin, updateLogin, type LoginDoc } from './sessions';
 
@@ -39,20 +40,6 @@ export interface MembershipChoice {
   project: Reference;
   profile?: Reference;
   identifier?: ProjectMembership['identifier'];
-}
-
-function checkPkce(input: PasswordLoginInput): LoginDoc['codeChallengeMethod'] {
-  const { codeChallenge, codeChallengeMethod } = input;
-  if (!codeChallenge && codeChallengeMethod) {
-    throw badRequest('codeChallengeMethod was sent without a codeChallenge', 'codeChallenge');
-  }
-  if (codeChallenge && !codeChallengeMethod) {
-    throw badRequest('codeChallenge needs a codeChallengeMethod ("S256" or "plain")', 'codeChallengeMethod');
-  }
-  if (codeChallengeMethod !== undefined && codeChallengeMethod !== 'S256' && codeChallengeMethod !== 'plain') {
-    throw badRequest('codeChallengeMethod must be "S256" or "plain"', 'codeChallengeMethod');
-  }
-  return codeChallengeMethod;
 }
 
 /** The project a sign-in is for: the one asked for, or the OAuth client's (they must agree). */
@@ -104,7 +91,7 @@ function membershipQuery(login: Pick<LoginDoc, 'projectId' | 'profileType'>): { 
  * of membership. Nothing is written when the request is refused.
  */
 export async function passwordLogin(ctx: AccountsContext, input: PasswordLoginInput): Promise<Record<string, unknown>> {
-  const codeChallengeMethod = checkPkce(input);
+  const codeChallengeMethod = pkceChallengeMethod(input);
   const projectId = await resolveProject(ctx, input);
   const user = await findUserForLogin(ctx, input.email, projectId);
   // The credentials document is read once per sign-in: the password and the MFA gate both use it.

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { newId } from '../clock';
+import { badRequest } from '../errors';
 import { actorOf, type AccountsContext } from './auth-context';
 import { authenticateClient, ClientAuthError, parseBasic, type ClientCredentials } from './clients';
 import { checkGrant, grantsSuperAdmin, type GrantHeld } from './memberships';
@@ -50,6 +51,21 @@ function clientFrom(body: TokenRequest, authorization: string | undefined): Part
     return parsed;
   }
   return { clientId: body.client_id || undefined, clientSecret: body.client_secret || undefined };
+}
+
+/** The PKCE method of a sign-in's code challenge (none without a challenge); 400 when the two do not go together. */
+export function pkceChallengeMethod(input: { codeChallenge?: string; codeChallengeMethod?: string }): LoginDoc['codeChallengeMethod'] {
+  const { codeChallenge, codeChallengeMethod } = input;
+  if (!codeChallenge && codeChallengeMethod) {
+    throw badRequest('codeChallengeMethod was sent without a codeChallenge', 'codeChallenge');
+  }
+  if (codeChallenge && !codeChallengeMethod) {
+    throw badRequest('codeChallenge needs a codeChallengeMethod ("S256" or "plain")', 'codeChallengeMethod');
+  }
+  if (codeChallengeMethod !== undefined && codeChallengeMethod !== 'S256' && codeChallengeMethod !== 'plain') {
+    throw badRequest('codeChallengeMethod must be "S256" or "plain"', 'codeChallengeMethod');
+  }
+  return codeChallengeMethod;
 }
 
 function pkceMatches(login: LoginDoc, verifier: string): boolean {

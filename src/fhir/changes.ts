@@ -74,3 +74,45 @@ export interface ResourceChange<T extends Resource = Resource> {
  */
 export const CHANGE_OPERATIONS = ['create', 'update', 'patch', 'delete', 'invite', 'resend-invite', 'revoke-invite', 'transaction', 'batch', 'activation', 'account'] as const;
 export type ChangeOperation = (typeof CHANGE_OPERATIONS)[number];
+
+/** What a writer hands the listeners besides the version (the repository's RepoContext has these). */
+export interface ChangeSource {
+  listeners?: readonly ChangeListener[];
+  actor?: Actor;
+  operation?: ChangeOperation;
+  detail?: Readonly<Record<string, string | boolean>>;
+}
+
+/** A version as stored (the repository's StoredResource), as far as the listeners are told of it. */
+interface WrittenVersion<T extends Resource> {
+  _id: string;
+  version: number;
+  lastUpdated: Date;
+  project?: string;
+  deleted: boolean;
+  resource: T;
+}
+
+/** Tells the source's listeners, one after the other, about a version just written in the transaction of `session`. */
+export async function notifyListeners<T extends Resource>(source: ChangeSource, session: ClientSession, doc: WrittenVersion<T>, method: ResourceChange['method'], previous?: WrittenVersion<T>): Promise<void> {
+  if (!source.listeners || source.listeners.length === 0) {
+    return;
+  }
+  const change: ResourceChange = {
+    type: doc.resource.resourceType,
+    id: doc._id,
+    method,
+    before: previous && !previous.deleted ? previous.resource : undefined,
+    after: doc.deleted ? undefined : doc.resource,
+    version: doc.version,
+    lastUpdated: doc.lastUpdated,
+    ...(doc.project ? { project: doc.project } : {}),
+    session,
+    ...(source.actor ? { actor: source.actor } : {}),
+    ...(source.operation ? { operation: source.operation } : {}),
+    ...(source.detail ? { detail: source.detail } : {}),
+  };
+  for (const listener of source.listeners) {
+    await listener(change);
+  }
+}

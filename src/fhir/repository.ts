@@ -5,10 +5,10 @@ import type { Store } from '../db/store';
 import { recordWrite } from '../db/commit-ledger';
 import { DuplicateKeyError, isDuplicateKey, withTransaction } from '../db/transaction';
 import { conflict, gone, notFound, preconditionFailed } from '../errors';
-import type { Actor, ChangeListener, ChangeOperation, ResourceChange } from './changes';
+import { notifyListeners, type Actor, type ChangeListener, type ChangeOperation } from './changes';
 import { currentCollection, historyCollection } from './resource-types';
 import { computeSearchFields } from './search/index-fields';
-import { defaultUniqueKey } from './unique-keys';
+import { uniqueKeyFor } from './unique-keys';
 import { validateFhirResource } from './validation';
 
 /**
@@ -137,41 +137,6 @@ async function writeVersion<T extends Resource>(
   await notifyListeners(ctx, session, doc, method, previous);
 }
 
-/** Tells the context's listeners about a version just written, in its transaction (see changes.ts). */
-async function notifyListeners<T extends Resource>(ctx: RepoContext, session: ClientSession, doc: StoredResource<T>, method: HistoryEntry['method'], previous?: StoredResource<T>): Promise<void> {
-  if (!ctx.listeners || ctx.listeners.length === 0) {
-    return;
-  }
-  const change: ResourceChange = {
-    type: doc.resource.resourceType,
-    id: doc._id,
-    method,
-    before: previous && !previous.deleted ? previous.resource : undefined,
-    after: doc.deleted ? undefined : doc.resource,
-    version: doc.version,
-    lastUpdated: doc.lastUpdated,
-    ...(doc.project ? { project: doc.project } : {}),
-    session,
-    ...(ctx.actor ? { actor: ctx.actor } : {}),
-    ...(ctx.operation ? { operation: ctx.operation } : {}),
-    ...(ctx.detail ? { detail: ctx.detail } : {}),
-  };
-  for (const listener of ctx.listeners) {
-    await listener(change);
-  }
-}
-
-function uniqueKeyFor(resource: Resource, options: WriteOptions, existing?: StoredResource): string | undefined {
-  if (options.uniqueKey !== undefined) {
-    return options.uniqueKey ?? undefined;
-  }
-  const key = defaultUniqueKey(resource);
-  if (key && existing?.uk?.startsWith(key)) {
-    return existing.uk;
-  }
-  return key;
-}
-
 function toStored<T extends Resource>(resource: T, version: number, now: Date, deleted: boolean, uk?: string): StoredResource<T> {
   const doc: StoredResource<T> = {
     _id: resource.id as string,
@@ -196,7 +161,7 @@ export async function createResource<T extends Resource>(ctx: RepoContext, resou
   const now = ctx.clock.now();
   const prepared = prepare(resource, id, 1, now, options);
   try {
-    await inTransaction(ctx, (session) => writeVersion(ctx, session, toStored(prepared, 1, now, false, uniqueKeyFor(prepared, options)), 'POST'));
+    await inTransaction(ctx, (session) => writeVersion(ctx, session, toStored(prepared, 1, now, false, uniqueKeyFor(prepared, options.uniqueKey)), 'POST'));
   } catch (err) {
     if (isDuplicateKey(err)) {
       throw conflict(`A ${resource.resourceType} with the same unique key already exists`);
@@ -285,7 +250,7 @@ export async function updateResource<T extends Resource>(ctx: RepoContext, resou
       const now = ctx.clock.now();
       const version = (existing?.version ?? 0) + 1;
       const prepared = prepare(resource, id, version, now, options, existing?.project);
-      await writeVersion(ctx, session, toStored(prepared, version, now, false, uniqueKeyFor(prepared, options, existing)), 'PUT', existing);
+      await writeVersion(ctx, session, toStored(prepared, version, now, false, uniqueKeyFor(prepared, options.uniqueKey, existing)), 'PUT', existing);
       return { resource: prepared, created: !existing };
     });
   } catch (err) {

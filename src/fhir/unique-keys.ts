@@ -24,3 +24,19 @@ export function defaultUniqueKey(resource: Resource): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * The key a write stores: the one the writer gives (`override`: a string, or null for none), else
+ * the default; an update keeps the stored key while its default part is unchanged (a forced extra
+ * membership keeps its own).
+ */
+export function uniqueKeyFor(resource: Resource, override: string | null | undefined, existing?: { uk?: string }): string | undefined {
+  if (override !== undefined) {
+    return override ?? undefined;
+  }
+  const key = defaultUniqueKey(resource);
+  if (key && existing?.uk?.startsWith(key)) {
+    return existing.uk;
+  }
+  return key;
+}
