@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import type { AppConfig } from '../../src/config';
 import { CREDENTIALS } from '../../src/accounts/credentials';
 import type { CredentialsDoc as UserCredentials } from '../../src/accounts/credentials';
 import { ACCOUNT_MFA_LOCKOUT_MS, ACCOUNT_MFA_MAX_FAILURES, ACCOUNT_MFA_WINDOW_MS } from '../../src/accounts/mfa-attempts';
@@ -7,8 +5,8 @@ import { loginVerify } from '../../src/accounts/mfa';
 import { SECURITY_EVENTS, type SecurityEventDoc } from '../../src/accounts/sessions';
 import { KeyedLock } from '../../src/db/keyed-lock';
 import { FhirError } from '../../src/errors';
-import { loggerOptions } from '../../src/http/logger';
 import { TestClock } from '../helpers/app';
+import { capturingLogger } from '../helpers/log-capture';
 import { useTestApp } from '../helpers/suite';
 import { createMember, type Member } from '../helpers/activation';
 import { codeAt, exchangeCode, ResponseLog, secretOf, startLogin, wrongCodeAt } from '../helpers/mfa';
@@ -20,13 +18,7 @@ describe('TOTP failures are counted per account, across sign-ins and sessions', 
   const clock = new TestClock();
   const lines: string[] = [];
   const t = useTestApp(() => {
-    const stream = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    return { clock, logger: { ...loggerOptions({ logLevel: 'info' } as AppConfig), stream } };
+    return { clock, logger: capturingLogger(lines) };
   });
   const log = new ResponseLog();
   const post = (url: string, payload: Record<string, unknown>, headers: Record<string, string> = {}) => log.call(t.app, { method: 'POST', url, payload, headers });

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { renderSetPasswordPage, SETPASSWORD_PAGE_CSP } from '../../src/auth/setpassword-page';
-import type { AppConfig } from '../../src/config';
-import { loggerOptions } from '../../src/http/logger';
 import { createTestApp, TestClock } from '../helpers/app';
+import { capturingLogger } from '../helpers/log-capture';
 import { useTestApp } from '../helpers/suite';
 import { createLink, createUser, linkPath } from '../helpers/activation';
 
@@ -22,15 +20,8 @@ describe('GET /setpassword/:id/:secret (the activation page)', () => {
   const clock = new TestClock();
   const logLines: string[] = [];
   const t = useTestApp(() => {
-    const stream = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logLines.push(chunk.toString('utf8'));
-        done();
-      },
-    });
     // The production logger configuration (redaction, safe URLs), at the most verbose level.
-    const logger = { ...loggerOptions({ logLevel: 'trace' } as AppConfig), stream };
-    return { clock, logger };
+    return { clock, logger: capturingLogger(logLines, 'trace') };
   });
 
   test('a valid link shows the form, with strict security headers', async () => {

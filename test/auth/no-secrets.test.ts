@@ -1,8 +1,6 @@
-import { Writable } from 'node:stream';
 import type { InjectOptions } from 'fastify';
-import type { AppConfig } from '../../src/config';
-import { loggerOptions } from '../../src/http/logger';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app';
+import { capturingLogger } from '../helpers/log-capture';
 import { useTestApp } from '../helpers/suite';
 import { addMembership, createProject, createUser, form, pkce } from '../helpers/auth';
 import { codeAt, secretOf, wrongCodeAt } from '../helpers/mfa';
@@ -29,13 +27,7 @@ describe('no secret in any response body or log line', () => {
     handedOut.push({ index: bodies.length - 1, secret });
   };
   const t = useTestApp(() => {
-    const stream = new Writable({
-      write(chunk, _enc, done) {
-        logLines.push(chunk.toString());
-        done();
-      },
-    });
-    return { logger: { ...loggerOptions({ logLevel: 'debug' } as AppConfig), stream } };
+    return { logger: capturingLogger(logLines, 'debug') };
   });
 
   async function call(options: InjectOptions) {

@@ -1,8 +1,6 @@
-import { Writable } from 'node:stream';
-import type { AppConfig } from '../../src/config';
 import { SECURITY_EVENTS } from '../../src/accounts/sessions';
-import { loggerOptions } from '../../src/http/logger';
 import { signIn } from '../helpers/auth';
+import { capturingLogger } from '../helpers/log-capture';
 import { useTestApp } from '../helpers/suite';
 import { form } from '../helpers/auth';
 
@@ -13,13 +11,7 @@ function claimsOf(jwt: string): Record<string, unknown> {
 describe('reusing a rotated refresh token ends the whole sign-in', () => {
   const lines: string[] = [];
   const t = useTestApp(() => {
-    const stream = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    return { logger: { ...loggerOptions({ logLevel: 'info' } as AppConfig), stream } };
+    return { logger: capturingLogger(lines) };
   });
 
   const refresh = (refreshToken: string) => t.app.inject({ method: 'POST', url: '/oauth2/token', ...form({ grant_type: 'refresh_token', refresh_token: refreshToken }) });

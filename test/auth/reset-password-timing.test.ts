@@ -1,14 +1,12 @@
-import { Writable } from 'node:stream';
 import type { Project } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
 import { ACTIVATIONS } from '../../src/accounts/activation';
-import type { AppConfig } from '../../src/config';
 import type { EmailServices } from '../../src/email/mail';
 import { OUTBOX_COLLECTION } from '../../src/email/outbox';
 import { createResource } from '../../src/fhir/repository';
-import { loggerOptions } from '../../src/http/logger';
 import { snapshotDatabase } from '../helpers/app';
 import { repoOf } from '../helpers/fixtures';
+import { capturingLogger } from '../helpers/log-capture';
 import { useTestApp } from '../helpers/suite';
 import { createUser, uniqueEmail } from '../helpers/activation';
 
@@ -29,13 +27,7 @@ const WATCHDOG_MS = 3000;
 describe('password reset answers before doing the work', () => {
   const lines: string[] = [];
   const t = useTestApp(() => {
-    const stream = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    return { logger: { ...loggerOptions({ logLevel: 'info' } as AppConfig), stream } };
+    return { logger: capturingLogger(lines) };
   });
 
   let original: EmailServices['enqueue'];

@@ -1,6 +1,5 @@
-import { Writable } from 'node:stream';
-import type { AppConfig } from '../../src/config';
-import { loggerOptions, safeUrl } from '../../src/http/logger';
+import { safeUrl } from '../../src/http/logger';
+import { capturingLogger } from '../helpers/log-capture';
 import { useTestApp } from '../helpers/suite';
 
 const SECRET = 'S3cretActivationValue';
@@ -35,13 +34,7 @@ describe('safeUrl', () => {
 describe('request log lines never carry an activation secret, however the path is spelled', () => {
   const lines: string[] = [];
   const t = useTestApp(() => {
-    const stream = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    return { logger: { ...loggerOptions({ logLevel: 'info' } as AppConfig), stream } };
+    return { logger: capturingLogger(lines) };
   });
 
   test.each([`/setpassword/abc/${SECRET}`, `/%73etpassword/abc/${SECRET}`, `/setpassword/abc/${SECRET.replace('S', '%53')}`, `//setpassword/abc/${SECRET}`, `/SETPASSWORD/abc/${SECRET}`])(
@@ -60,13 +53,7 @@ describe('request log lines never carry an activation secret, however the path i
 describe('each request logger', () => {
   const lines: string[] = [];
   const t = useTestApp(() => {
-    const stream = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    return { logger: { ...loggerOptions({ logLevel: 'info' } as AppConfig), stream } };
+    return { logger: capturingLogger(lines) };
   });
   const linesOf = (reqId: string) =>
     lines
