@@ -83,11 +83,12 @@ export interface ChangeSource {
   detail?: Readonly<Record<string, string | boolean>>;
 }
 
-/** A version as stored (the repository's StoredResource), as far as the listeners are told of it. */
-interface WrittenVersion<T extends Resource> {
+/** A version as written: what the repository stores of it (StoredResource extends it) that listeners are told. */
+export interface WrittenVersion<T extends Resource = Resource> {
   _id: string;
   version: number;
   lastUpdated: Date;
+  /** The owning project id (meta.project), absent for server-level resources. */
   project?: string;
   deleted: boolean;
   resource: T;

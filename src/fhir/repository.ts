@@ -5,7 +5,7 @@ import type { Store } from '../db/store';
 import { recordWrite } from '../db/commit-ledger';
 import { DuplicateKeyError, isDuplicateKey, withTransaction } from '../db/transaction';
 import { conflict, gone, notFound, preconditionFailed } from '../errors';
-import { notifyListeners, type Actor, type ChangeListener, type ChangeOperation } from './changes';
+import { notifyListeners, type Actor, type ChangeListener, type ChangeOperation, type WrittenVersion } from './changes';
 import { currentCollection, historyCollection } from './resource-types';
 import { computeSearchFields } from './search/index-fields';
 import { uniqueKeyFor } from './unique-keys';
@@ -36,14 +36,7 @@ export interface RepoContext extends Store {
 }
 
 /** The stored shape of the current version of a resource (collection named after the type). */
-export interface StoredResource<T extends Resource = Resource> {
-  _id: string;
-  version: number;
-  lastUpdated: Date;
-  /** The owning project id (meta.project), absent for server-level resources. */
-  project?: string;
-  deleted: boolean;
-  resource: T;
+export interface StoredResource<T extends Resource = Resource> extends WrittenVersion<T> {
   /** Derived search fields, computed from SearchParameter definitions at write time. */
   sp: Record<string, unknown>;
   /** The unique key (see unique-keys.ts), under a unique partial index; absent when deleted. */
