@@ -87,8 +87,8 @@ export async function createAuthServices(ctx: Omit<AccountsContext, 'auth'>): Pr
     return active;
   };
 
-  /** 401 unless the grant still holds (see checkGrant), known at most SESSION_CACHE_TTL_MS ago. */
   const grantKey = (grant: Grant): string => `${grant.userType}/${grant.userId}|${grant.projectId}|${grant.membershipId}|${grant.clientId ?? ''}`;
+  /** 401 unless the grant still holds (see checkGrant), known at most SESSION_CACHE_TTL_MS ago. */
   const requireGrant = async (grant: Grant): Promise<void> => {
     const key = grantKey(grant);
     let reason = grants.get(key);
