@@ -6,7 +6,7 @@ import { readBundle, readEntry, type BundleEntryRequest } from './bundle/entries
 import { responseEntry, writes, type EntryOutcome } from './bundle/perform';
 import { runTransaction } from './bundle/transaction';
 import { forgetCachedAccess, preferOf } from './replies';
-import { authenticator, callerScope, FHIR_JSON, requireJsonBody, type FhirRouteOptions } from './request-helpers';
+import { callerScope, FHIR_JSON, requireJsonBody, type FhirRouteOptions } from './request-helpers';
 import { schemas } from './route-schemas';
 
 /** The headers a request sent to an entry's route carries: the caller's credentials and the entry's conditions. */
@@ -64,7 +64,7 @@ function routeOutcome(res: LightMyRequestResponse, base: string): EntryOutcome {
 
 /** POST /fhir/R4: batch and transaction Bundles (see bundle/). */
 export const bundleRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
-  const preHandler = authenticator(ctx);
+  const preHandler = ctx.auth.authenticateHook;
   const base = fhirBase(deps.baseUrl);
 
   app.post('/', { schema: schemas.bundle, preValidation: requireJsonBody, preHandler }, async (request, reply) => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { FhirError, outcomeOk } from '../errors';
 import { forgetCachedAccess, preferOf, sendWritten, versionLocation } from './replies';
-import { authenticator, callerScope, FHIR_JSON, ifMatchHeader, requireJsonBody, requireKnownType, type InstanceParams, type TypeParams, type FhirRouteOptions } from './request-helpers';
+import { callerScope, FHIR_JSON, ifMatchHeader, requireJsonBody, requireKnownType, type InstanceParams, type TypeParams, type FhirRouteOptions } from './request-helpers';
 import { conditionalDeleteForCaller, conditionalUpdateForCaller } from './rest/conditional';
 import { patchForCaller } from './rest/patch';
 import { schemas } from './route-schemas';
@@ -19,7 +19,7 @@ async function requireJsonPatch(request: FastifyRequest): Promise<void> {
 
 /** patch, conditional update (PUT /{type}?criteria) and conditional delete (DELETE /{type}?criteria). */
 export const conditionalRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
-  const preHandler = authenticator(ctx);
+  const preHandler = ctx.auth.authenticateHook;
   const writing = async <T>(type: string, write: () => Promise<T>): Promise<T> => {
     try {
       return await write();

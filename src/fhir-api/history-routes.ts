@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { authenticator, callerScope, FHIR_JSON, requireKnownType, type InstanceParams, type TypeParams, type FhirRouteOptions } from './request-helpers';
+import { callerScope, FHIR_JSON, requireKnownType, type InstanceParams, type TypeParams, type FhirRouteOptions } from './request-helpers';
 import { historyForCaller } from './rest/history';
 import { schemas } from './route-schemas';
 
 /** type history and instance history. */
 export const historyRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
-  const preHandler = authenticator(ctx);
+  const preHandler = ctx.auth.authenticateHook;
 
   app.get<{ Params: TypeParams }>('/:type/_history', { schema: schemas.typeHistory, preValidation: requireKnownType, preHandler }, async (request, reply) => {
     const scope = await callerScope(ctx, request);

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { sendRead } from './replies';
-import { authenticator, callerScope, requireKnownType, type InstanceParams, type VersionParams, type FhirRouteOptions } from './request-helpers';
+import { callerScope, requireKnownType, type InstanceParams, type VersionParams, type FhirRouteOptions } from './request-helpers';
 import { readForCaller, readVersionForCaller } from './rest/read';
 import { schemas } from './route-schemas';
 
 /** read and vread (both conditional: If-None-Match, If-Modified-Since → 304). */
 export const readRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
-  const preHandler = authenticator(ctx);
+  const preHandler = ctx.auth.authenticateHook;
 
   app.get<{ Params: InstanceParams }>('/:type/:id', { schema: schemas.read, preValidation: requireKnownType, preHandler }, async (request, reply) => {
     const scope = await callerScope(ctx, request);

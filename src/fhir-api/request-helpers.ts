@@ -58,11 +58,6 @@ export async function requireJsonBody(request: FastifyRequest): Promise<void> {
   }
 }
 
-/** The preHandler that authenticates a request (sets request.auth or answers 401). */
-export function authenticator(ctx: AppContext): AppContext['auth']['authenticateHook'] {
-  return ctx.auth.authenticateHook;
-}
-
 /** The caller's access scope (after authentication). */
 export async function callerScope(ctx: AppContext, request: FastifyRequest): Promise<AccessScope> {
   if (!request.auth) {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { badRequest } from '../errors';
 import { preferOf } from './replies';
-import { authenticator, callerScope, FHIR_JSON, requireKnownType, type TypeParams, type FhirRouteOptions } from './request-helpers';
+import { callerScope, FHIR_JSON, requireKnownType, type TypeParams, type FhirRouteOptions } from './request-helpers';
 import { searchForCaller } from './rest/search';
 import { schemas } from './route-schemas';
 
@@ -19,7 +19,7 @@ export function mergeParams(query: unknown, body: unknown): Record<string, unkno
 
 /** search by GET and by POST _search. */
 export const searchRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
-  const preHandler = authenticator(ctx);
+  const preHandler = ctx.auth.authenticateHook;
 
   app.get<{ Params: TypeParams }>('/:type', { schema: schemas.search, preValidation: requireKnownType, preHandler }, async (request, reply) => {
     const scope = await callerScope(ctx, request);

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { authenticator, callerScope, FHIR_JSON, type FhirRouteOptions } from './request-helpers';
+import { callerScope, FHIR_JSON, type FhirRouteOptions } from './request-helpers';
 import { systemHistoryForCaller } from './rest/history';
 import { systemSearchForCaller } from './rest/search';
 import { schemas } from './route-schemas';
@@ -7,7 +7,7 @@ import { mergeParams } from './search-routes';
 
 /** The system level: a search of several types (GET /fhir/R4?_type=..., POST /fhir/R4/_search) and the history of all. */
 export const systemRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
-  const preHandler = authenticator(ctx);
+  const preHandler = ctx.auth.authenticateHook;
 
   app.get('/', { schema: schemas.systemSearch, preHandler }, async (request, reply) => {
     const scope = await callerScope(ctx, request);

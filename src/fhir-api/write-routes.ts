@@ -1,14 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { outcomeOk } from '../errors';
 import { forgetCachedAccess, preferOf, sendWritten, versionLocation } from './replies';
-import { authenticator, callerScope, FHIR_JSON, ifMatchHeader, requireJsonBody, requireKnownType, type InstanceParams, type TypeParams, type FhirRouteOptions } from './request-helpers';
+import { callerScope, FHIR_JSON, ifMatchHeader, requireJsonBody, requireKnownType, type InstanceParams, type TypeParams, type FhirRouteOptions } from './request-helpers';
 import { conditionalCreateForCaller } from './rest/conditional';
 import { createForCaller, deleteForCaller, updateForCaller } from './rest/write';
 import { schemas } from './route-schemas';
 
 /** create (plain, or conditional with If-None-Exist), update and delete. */
 export const writeRoutes: FastifyPluginAsync<FhirRouteOptions> = async (app, { ctx, deps }) => {
-  const preHandler = authenticator(ctx);
+  const preHandler = ctx.auth.authenticateHook;
   /**
    * Runs a write; one that may change access scopes or end grants clears this instance's caches
    * of them (even when it failed), so it applies here at once.
