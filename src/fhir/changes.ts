@@ -75,11 +75,15 @@ export interface ResourceChange<T extends Resource = Resource> {
 export const CHANGE_OPERATIONS = ['create', 'update', 'patch', 'delete', 'invite', 'resend-invite', 'revoke-invite', 'transaction', 'batch', 'activation', 'account'] as const;
 export type ChangeOperation = (typeof CHANGE_OPERATIONS)[number];
 
-/** What a writer hands the listeners besides the version (the repository's RepoContext has these). */
+/** What a writer hands the listeners besides the version (the repository's RepoContext extends it). */
 export interface ChangeSource {
+  /** Called inside the transaction of every create, update and delete. */
   listeners?: readonly ChangeListener[];
+  /** Who is writing, handed to the listeners (meta.author is set from WriteOptions.author). */
   actor?: Actor;
+  /** What the writer is doing (see ChangeOperation), handed to the listeners. */
   operation?: ChangeOperation;
+  /** What the writer says about its changes beyond the resources (see ResourceChange.detail). */
   detail?: Readonly<Record<string, string | boolean>>;
 }
 

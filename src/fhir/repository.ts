@@ -5,7 +5,7 @@ import type { Store } from '../db/store';
 import { recordWrite } from '../db/commit-ledger';
 import { DuplicateKeyError, isDuplicateKey, withTransaction } from '../db/transaction';
 import { conflict, gone, notFound, preconditionFailed } from '../errors';
-import { notifyListeners, type Actor, type ChangeListener, type ChangeOperation, type WrittenVersion } from './changes';
+import { notifyListeners, type ChangeSource, type WrittenVersion } from './changes';
 import { currentCollection, historyCollection } from './resource-types';
 import { computeSearchFields } from './search/index-fields';
 import { uniqueKeyFor } from './unique-keys';
@@ -20,19 +20,11 @@ import { validateFhirResource } from './validation';
  * Plain data functions over the resource collections. No access control here: callers (the
  * REST routes, the invite service) decide who may do what, then call these.
  */
-export interface RepoContext extends Store {
+export interface RepoContext extends Store, ChangeSource {
   /** When given, every read and write joins this transaction. */
   session?: ClientSession;
   /** Known profiles by canonical URL: a resource naming one in meta.profile is checked against it. */
   profiles?: ReadonlyMap<string, StructureDefinition>;
-  /** Called inside the transaction of every create, update and delete (see changes.ts). */
-  listeners?: readonly ChangeListener[];
-  /** Who is writing, handed to the listeners (meta.author is set from WriteOptions.author). */
-  actor?: Actor;
-  /** What the writer is doing (see ChangeOperation in changes.ts), handed to the listeners. */
-  operation?: ChangeOperation;
-  /** What the writer says about its changes beyond the resources (see ResourceChange.detail). */
-  detail?: Readonly<Record<string, string | boolean>>;
 }
 
 /** The stored shape of the current version of a resource (collection named after the type). */
