@@ -35,6 +35,7 @@ import { subscriptionIndexes } from './subscriptions/outbox';
 import { createSubscriptionServices, subscriptionsPlugin } from './subscriptions/services';
 import { SERVER_VERSION } from './package-files';
 import { pagesPlugin } from './pages/plugin';
+import { lazyRouteValidators } from './lazy-validator';
 
 const BODY_LIMIT = 1024 * 1024;
 /** How often expired documents are swept on the embedded engine (MongoDB's own TTL monitor runs every 60 s). */
@@ -61,6 +62,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     bodyLimit: BODY_LIMIT,
     requestIdHeader: 'x-request-id',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+    schemaController: { compilersFactory: { buildValidator: lazyRouteValidators() } },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',

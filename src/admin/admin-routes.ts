@@ -7,6 +7,7 @@ import { idempotencyHeaderSchema } from '../fhir-api/operations/operations-route
 import { sendInvite } from '../fhir-api/operations/project-invite';
 import { adminAnswer } from '../invite/invite-output';
 import { normalizeInviteRequest } from '../invite/invite-request';
+import { lazyValidator } from '../lazy-validator';
 
 /**
  * admin/ — API layer: every /admin/projects/:id/... route (one parameter name, `id`, the Project's, as in the contract) (the JSON shapes the Medplum
@@ -63,7 +64,7 @@ export const adminRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
         response: { 200: membershipResponse, 201: membershipResponse },
         security: [{ bearer: [] }],
       },
-      validatorCompiler: ({ schema }) => inputAjv.compile(schema),
+      validatorCompiler: ({ schema }) => lazyValidator(() => inputAjv.compile(schema)),
       attachValidation: true,
       preValidation: ctx.auth.authenticateHook,
     },

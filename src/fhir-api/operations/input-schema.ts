@@ -1,8 +1,9 @@
-import Ajv, { type ValidateFunction } from 'ajv';
+import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Extension, OperationDefinition, OperationDefinitionParameter } from '@medplum/fhirtypes';
 import { FhirError, issue } from '../../errors';
 import { isResourceTypeName } from '../../fhir/type-index';
+import { lazyValidator, type Validator } from '../../lazy-validator';
 
 /**
  * The JSON schema of an operation's input, DERIVED from its OperationDefinition (fhir-profiles/):
@@ -155,9 +156,17 @@ export function createInputAjv(): Ajv {
   return ajv;
 }
 
-/** The validators of every operation's input, by OperationDefinition id (compiled once at start). */
-export function compileOperationInputs(ajv: Ajv, definitions: ReadonlyMap<string, OperationDefinition>): Map<string, ValidateFunction> {
-  return new Map([...definitions].map(([id, definition]) => [id, ajv.compile(operationInputSchema(definition))]));
+/**
+ * The validators of every operation's input, by OperationDefinition id: each schema derived from
+ * its definition at start, compiled by ajv at its first use (see lazyValidator).
+ */
+export function operationInputValidators(ajv: Ajv, definitions: ReadonlyMap<string, OperationDefinition>): Map<string, Validator> {
+  return new Map(
+    [...definitions].map(([id, definition]) => {
+      const schema = operationInputSchema(definition);
+      return [id, lazyValidator(() => ajv.compile(schema))];
+    }),
+  );
 }
 
 /** The part of an ajv error object we read. */
@@ -226,7 +235,7 @@ export function schemaErrorsToFhirError(errors: readonly SchemaError[]): FhirErr
  * its schema; answers it (coerced in place, as Fastify does for routes) or throws the 400 naming
  * every field in error.
  */
-export function checkInput(validate: ValidateFunction, input: unknown): Record<string, unknown> {
+export function checkInput(validate: Validator, input: unknown): Record<string, unknown> {
   if (!validate(input)) {
     throw schemaErrorsToFhirError((validate.errors ?? []) as SchemaError[]);
   }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app-context';
 import { notFound } from '../../errors';
-import { checkInput, compileOperationInputs, createInputAjv, schemaErrorsToFhirError, type SchemaError } from './input-schema';
+import { checkInput, operationInputValidators, createInputAjv, schemaErrorsToFhirError, type SchemaError } from './input-schema';
 import { parametersToObject } from './parameters';
 import { projectInvite } from './project-invite';
 import { projectMembershipResendInvite } from './projectmembership-resend-invite';
@@ -42,7 +42,7 @@ const parametersResponse = {
 export const operationsRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const definitions = ctx.definitions.operations;
   const registry = createOperationRegistry(definitions, Object.fromEntries(OPERATIONS.map((op) => [op.id, op.create(ctx)])));
-  const validators = compileOperationInputs(createInputAjv(), definitions);
+  const validators = operationInputValidators(createInputAjv(), definitions);
   const modules = new Map(OPERATIONS.map((op) => [op.id, op]));
   const authenticate = ctx.auth.authenticateHook;
 
