@@ -5,7 +5,9 @@
 //   node bench/top-frames.mjs OUT.cpuprofile         (where the time went)
 // BENCH_SECONDS (default 8) sets the load's length; BENCH_PROFILE=0 skips the profiler and prints
 // only the server's CPU time per request; BENCH_COMMANDS=1 also counts and times every database
-// command the server sends (by command, collection and filter shape).
+// command the server sends (by command, collection and filter shape); BENCH_ALLOC=1 records where
+// the server allocates instead of where it spends time (V8's sampling heap profiler, kept
+// objects and those collected since) and prints the bytes per request of the top allocating frames.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -67,8 +69,13 @@ try {
   }
   const floor = await startFloor(engine.uri, dist);
   // BENCH_PROFILE=0: no profiler, only the CPU time per request (less noisy than req/s).
-  const profiling = process.env.BENCH_PROFILE !== '0';
+  const allocations = process.env.BENCH_ALLOC === '1';
+  const profiling = process.env.BENCH_PROFILE !== '0' && !allocations;
   const session = new Session();
+  if (allocations) {
+    session.connect();
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
   if (profiling) {
     session.connect();
     await session.post('Profiler.enable');
@@ -114,6 +121,23 @@ try {
     const { profile } = await session.post('Profiler.stop');
     writeFileSync(out, JSON.stringify(profile));
     console.log(`profile written to ${out}`);
+  }
+  if (allocations) {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(out.replace(/\.cpuprofile$/, '.heapprofile'), JSON.stringify(profile));
+    const bytes = new Map();
+    const walk = (node) => {
+      const cf = node.callFrame;
+      const key = `${cf.functionName || '(anonymous)'} ${cf.url.replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, '')}:${cf.lineNumber + 1}`;
+      bytes.set(key, (bytes.get(key) ?? 0) + node.selfSize);
+      node.children.forEach(walk);
+    };
+    walk(profile.head);
+    const all = [...bytes.values()].reduce((a, b) => a + b, 0);
+    console.log(`\nallocated ${Math.round(all / served)} bytes per request; top frames (bytes per request):`);
+    for (const [key, size] of [...bytes].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
+      console.log(`${String(Math.round(size / served)).padStart(7)}  ${key}`);
+    }
   }
   if (monitor) {
     console.log('\ncount  total ms  mean ms  command');
