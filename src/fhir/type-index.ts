@@ -18,24 +18,30 @@ import { shareStrings } from './shared-strings';
 /** Resource types indexed at start besides the stored ones: the base types and the API's envelopes. */
 export const EAGER_RESOURCE_TYPES: ReadonlySet<string> = new Set(['Resource', 'DomainResource', 'Parameters', 'Bundle', 'OperationOutcome']);
 
-/** The StructureDefinitions waiting to be indexed, by resource type (a type defers once however often definitions load). */
-const deferred = new Map<string, StructureDefinition>();
+/** A resource type waiting to be indexed: its StructureDefinition when loaded (read from disk, or already in hand). */
+export interface DeferredType {
+  type: string;
+  load: () => StructureDefinition;
+}
 
-/** Keeps these resource StructureDefinitions to index later (see above). */
-export function deferTypes(definitions: readonly StructureDefinition[]): void {
-  for (const sd of definitions) {
-    deferred.set(sd.type as string, sd);
+/** The StructureDefinitions waiting to be indexed, by resource type (a type defers once however often definitions load). */
+const deferred = new Map<string, () => StructureDefinition>();
+
+/** Keeps these resource types to index later (see above). */
+export function deferTypes(types: readonly DeferredType[]): void {
+  for (const { type, load } of types) {
+    deferred.set(type, load);
   }
 }
 
 /** Indexes up to `count` of the deferred StructureDefinitions, in the order they were deferred. */
 function drain(count: number): void {
   const batch: StructureDefinition[] = [];
-  for (const [type, sd] of deferred) {
+  for (const [type, load] of deferred) {
     if (batch.length >= count) {
       break;
     }
-    batch.push(sd);
+    batch.push(load());
     deferred.delete(type);
   }
   if (batch.length > 0) {

