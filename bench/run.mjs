@@ -434,6 +434,17 @@ async function subscriptionCase() {
   };
 }
 
+/** A growth table cell; no ratio when a side answered nothing (every request of its rounds timed out). */
+function growthCell(c) {
+  if (!c) {
+    return '-';
+  }
+  if (!c.app || !c.floor) {
+    return `no ratio (${c.app} vs ${c.floor} req/s: every request of a side timed out)`;
+  }
+  return `${c.ratio} (${c.app} vs ${c.floor} req/s, +${c.cpuOverUs} µs)`;
+}
+
 function write() {
   const full = picked.length === GROUPS.length;
   const outDir = join(root, 'bench', 'results');
@@ -455,7 +466,7 @@ function write() {
   if (results.growth) {
     lines.push('', 'Growth with the size of the Patient collection (its count when the case ran: the earlier cases, the transaction Bundles above all, left Patients in it; server / floor, req/s, CPU µs per request over the floor):', '',
       '| Patients | read | search (20 hits) | create |', '|---|---|---|---|',
-      ...results.growth.map((g) => `| ${g.patients} | ${['read', 'search', 'create'].map((k) => (g[k] ? `${g[k].ratio} (${g[k].app} vs ${g[k].floor} req/s, +${g[k].cpuOverUs} µs)` : '-')).join(' | ')} |`));
+      ...results.growth.map((g) => `| ${g.patients} | ${['read', 'search', 'create'].map((k) => growthCell(g[k])).join(' | ')} |`));
   }
   if (results.cases.postPatientSubscribed) {
     const c = results.cases.postPatientSubscribed;
