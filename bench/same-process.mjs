@@ -8,23 +8,15 @@
 //   read   the server's GET /fhir/R4/Patient/{id} as the super administrator
 // Usage (after npm run build): node bench/same-process.mjs     S=3 (seconds per load) R=4 (rounds)
 // CASES=floor,read picks cases. Prints each round's CPU µs per request and the medians.
-import { spawn } from 'node:child_process';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { benchConfig, benchLogger, loadDist, seedServer } from './fixtures.mjs';
 import { startFloor } from './floor.mjs';
+import { autocannon, middle, root } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { MongoClient } = require('mongodb');
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = process.env.S ?? '3';
 const rounds = +(process.env.R ?? 4);
-function autocannon(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'node_modules/autocannon/autocannon.js'), ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`autocannon exited ${code}`))));
-  });
-}
 const dist = loadDist(root);
 const engine = await dist.startEmbeddedEngine();
 const config = benchConfig(dist, engine.uri, join(root, 'data', 'bench'));
@@ -59,6 +51,5 @@ for (let r = 0; r < rounds; r++) {
   }
   console.log(only.map((k) => `${k} ${results[k].at(-1)}`).join('  '));
 }
-const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-console.log('median', only.map((k) => `${k} ${med(results[k])}`).join('  '));
+console.log('median', only.map((k) => `${k} ${middle(results[k])}`).join('  '));
 await floor.close(); await other.close(); await app.close(); await engine.stop();
