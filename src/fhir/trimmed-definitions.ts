@@ -178,11 +178,6 @@ export function structureDefinitionEntries(file: string, dir: string | undefined
     .map((sd) => ({ type: sd.type, kind: sd.kind, load: () => sd }));
 }
 
-/** The StructureDefinitions of `file` as one bundle (see structureDefinitionEntries), every one loaded. */
-export function readStructureDefinitions(file: string, dir: string | undefined): Bundle {
-  return { resourceType: 'Bundle', type: 'collection', entry: structureDefinitionEntries(file, dir).map((e) => ({ resource: e.load() })) };
-}
-
 /** The value sets and code systems of `file`, trimmed: the copy under `dir`, else the original trimmed now. */
 export function readValueSets(file: string, dir: string | undefined): Bundle {
   return (dir ? readFresh<TrimmedFile>(trimmedPath(dir, file), file)?.bundle : undefined) ?? trimValueSets(readJson(file) as Bundle);
