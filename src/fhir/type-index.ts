@@ -1,6 +1,7 @@
 import { indexStructureDefinitionBundle, isResourceType } from '@medplum/core';
 import type { StructureDefinition } from '@medplum/fhirtypes';
 import { shareStrings } from './shared-strings';
+import type { StructureDefinitionEntry } from './trimmed-definitions';
 
 /*
  * Start-up time: indexing the 149 core resource StructureDefinitions into @medplum/core took about
@@ -18,17 +19,11 @@ import { shareStrings } from './shared-strings';
 /** Resource types indexed at start besides the stored ones: the base types and the API's envelopes. */
 export const EAGER_RESOURCE_TYPES: ReadonlySet<string> = new Set(['Resource', 'DomainResource', 'Parameters', 'Bundle', 'OperationOutcome']);
 
-/** A resource type waiting to be indexed: its StructureDefinition when loaded (read from disk, or already in hand). */
-export interface DeferredType {
-  type: string;
-  load: () => StructureDefinition;
-}
-
 /** The StructureDefinitions waiting to be indexed, by resource type (a type defers once however often definitions load). */
 const deferred = new Map<string, () => StructureDefinition>();
 
-/** Keeps these resource types to index later (see above). */
-export function deferTypes(types: readonly DeferredType[]): void {
+/** Keeps these resource types to index later (see above); each StructureDefinition is loaded when indexed. */
+export function deferTypes(types: readonly Pick<StructureDefinitionEntry, 'type' | 'load'>[]): void {
   for (const { type, load } of types) {
     deferred.set(type, load);
   }
