@@ -61,4 +61,6 @@ export interface AppDeps {
    * always keeps its audit trail.
    */
   audit?: boolean;
+  /** Told each step of start-up as it begins (main.ts names the one that never ends). */
+  onStartupStep?: (step: string) => void;
 }

@@ -74,6 +74,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
   if (!deps.database && !config.mongodbUri) {
     throw new Error('buildApp needs config.mongodbUri or deps.database');
   }
+  const step = deps.onStartupStep ?? (() => undefined);
+  step('connecting to the database');
   const database = deps.database ?? (await connectDatabase(config.mongodbUri as string, config.mongodbDatabase, deps.embedded ?? false, { timeoutMs: config.mongodbTimeoutMs, log: app.log }));
   // Events recorded without waiting are written before the database closes.
   let drainAudit: () => Promise<void> = async () => undefined;
@@ -93,6 +95,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
       done();
     });
     // Each domain declares its indexes; db/ creates them without knowing the domains.
+    step('creating indexes');
     await ensureIndexes(database, indexSpecs());
     // The embedded engine has no TTL monitor: expired AuditEvents (and guards) are swept here instead.
     const sweeper = embeddedTtlSweeper(database, indexSpecs(), deps.clock ?? systemClock, TTL_SWEEP_MS);
@@ -110,6 +113,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     drainAudit = () => auditServices.trail.drain();
     const base = { config, database, clock, definitions, log: app.log, listeners, audit: auditServices.trail };
     const email = createEmailServices(base, deps.mailTransport);
+    step('loading the signing key and the first administrator');
     const auth = await createAuthServices(base);
     const access = createAccessServices(base.clock);
     const invite = createInviteDeps({ ...base, email, accessScopes: access.scopes, revokeLogin: auth.revokeLogin });
@@ -120,6 +124,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps = {}): Promise<F
     const ctx: AppContext = { ...base, email, auth, access, invite, onMembershipSignIn, subscriptions };
     app.decorate('ctx', ctx);
 
+    step('registering the routes');
     app.setErrorHandler(errorHandler);
     app.setNotFoundHandler(notFoundHandler);
     // While the database is known to be down, requests that need it answer 503 at once.

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { buildApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config';
 import { startEmbeddedEngine, type EmbeddedEngine } from './db/embedded-engine';
+import { STARTUP_DEADLINE_TIMEOUTS, watchStartup } from './http/startup-deadline';
 
 /** How long a dying server waits for requests in flight before it exits anyway. */
 const EXIT_GRACE_MS = 3000;
@@ -46,7 +47,16 @@ async function main(): Promise<void> {
     void (running.close?.() ?? Promise.resolve()).catch(() => undefined).finally(() => process.exit(1));
   });
 
-  const app = await buildApp(config, { embedded: engine !== undefined });
+  // A start-up stuck on a database that stopped answering ends loudly instead of never listening.
+  const startup = watchStartup({
+    deadlineMs: STARTUP_DEADLINE_TIMEOUTS * config.mongodbTimeoutMs,
+    onExpired: (message) => {
+      process.stderr.write(`${message}\n`);
+      setTimeout(() => process.exit(1), EXIT_GRACE_MS).unref();
+      void (engine?.stop() ?? Promise.resolve()).catch(() => undefined).finally(() => process.exit(1));
+    },
+  });
+  const app = await buildApp(config, { embedded: engine !== undefined, onStartupStep: startup.step });
   running.close = () => app.close();
   running.log = (message) => app.log.fatal({ engine: engine?.kind, enginePid: engine?.pid }, message);
   if (engine) {
@@ -80,7 +90,9 @@ async function main(): Promise<void> {
     void engine?.stop().finally(() => process.exit(1));
   });
 
+  startup.step('opening the port');
   await app.listen({ port: config.port, host: config.host });
+  startup.done();
   app.log.info(`FHIR base ${config.baseUrl}fhir/R4 (API docs at ${config.baseUrl}docs)`);
 }
 

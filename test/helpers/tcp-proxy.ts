@@ -8,6 +8,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
  *   connections are refused (what a client sees when the database host is down).
  * - `blackhole()`: connections stay open and new ones are accepted, but no byte goes through in
  *   either direction (what a client sees when packets are dropped).
+ * - `dropMessages(marker)`: the app's messages containing `marker` are swallowed; all else flows.
  * - `restore()`: connections go through again, on the same port.
  */
 export interface TcpProxy {
@@ -24,6 +25,14 @@ export interface TcpProxy {
    */
   cutOnMessage(marker: string): Promise<void>;
   blackhole(): void;
+  /**
+   * From now on a message from the app containing `marker` (e.g. "createIndexes") never reaches
+   * the database, and the connection stays open: the app waits for a reply that never comes
+   * (a database that stopped answering on one connection), while others still work.
+   */
+  dropMessages(marker: string): void;
+  /** Messages dropped so far by dropMessages. */
+  readonly dropped: number;
   restore(): Promise<void>;
   close(): Promise<void>;
 }
@@ -37,6 +46,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let port = 0;
   let cutMarker: { text: string; done: () => void } | undefined;
   let cutNow: () => Promise<void> = async () => undefined;
+  let dropMarker: string | undefined;
+  let dropped = 0;
 
   const track = (socket: Socket): void => {
     sockets.add(socket);
@@ -73,7 +84,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         void cutNow().then(done);
       }
     });
-    forward(client, upstream);
+    client.on('data', (chunk: Buffer) => {
+      if (mode === 'open' && !upstream.destroyed) {
+        if (dropMarker !== undefined && chunk.includes(dropMarker)) {
+          dropped++;
+        } else {
+          upstream.write(chunk);
+        }
+      }
+    });
+    client.on('close', () => upstream.destroy());
     forward(upstream, client);
   };
 
@@ -114,6 +134,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     get accepted() {
       return accepted;
     },
+    get dropped() {
+      return dropped;
+    },
     mongodbUri(extra = '') {
       return `mongodb://127.0.0.1:${port}/?directConnection=true${extra ? `&${extra}` : ''}`;
     },
@@ -126,6 +149,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     blackhole() {
       mode = 'blackhole';
     },
+    dropMessages(marker: string) {
+      dropMarker = marker;
+    },
     async restore() {
       if (mode === 'cut') {
         server = createServer(onConnection);
@@ -136,6 +162,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         destroyAll();
       }
       mode = 'open';
+      dropMarker = undefined;
     },
     async close() {
       destroyAll();
