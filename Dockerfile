@@ -6,6 +6,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY fhir-profiles ./fhir-profiles
+COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: production dependencies and compiled code only, as a non-root user.
@@ -29,4 +30,4 @@ RUN groupadd -r fhir && useradd -r -g fhir fhir && mkdir -p /data && chown -R fh
 USER fhir
 EXPOSE 8103
 # Without MONGODB_URI the in-memory development engine starts; set it for real use.
-CMD ["node", "dist/src/main.js"]
+CMD ["node", "dist/server.js"]

@@ -480,7 +480,7 @@ function write() {
   }
   if (results.startup) {
     const s = results.startup;
-    lines.push('', `Start-up (node dist/src/main.js with MONGODB_URI set, process start to the first /healthcheck 200, median of ${s.runs}): ${s.emptyMs} ms on an empty database (creates the indexes and the first administrator), ${s.restartMs} ms on an existing one.`);
+    lines.push('', `Start-up (node dist/server.js with MONGODB_URI set, process start to the first /healthcheck 200, median of ${s.runs}): ${s.emptyMs} ms on an empty database (creates the indexes and the first administrator), ${s.restartMs} ms on an existing one.`);
   }
   if (Object.keys(results.notes).length) {
     lines.push('', `Documents one request wrote (the floor inserts copies of them in one transaction): ${Object.entries(results.notes).map(([k, v]) => `${k.replace(/Writes$/, '')}: ${Object.entries(v).map(([c, n]) => `${c} ${n}`).join(', ')}`).join('; ')}.`);

@@ -1,4 +1,4 @@
-// Start-up time: `node dist/src/main.js` with MONGODB_URI set (the engine is already running, so
+// Start-up time: `node dist/server.js` (what npm start runs) with MONGODB_URI set (the engine is already running, so
 // its own start is not counted), from the process's spawn to the first /healthcheck 200. On an
 // empty database (indexes and the first administrator are created) and on an existing one.
 import { spawn } from 'node:child_process';
@@ -20,7 +20,7 @@ const freePort = () =>
 async function startOnce(uri, database) {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, join(process.env.BENCH_APP_ROOT ?? root, 'dist/src/main.js')], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, join(process.env.BENCH_APP_ROOT ?? root, 'dist/server.js')], {
     env: { ...process.env, ...SERVER_ENV, MONGODB_URI: uri, MONGODB_DATABASE: database, PORT: String(port), HOST: '127.0.0.1', ADMIN_EMAIL: 'startup@example.com', ADMIN_PASSWORD: 'startup-password-1234', OUTBOX_POLL_MS: '0', SUBSCRIPTION_POLL_MS: '0', LOG_LEVEL: 'warn', DATA_DIR: join(root, 'data', 'bench') },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
