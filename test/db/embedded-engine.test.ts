@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { startEmbeddedEngine } from '../../src/db/embedded-engine';
+import { waitUntil } from '../helpers/wait';
 
 function isAlive(pid: number): boolean {
   try {
@@ -12,17 +13,6 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (check()) {
-      return true;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return check();
 }
 
 describe('embedded engine', () => {

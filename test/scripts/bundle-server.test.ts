@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntil } from '../helpers/wait';
 
 /**
  * The one-file server that `npm start` and the image run (scripts/bundle-server.js), built from
@@ -20,17 +21,6 @@ let base = '';
 let stdout = '';
 let dataDir = '';
 let exited: Promise<number | null>;
-
-async function waitUntil(check: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) {
-      return true;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return check();
-}
 
 beforeAll(async () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
