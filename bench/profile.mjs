@@ -1,13 +1,15 @@
 // Profiles one case of the benchmark: the server runs in this process and the V8 profiler records
 // it only while the load runs; the load comes from a separate autocannon process, so the profile
 // holds the server's work only. Usage (after npm run build):
-//   node bench/profile.mjs CASE [OUT.cpuprofile]     CASE: read-admin | read-member | search | history | me | invite | floor-read | floor-search
+//   node bench/profile.mjs CASE [OUT.cpuprofile]     CASE: read-admin | read-member | search | history | me | invite | invite-existing | floor-read | floor-search
 //   node bench/top-frames.mjs OUT.cpuprofile         (where the time went)
 // BENCH_SECONDS (default 8) sets the load's length; BENCH_PROFILE=0 skips the profiler and prints
 // only the server's CPU time per request; BENCH_COMMANDS=1 also counts and times every database
 // command the server sends (by command, collection and filter shape); BENCH_ALLOC=1 records where
 // the server allocates instead of where it spends time (V8's sampling heap profiler, kept
-// objects and those collected since) and prints the bytes per request of the top allocating frames.
+// objects and those collected since) and prints the bytes per request of the top allocating frames;
+// with BENCH_ALLOC_SURVIVORS=1 only the objects that outlived a young-generation collection (what
+// the scavenger copies or promotes). BENCH_CONNECTIONS (default 10) sets the read cases' connections.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -15,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fhirWrite, loadDist, startServer } from './fixtures.mjs';
+import { fhirWrite, loadDist, memberInvite, startServer } from './fixtures.mjs';
 import { startFloor } from './floor.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,7 +38,7 @@ try {
   // BENCH_COMMANDS=1: also time every database command the server sends during the load.
   const monitor = process.env.BENCH_COMMANDS === '1';
   const uri = monitor ? `${engine.uri}&monitorCommands=true` : engine.uri;
-  const { app, base, admin, member, patient } = await startServer(dist, uri, join(root, 'data', 'bench'));
+  const { app, base, admin, member, patient, project, policy } = await startServer(dist, uri, join(root, 'data', 'bench'));
   const commands = new Map();
   if (monitor) {
     const started = new Map();
@@ -74,7 +76,7 @@ try {
   const session = new Session();
   if (allocations) {
     session.connect();
-    await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_SURVIVORS !== '1' });
   }
   if (profiling) {
     session.connect();
@@ -86,7 +88,7 @@ try {
   app.server.on('request', () => served++);
   floor.server.on('request', () => served++);
   const cpuBefore = process.cpuUsage();
-  const read = (who) => ['-d', seconds, '-c', '10', '-H', `authorization=Bearer ${who.access}`, `${base}fhir/R4/Patient/${patient.id}`];
+  const read = (who) => ['-d', seconds, '-c', process.env.BENCH_CONNECTIONS ?? '10', '-H', `authorization=Bearer ${who.access}`, `${base}fhir/R4/Patient/${patient.id}`];
   if (which === 'read-admin') {
     await autocannon(read(admin));
   } else if (which === 'read-member') {
@@ -99,6 +101,11 @@ try {
       { name: 'email', valueString: `[<id>]@example.com` },
     ] });
     await autocannon(['-d', seconds, '-c', '4', '-m', 'POST', '-I', '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', '-b', body, `${base}fhir/R4/Project/${admin.project}/$invite`]);
+  } else if (which === 'invite-existing') {
+    // The member invited again into its project (upsert, no mail), as the benchmark's case.
+    const again = memberInvite(policy, undefined, [{ name: 'upsert', valueBoolean: true }]);
+    const body = JSON.stringify({ ...again, parameter: again.parameter.filter((p) => p.name !== 'password') });
+    await autocannon(['-d', seconds, '-c', '4', '-m', 'POST', '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', '-b', body, `${base}fhir/R4/Project/${project}/$invite`]);
   } else if (which === 'floor-read') {
     await autocannon(['-d', seconds, '-c', '10', `${floor.base}read/${patient.id}`]);
   } else if (which === 'history') {
