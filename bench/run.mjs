@@ -103,16 +103,29 @@ async function fill(db, template, collection, from, to) {
   }
 }
 
-async function main() {
+/**
+ * An engine with a server and a floor on it, each in a process of its own: the server seeded over
+ * HTTP (bench/fixtures.mjs), the floor told the seeded ids, and the read cases' data stored.
+ */
+async function startStack() {
   const engine = await dist.startEmbeddedEngine();
-  results.engine = engine.kind;
   const client = new MongoClient(engine.uri);
-  await client.connect();
-  const db = client.db('bench_app');
-  const server = await startChild('server', engine.uri);
-  const floor = await startChild('floor', engine.uri);
+  const children = [];
+  const close = async () => {
+    for (const child of children.reverse()) {
+      await child.close();
+    }
+    await client.close();
+    await engine.stop();
+  };
   try {
-    results.memory = { serverRssAfterStartMB: (await server.memory()).rssMB };
+    await client.connect();
+    const db = client.db('bench_app');
+    const server = await startChild('server', engine.uri);
+    children.push(server);
+    const floor = await startChild('floor', engine.uri);
+    children.push(floor);
+    const rssAfterStartMB = (await server.memory()).rssMB;
     const { admin, member, patient, project, policy } = await seedServer(server.base);
     const post = (path, body) => fhirWrite(server.base, admin, path, body);
     const memberDoc = (await db.collection('ProjectMembership').find({ project }).toArray()).find((m) => m.resource.user?.reference?.startsWith('User/'));
@@ -136,50 +149,65 @@ async function main() {
     for (let v = 2; v <= 30; v++) {
       await fhirWrite(server.base, admin, `Patient/${storied.id}`, { resourceType: 'Patient', id: storied.id, meta: { project }, name: [{ given: ['Many'], family: `Versions-${v}` }] }, 'PUT');
     }
+    return { kind: engine.kind, client, db, server, floor, admin, member, patient, project, policy, post, storied, rssAfterStartMB, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
 
-    const readCases = async (suffix = '', label = '') => {
-      // The growth case runs read, search and create at each size whatever BENCH_CASES says.
-      const wants = (group) => picked.includes(group) || (suffix !== '' && ['read', 'search', 'create'].includes(group));
-      const patientUrl = `fhir/R4/Patient/${patient.id}`;
-      if (wants('read')) {
-        await autocannon(['-d', '1', '-c', String(CONNECTIONS), `${floor.base}read/${patient.id}`]);
-        await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(admin), `${server.base}${patientUrl}`]);
-        await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(member), `${server.base}${patientUrl}`]);
-        record(`read${suffix}`, `GET Patient/{id} (super admin)${label}`, await rounds(ROUNDS, server, floor, read([...bearer(admin), `${server.base}${patientUrl}`]), read([`${floor.base}read/${patient.id}`])));
-        if (!suffix) {
-          record('readMember', 'GET Patient/{id} (member with an AccessPolicy)', await rounds(ROUNDS, server, floor, read([...bearer(member), `${server.base}${patientUrl}`]), read([`${floor.base}read/${patient.id}`])));
-        }
+/** Read by id, search (with _include) and create; the growth case runs them again at each size (`suffix`). */
+async function readCases(stack, suffix = '', label = '') {
+  const { db, server, floor, admin, member, patient, project } = stack;
+    // The growth case runs read, search and create at each size whatever BENCH_CASES says.
+    const wants = (group) => picked.includes(group) || (suffix !== '' && ['read', 'search', 'create'].includes(group));
+    const patientUrl = `fhir/R4/Patient/${patient.id}`;
+    if (wants('read')) {
+      await autocannon(['-d', '1', '-c', String(CONNECTIONS), `${floor.base}read/${patient.id}`]);
+      await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(admin), `${server.base}${patientUrl}`]);
+      await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(member), `${server.base}${patientUrl}`]);
+      record(`read${suffix}`, `GET Patient/{id} (super admin)${label}`, await rounds(ROUNDS, server, floor, read([...bearer(admin), `${server.base}${patientUrl}`]), read([`${floor.base}read/${patient.id}`])));
+      if (!suffix) {
+        record('readMember', 'GET Patient/{id} (member with an AccessPolicy)', await rounds(ROUNDS, server, floor, read([...bearer(member), `${server.base}${patientUrl}`]), read([`${floor.base}read/${patient.id}`])));
       }
-      if (wants('search')) {
-        const searchUrl = `${server.base}fhir/R4/Patient?name=${SEARCH_PREFIX}&_count=20`;
-        const hits = await fetch(searchUrl, { headers: { authorization: `Bearer ${admin.access}` } }).then(json);
-        const floorHits = await fetch(`${floor.base}search?prefix=${SEARCH_PREFIX}`).then(json);
-        if (hits.entry.length !== 20 || floorHits.entry.length !== 20) {
-          throw new Error(`search: ${hits.entry.length} hits on the server, ${floorHits.entry.length} on the floor (20 expected)`);
-        }
-        await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(admin), searchUrl]);
-        record(`search${suffix}`, `GET Patient?name=prefix&_count=20 (20 hits)${label}`, await rounds(ROUNDS, server, floor, read([...bearer(admin), searchUrl]), read([`${floor.base}search?prefix=${SEARCH_PREFIX}`])));
-        if (!suffix) {
-          const includeUrl = `${server.base}fhir/R4/RelatedPerson?name=${SEARCH_PREFIX}&_count=20&_include=RelatedPerson:patient`;
-          const floorUrl = `${floor.base}search?type=RelatedPerson&prefix=${SEARCH_PREFIX}&include=patient`;
-          const included = await fetch(includeUrl, { headers: { authorization: `Bearer ${admin.access}` } }).then(json);
-          const floorIncluded = await fetch(floorUrl).then(json);
-          if (included.entry.length !== 25 || floorIncluded.entry.length !== 25) {
-            throw new Error(`search with _include: ${included.entry.length} entries on the server, ${floorIncluded.entry.length} on the floor (25 expected)`);
-          }
-          record('searchInclude', 'GET RelatedPerson?name=prefix&_count=20&_include=RelatedPerson:patient (20 hits, 5 included)', await rounds(ROUNDS, server, floor, read([...bearer(admin), includeUrl]), read([floorUrl])));
-        }
+    }
+    if (wants('search')) {
+      const searchUrl = `${server.base}fhir/R4/Patient?name=${SEARCH_PREFIX}&_count=20`;
+      const hits = await fetch(searchUrl, { headers: { authorization: `Bearer ${admin.access}` } }).then(json);
+      const floorHits = await fetch(`${floor.base}search?prefix=${SEARCH_PREFIX}`).then(json);
+      if (hits.entry.length !== 20 || floorHits.entry.length !== 20) {
+        throw new Error(`search: ${hits.entry.length} hits on the server, ${floorHits.entry.length} on the floor (20 expected)`);
       }
-      if (wants('create')) {
-        const body = JSON.stringify({ resourceType: 'Patient', meta: { project }, name: [{ given: ['Created'], family: 'Bench' }], gender: 'female', birthDate: '1980-02-03' });
-        const createArgs = ['-c', '4', '-m', 'POST', ...bearer(admin), ...fhirJson, '-b', body, `${server.base}fhir/R4/Patient`];
-        await captureWrites(db, floor, 'create', 4, () => autocannon(['-a', '4', '-c', '1', ...createArgs.slice(2)]));
-        // A fixed number of creates per round (on the embedded engine each insert slows as the store grows).
-        const amount = String(suffix ? GROWTH_CREATES_PER_ROUND : CREATES_PER_ROUND);
-        record(`create${suffix}`, `POST Patient${label}`, await rounds(3, server, floor, () => autocannonFixed(['-a', amount, ...createArgs]), () => autocannonFixed(['-a', amount, '-c', '4', '-m', 'POST', `${floor.base}write/create`])));
+      await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(admin), searchUrl]);
+      record(`search${suffix}`, `GET Patient?name=prefix&_count=20 (20 hits)${label}`, await rounds(ROUNDS, server, floor, read([...bearer(admin), searchUrl]), read([`${floor.base}search?prefix=${SEARCH_PREFIX}`])));
+      if (!suffix) {
+        const includeUrl = `${server.base}fhir/R4/RelatedPerson?name=${SEARCH_PREFIX}&_count=20&_include=RelatedPerson:patient`;
+        const floorUrl = `${floor.base}search?type=RelatedPerson&prefix=${SEARCH_PREFIX}&include=patient`;
+        const included = await fetch(includeUrl, { headers: { authorization: `Bearer ${admin.access}` } }).then(json);
+        const floorIncluded = await fetch(floorUrl).then(json);
+        if (included.entry.length !== 25 || floorIncluded.entry.length !== 25) {
+          throw new Error(`search with _include: ${included.entry.length} entries on the server, ${floorIncluded.entry.length} on the floor (25 expected)`);
+        }
+        record('searchInclude', 'GET RelatedPerson?name=prefix&_count=20&_include=RelatedPerson:patient (20 hits, 5 included)', await rounds(ROUNDS, server, floor, read([...bearer(admin), includeUrl]), read([floorUrl])));
       }
-    };
-    await readCases();
+    }
+    if (wants('create')) {
+      const body = JSON.stringify({ resourceType: 'Patient', meta: { project }, name: [{ given: ['Created'], family: 'Bench' }], gender: 'female', birthDate: '1980-02-03' });
+      const createArgs = ['-c', '4', '-m', 'POST', ...bearer(admin), ...fhirJson, '-b', body, `${server.base}fhir/R4/Patient`];
+      await captureWrites(db, floor, 'create', 4, () => autocannon(['-a', '4', '-c', '1', ...createArgs.slice(2)]));
+      // A fixed number of creates per round (on the embedded engine each insert slows as the store grows).
+      const amount = String(suffix ? GROWTH_CREATES_PER_ROUND : CREATES_PER_ROUND);
+      record(`create${suffix}`, `POST Patient${label}`, await rounds(3, server, floor, () => autocannonFixed(['-a', amount, ...createArgs]), () => autocannonFixed(['-a', amount, '-c', '4', '-m', 'POST', `${floor.base}write/create`])));
+    }
+  }
+
+async function main() {
+  const stack = await startStack();
+  results.engine = stack.kind;
+  const { db, server, floor, admin, member, project, policy, post, storied } = stack;
+  try {
+    results.memory = { serverRssAfterStartMB: stack.rssAfterStartMB };
+    await readCases(stack);
 
     if (wants('history')) {
       const url = `${server.base}fhir/R4/Patient/${storied.id}/_history?_count=20`;
@@ -318,46 +346,15 @@ async function main() {
       record('transactionBundle', `POST /fhir/R4 transaction Bundle, ${BUNDLE_PATIENTS} Patients`, await rounds(ROUNDS, server, floor, () => autocannonFixed(['-a', String(BUNDLE_REQUESTS), ...target]), () => autocannonFixed(['-a', String(BUNDLE_REQUESTS), '-c', '1', '-m', 'POST', `${floor.base}write/bundle`])));
     }
 
-    if (wants('growth')) {
-      // Read, search and create with the Patient collection at each size (filler Patients copied
-      // from one the server stored; the search's 20 hits stay the same).
-      const template = await db.collection('Patient').findOne({ _id: patient.id });
-      // The earlier cases (the transaction Bundles above all) left a thousand and more Patients:
-      // keep the ones the read and search use, so that the first size is the size measured.
-      const keep = [patient.id, storied.id, ...relatives];
-      await db.collection('Patient').deleteMany({ _id: { $nin: keep } });
-      await client.db('bench_floor_docs').collection('Patient').deleteMany({});
-      results.growth = [];
-      for (const size of SIZES) {
-        const have = await db.collection('Patient').countDocuments({});
-        if (have < size) {
-          await fill(db, template, 'Patient', have, size);
-        }
-        const floorHave = await client.db('bench_floor_docs').collection('Patient').countDocuments({});
-        if (floorHave < size) {
-          await fill(client.db('bench_floor_docs'), template, 'Patient', floorHave, size);
-        }
-        await readCases(`At${size}`, ` at ${size} Patients`);
-        const row = { size, patients: await db.collection('Patient').countDocuments({}) };
-        for (const key of ['read', 'search', 'create']) {
-          const c = results.cases[`${key}At${size}`];
-          if (c) {
-            row[key] = { ratio: c.ratio, app: c.app.requestsPerSecond, floor: c.floor.requestsPerSecond, cpuOverUs: c.cpuOverUs };
-          }
-        }
-        results.growth.push(row);
-      }
-    }
-
     results.memory.serverRssAtEndMB = (await server.memory()).rssMB;
     results.memory.floorRssAtEndMB = (await floor.memory()).rssMB;
   } finally {
-    await floor.close();
-    await server.close();
-    await client.close();
-    await engine.stop();
+    await stack.close();
   }
 
+  if (wants('growth')) {
+    await growthCase();
+  }
   if (wants('memory')) {
     // A server of its own on an engine of its own, with rate limits on (counters per address and email), for 2 × 50k requests.
     const fresh = await dist.startEmbeddedEngine();
@@ -385,6 +382,43 @@ async function main() {
     await subscriptionCase();
   }
   write();
+}
+
+/**
+ * Read, search and create with the Patient collection at each size, on an engine, server and floor
+ * of their own: the cases before leave thousands of documents in the store (the transaction Bundles
+ * above all), and each transaction of the embedded engine costs in proportion to the whole store.
+ * Filler Patients are copies of one the server stored; the search's 20 hits stay the same.
+ */
+async function growthCase() {
+  const stack = await startStack();
+  try {
+    const { db, client, patient } = stack;
+    const floorDocs = client.db('bench_floor_docs');
+    const template = await db.collection('Patient').findOne({ _id: patient.id });
+    results.growth = [];
+    for (const size of SIZES) {
+      const have = await db.collection('Patient').countDocuments({});
+      if (have < size) {
+        await fill(db, template, 'Patient', have, size);
+      }
+      const floorHave = await floorDocs.collection('Patient').countDocuments({});
+      if (floorHave < size) {
+        await fill(floorDocs, template, 'Patient', floorHave, size);
+      }
+      await readCases(stack, `At${size}`, ` at ${size} Patients`);
+      const row = { size, patients: await db.collection('Patient').countDocuments({}) };
+      for (const key of ['read', 'search', 'create']) {
+        const c = results.cases[`${key}At${size}`];
+        if (c) {
+          row[key] = { ratio: c.ratio, app: c.app.requestsPerSecond, floor: c.floor.requestsPerSecond, cpuOverUs: c.cpuOverUs };
+        }
+      }
+      results.growth.push(row);
+    }
+  } finally {
+    await stack.close();
+  }
 }
 
 async function subscriptionCase() {
@@ -467,7 +501,7 @@ function write() {
     ...keys.map(row),
   ];
   if (results.growth) {
-    lines.push('', 'Growth with the size of the Patient collection (trimmed to the Patients the read and search use, then filled with copies of one to each size; its count when the case ran, creates of the earlier sizes included; server / floor, req/s, CPU µs per request over the floor):', '',
+    lines.push('', 'Growth with the size of the Patient collection (on an engine, server and floor of their own, filled with copies of one Patient to each size; its count when the case ran, creates of the earlier sizes included; server / floor, req/s, CPU µs per request over the floor):', '',
       '| Patients | read | search (20 hits) | create |', '|---|---|---|---|',
       ...results.growth.map((g) => `| ${g.patients} | ${['read', 'search', 'create'].map((k) => growthCell(g[k])).join(' | ')} |`));
   }
