@@ -134,6 +134,12 @@ export function memberInvite(policyId, email = MEMBER_EMAIL, extra = []) {
   };
 }
 
+/** The member invited again into its project: an upsert of the existing person, no password, no mail. */
+export function memberReinvite(policyId) {
+  const invite = memberInvite(policyId, MEMBER_EMAIL, [{ name: 'upsert', valueBoolean: true }]);
+  return { ...invite, parameter: invite.parameter.filter((p) => p.name !== 'password') };
+}
+
 /** How many Patients the transaction-Bundle case creates per Bundle. */
 export const BUNDLE_PATIENTS = 50;
 

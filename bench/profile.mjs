@@ -9,7 +9,7 @@
 // the server allocates instead of where it spends time (V8's sampling heap profiler, kept
 // objects and those collected since) and prints the bytes per request of the top allocating frames;
 // with BENCH_ALLOC_SURVIVORS=1 only the objects that outlived a young-generation collection (what
-// the scavenger copies or promotes). BENCH_CONNECTIONS (default 10) sets the read cases' connections.
+// the scavenger copies or promotes). BENCH_CONNECTIONS (default 10) sets the connections of read-admin, read-member and floor-read.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fhirWrite, loadDist, memberInvite, startServer } from './fixtures.mjs';
+import { fhirWrite, loadDist, memberReinvite, startServer } from './fixtures.mjs';
 import { startFloor } from './floor.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -88,7 +88,8 @@ try {
   app.server.on('request', () => served++);
   floor.server.on('request', () => served++);
   const cpuBefore = process.cpuUsage();
-  const read = (who) => ['-d', seconds, '-c', process.env.BENCH_CONNECTIONS ?? '10', '-H', `authorization=Bearer ${who.access}`, `${base}fhir/R4/Patient/${patient.id}`];
+  const connections = process.env.BENCH_CONNECTIONS ?? '10';
+  const read = (who) => ['-d', seconds, '-c', connections, '-H', `authorization=Bearer ${who.access}`, `${base}fhir/R4/Patient/${patient.id}`];
   if (which === 'read-admin') {
     await autocannon(read(admin));
   } else if (which === 'read-member') {
@@ -103,11 +104,10 @@ try {
     await autocannon(['-d', seconds, '-c', '4', '-m', 'POST', '-I', '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', '-b', body, `${base}fhir/R4/Project/${admin.project}/$invite`]);
   } else if (which === 'invite-existing') {
     // The member invited again into its project (upsert, no mail), as the benchmark's case.
-    const again = memberInvite(policy, undefined, [{ name: 'upsert', valueBoolean: true }]);
-    const body = JSON.stringify({ ...again, parameter: again.parameter.filter((p) => p.name !== 'password') });
+    const body = JSON.stringify(memberReinvite(policy));
     await autocannon(['-d', seconds, '-c', '4', '-m', 'POST', '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', '-b', body, `${base}fhir/R4/Project/${project}/$invite`]);
   } else if (which === 'floor-read') {
-    await autocannon(['-d', seconds, '-c', '10', `${floor.base}read/${patient.id}`]);
+    await autocannon(['-d', seconds, '-c', connections, `${floor.base}read/${patient.id}`]);
   } else if (which === 'history') {
     for (let v = 2; v <= 30; v++) {
       await fhirWrite(base, admin, `Patient/${patient.id}`, { ...patient, meta: { project: patient.meta.project }, name: [{ family: `V${v}` }] }, 'PUT');
