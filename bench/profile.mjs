@@ -1,7 +1,7 @@
 // Profiles one case of the benchmark: the server runs in this process and the V8 profiler records
 // it only while the load runs; the load comes from a separate autocannon process, so the profile
 // holds the server's work only. Usage (after npm run build):
-//   node bench/profile.mjs CASE [OUT.cpuprofile]     CASE: read-admin | read-member | search | history | me | invite | invite-existing | floor-read | floor-search
+//   node bench/profile.mjs CASE [OUT.cpuprofile]     CASE: read-admin | read-member | search | history | me | invite | invite-existing | resend | floor-read | floor-search
 //   node bench/top-frames.mjs OUT.cpuprofile         (where the time went)
 // BENCH_SECONDS (default 8) sets the load's length; BENCH_PROFILE=0 skips the profiler and prints
 // only the server's CPU time per request; BENCH_COMMANDS=1 also counts and times every database
@@ -10,7 +10,9 @@
 // objects and those collected since) and prints the bytes per request of the top allocating frames;
 // with BENCH_ALLOC_SURVIVORS=1 only the objects that outlived a young-generation collection (what
 // the scavenger copies or promotes). BENCH_CONNECTIONS (default 10) sets the connections of read-admin, read-member and floor-read.
-import { spawn } from 'node:child_process';
+// BENCH_PIN=1 (Linux, taskset) keeps this process on CPU 0 and the engine and the load on CPU 1, so
+// that they do not take turns on one core: CPU per request varies far less between runs.
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
@@ -25,15 +27,35 @@ const which = process.argv[2] ?? 'read-admin';
 const out = process.argv[3] ?? join(tmpdir(), `${which}.cpuprofile`);
 const seconds = process.env.BENCH_SECONDS ?? '8';
 
+const pin = process.env.BENCH_PIN === '1';
+if (pin) {
+  execFileSync('taskset', ['-apc', '0', String(process.pid)], { stdio: 'ignore' });
+}
+
 function autocannon(args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'node_modules/autocannon/autocannon.js'), ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const command = [process.execPath, join(root, 'node_modules/autocannon/autocannon.js'), ...args];
+    const child = pin ? spawn('taskset', ['-c', '1', ...command], { stdio: ['ignore', 'inherit', 'inherit'] }) : spawn(command[0], command.slice(1), { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`autocannon exited ${code}`))));
   });
 }
 
 const dist = loadDist(root);
 const engine = await dist.startEmbeddedEngine();
+if (pin) {
+  // The engine is this process's child (and its own children, if any): all of them to CPU 1.
+  const children = (pid) => {
+    try {
+      return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).flatMap((c) => [c, ...children(c)]);
+    } catch {
+      return []; // pgrep exits 1 when there is no child
+    }
+  };
+  const engineProcesses = children(process.pid);
+  for (const child of engineProcesses) {
+    execFileSync('taskset', ['-apc', '1', child], { stdio: 'ignore' });
+  }
+}
 try {
   // BENCH_COMMANDS=1: also time every database command the server sends during the load.
   const monitor = process.env.BENCH_COMMANDS === '1';
@@ -68,6 +90,22 @@ try {
     for (let i = 0; i < 20; i++) {
       await fhirWrite(base, admin, 'Patient', { resourceType: 'Patient', meta: { project: patient.meta.project }, name: [{ given: ['Bench'], family: `Searchable-${i}` }], gender: 'female' });
     }
+  }
+  let pending = [];
+  if (which === 'resend') {
+    // Pending invitations to resend, each a new person (an invitation may be resent 5 times an hour).
+    for (let i = 0; i < 24; i++) {
+      const body = { resourceType: 'Parameters', parameter: [
+        { name: 'resourceType', valueCode: 'Practitioner' },
+        { name: 'firstName', valueString: 'Bench' },
+        { name: 'lastName', valueString: 'Person' },
+        { name: 'email', valueString: `resend-${i}@example.com` },
+      ] };
+      const res = await fetch(`${base}fhir/R4/Project/${project}/$invite`, { method: 'POST', headers: { authorization: `Bearer ${admin.access}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(body) });
+      const out = await res.json();
+      pending.push(out.parameter?.find((p) => p.name === 'membership')?.resource?.id ?? out.id);
+    }
+    pending = pending.filter(Boolean);
   }
   const floor = await startFloor(engine.uri, dist);
   // BENCH_PROFILE=0: no profiler, only the CPU time per request (less noisy than req/s).
@@ -106,6 +144,13 @@ try {
     // The member invited again into its project (upsert, no mail), as the benchmark's case.
     const body = JSON.stringify(memberReinvite(policy));
     await autocannon(['-d', seconds, '-c', '4', '-m', 'POST', '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', '-b', body, `${base}fhir/R4/Project/${project}/$invite`]);
+  } else if (which === 'resend') {
+    // As the benchmark's case (bench/resend-load.mjs): the pending invitations in turn, 4 connections.
+    const args = JSON.stringify({ base, token: admin.access, ids: pending, seconds: Number(seconds), connections: 4 });
+    await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(root, 'bench/resend-load.mjs'), args], { stdio: ['ignore', 'ignore', 'inherit'] });
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`resend-load exited ${code}`))));
+    });
   } else if (which === 'floor-read') {
     await autocannon(['-d', seconds, '-c', connections, `${floor.base}read/${patient.id}`]);
   } else if (which === 'history') {

@@ -1,0 +1,86 @@
+// Compares two builds of the server on one request, to tell whether a change to the request path
+// moved its CPU cost: build A is this checkout's dist/, build B another folder's dist/ (a copy
+// made before the change, or another checkout, with its node_modules). Each runs in a process of
+// its own with `npm start`'s flags (bench/child.mjs), on one engine, with its own database; short
+// loads alternate between them after both are warm, so that the machine's drift hits both alike,
+// and the medians of the rounds are compared. Usage (after npm run build in both):
+//   node bench/compare-builds.mjs /path/to/other/checkout [read|me|search]
+// R (default 10) rounds of S (default 2) seconds each; C (default 10) connections.
+import { startChild, autocannon, measure, middle, root } from './harness.mjs';
+import { loadDist, seedServer } from './fixtures.mjs';
+
+const other = process.argv[2];
+const which = process.argv[3] ?? 'read';
+if (!other) {
+  console.error('usage: node bench/compare-builds.mjs OTHER_CHECKOUT [read|me|search]');
+  process.exit(2);
+}
+const rounds = Number(process.env.R ?? 10);
+const seconds = process.env.S ?? '2';
+const connections = process.env.C ?? '10';
+
+/** Starts the server of `appRoot`'s dist/ (loadDist reads BENCH_APP_ROOT, which the child inherits). */
+async function startBuild(uri, appRoot, database) {
+  const saved = process.env.BENCH_APP_ROOT;
+  process.env.BENCH_APP_ROOT = appRoot;
+  try {
+    return await startChild('server', uri, { MONGODB_DATABASE: database });
+  } finally {
+    if (saved === undefined) {
+      delete process.env.BENCH_APP_ROOT;
+    } else {
+      process.env.BENCH_APP_ROOT = saved;
+    }
+  }
+}
+
+const dist = loadDist(root);
+const engine = await dist.startEmbeddedEngine();
+const builds = [];
+try {
+  for (const [label, appRoot, database] of [['A (this checkout)', root, 'compare_a'], [`B (${other})`, other, 'compare_b']]) {
+    const server = await startBuild(engine.uri, appRoot, database);
+    const seeded = await seedServer(server.base);
+    if (which === 'search') {
+      for (let i = 0; i < 20; i++) {
+        await fetch(`${server.base}fhir/R4/Patient`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${seeded.admin.access}`, 'content-type': 'application/fhir+json' },
+          body: JSON.stringify({ resourceType: 'Patient', meta: { project: seeded.project }, name: [{ given: ['Bench'], family: `Searchable-${i}` }] }),
+        });
+      }
+    }
+    const target = {
+      read: [`-H`, `authorization=Bearer ${seeded.admin.access}`, `${server.base}fhir/R4/Patient/${seeded.patient.id}`],
+      me: [`-H`, `authorization=Bearer ${seeded.member.access}`, `${server.base}auth/me`],
+      search: [`-H`, `authorization=Bearer ${seeded.admin.access}`, `${server.base}fhir/R4/Patient?name=Searchable&_count=20`],
+    }[which];
+    builds.push({ label, server, args: ['-c', connections, ...target], runs: [] });
+  }
+  // Warm both (JIT, pools), then alternate.
+  for (const build of builds) {
+    await autocannon(['-d', '2', ...build.args]);
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const build of round % 2 === 0 ? builds : [...builds].reverse()) {
+      const run = await measure(build.server, () => autocannon(['-d', seconds, ...build.args]));
+      if (run.non2xx > 0 || run.errors > 0) {
+        throw new Error(`${build.label}: ${run.non2xx} non-2xx answers, ${run.errors} errors`);
+      }
+      build.runs.push(run);
+    }
+  }
+  const [a, b] = builds.map((build) => ({ label: build.label, cpu: middle(build.runs.map((r) => r.cpuUsPerRequest)), rate: middle(build.runs.map((r) => r.requestsPerSecond)), cpus: build.runs.map((r) => r.cpuUsPerRequest) }));
+  for (const build of [a, b]) {
+    console.log(`${build.label}: median ${build.cpu} µs CPU per request, ${build.rate} req/s; rounds ${build.cpus.join(' ')}`);
+  }
+  // Each round's pair ran back to back: the median of the pairs' differences is the estimate.
+  const differences = a.cpus.map((cpu, i) => cpu - b.cpus[i]);
+  const wins = differences.filter((d) => d < 0).length;
+  console.log(`A - B: ${middle(differences)} µs CPU per request (median of the rounds' differences); A cheaper in ${wins} of ${rounds} rounds`);
+} finally {
+  for (const build of builds) {
+    await build.server.close();
+  }
+  await engine.stop();
+}
