@@ -39,24 +39,17 @@ export interface ConnectOptions {
 }
 
 /**
- * Connects with every wait on an unreachable database bounded by `timeoutMs`: finding a server
- * (server selection) and opening a connection. A lost connection is noticed by the driver's
- * monitor within `timeoutMs` plus one heartbeat; the driver then clears the pool, which ends
- * every operation waiting for a pooled connection (and those still waiting on one that was
- * lost), and from then on requests answer 503 at once (see DatabaseAvailability).
- *
- * The wait for a free pooled connection has no timer of its own (no waitQueueTimeoutMS): the
- * driver would arm one, with a promise race, for every operation, which cost a read by id about
- * 35 µs of CPU (bench/compare-builds.mjs, 13 rounds of 16 cheaper without it). On a healthy
- * database that wait is the pool's queue under load, as slow as the requests before it and never
- * cut (as request-deadline.ts never cuts a slow request); on an unreachable one the pool is
- * cleared as above.
+ * Connects with every wait bounded by `timeoutMs`: finding a server (server selection), opening
+ * a connection, and waiting for a free pooled connection. A lost connection is noticed by the
+ * driver's monitor within `timeoutMs` plus one heartbeat, which also interrupts operations still
+ * waiting on it; from then on requests answer 503 at once (see DatabaseAvailability).
  */
 export async function connectDatabase(uri: string, dbName: string, embedded: boolean, options: ConnectOptions = {}): Promise<Database> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_MONGODB_TIMEOUT_MS;
   const client = new MongoClient(uri, {
     serverSelectionTimeoutMS: timeoutMs,
     connectTimeoutMS: timeoutMs,
+    waitQueueTimeoutMS: timeoutMs,
     heartbeatFrequencyMS: HEARTBEAT_MS,
     maxPoolSize: 50,
   });
