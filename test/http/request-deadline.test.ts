@@ -24,12 +24,16 @@ describe('request deadline', () => {
   let proxy: TcpProxy;
   let database: Database;
   let app: FastifyInstance;
+  /** Answers /held/{name} when called. */
+  const held = new Map<string, () => void>();
   beforeEach(async () => {
+    held.clear();
     proxy = await startTcpProxy(hostPort(process.env.TEST_MONGODB_URI as string));
     database = await connectDatabase(proxy.mongodbUri(), `t_${randomBytes(6).toString('hex')}`, !process.env.MONGODB_URI, { timeoutMs: TIMEOUT_MS });
     app = Fastify();
     registerRequestDeadline(app, database);
     app.get('/hang', () => new Promise(() => undefined));
+    app.get('/held/:name', (request) => new Promise((resolve) => held.set((request.params as { name: string }).name, () => resolve({ released: true }))));
     app.get('/slow', async () => {
       await sleep(3 * GRACE_MS);
       return { done: true };
@@ -76,5 +80,24 @@ describe('request deadline', () => {
     await proxy.cut();
     await until(() => database.availability.down);
     expectAbandoned(await app.inject({ method: 'GET', url: '/hang' }));
+  }, 20_000);
+
+  test('requests answered before an outage are out of the backstop; those still open when it begins, first and last, answer 503', async () => {
+    // The open requests are a list with swap-remove: answering the first and a middle one moves
+    // the last into their places, and every request still open must be found when the outage begins.
+    const answers = new Map<string, Promise<LightMyRequestResponse>>();
+    for (const name of ['a', 'b', 'c', 'd', 'e']) {
+      answers.set(name, app.inject({ method: 'GET', url: `/held/${name}` }));
+    }
+    await until(() => held.size === 5);
+    held.get('a')?.();
+    held.get('c')?.();
+    expect((await answers.get('a'))?.json()).toEqual({ released: true });
+    expect((await answers.get('c'))?.json()).toEqual({ released: true });
+    await proxy.cut();
+    await until(() => database.availability.down);
+    for (const name of ['b', 'd', 'e']) {
+      expectAbandoned(await (answers.get(name) as Promise<LightMyRequestResponse>));
+    }
   }, 20_000);
 });
