@@ -7,7 +7,7 @@
 //   node bench/compare-builds.mjs /path/to/other/checkout [read|me|search]
 // R (default 10) rounds of S (default 2) seconds each; C (default 10) connections.
 import { startChild, autocannon, measure, middle, root } from './harness.mjs';
-import { loadDist, seedServer } from './fixtures.mjs';
+import { loadDist, postSearchables, seedServer } from './fixtures.mjs';
 
 const other = process.argv[2];
 const which = process.argv[3] ?? 'read';
@@ -42,13 +42,7 @@ try {
     const server = await startBuild(engine.uri, appRoot, database);
     const seeded = await seedServer(server.base);
     if (which === 'search') {
-      for (let i = 0; i < 20; i++) {
-        await fetch(`${server.base}fhir/R4/Patient`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${seeded.admin.access}`, 'content-type': 'application/fhir+json' },
-          body: JSON.stringify({ resourceType: 'Patient', meta: { project: seeded.project }, name: [{ given: ['Bench'], family: `Searchable-${i}` }] }),
-        });
-      }
+      await postSearchables(server.base, seeded.admin, seeded.project);
     }
     const target = {
       read: [`-H`, `authorization=Bearer ${seeded.admin.access}`, `${server.base}fhir/R4/Patient/${seeded.patient.id}`],

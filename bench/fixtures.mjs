@@ -134,6 +134,26 @@ export function memberInvite(policyId, email = MEMBER_EMAIL, extra = []) {
   };
 }
 
+/** The invite of a new person as a Practitioner (welcome mail with a link); `email` may hold autocannon's `[<id>]`. */
+export function newPersonInvite(email) {
+  return {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'resourceType', valueCode: 'Practitioner' },
+      { name: 'firstName', valueString: 'Bench' },
+      { name: 'lastName', valueString: 'Person' },
+      { name: 'email', valueString: email },
+    ],
+  };
+}
+
+/** The search cases' 20 hits: Patients named Searchable-0 … Searchable-19 in `project`, posted as `who`. */
+export async function postSearchables(base, who, project) {
+  for (let i = 0; i < 20; i++) {
+    await fhirWrite(base, who, 'Patient', { resourceType: 'Patient', meta: { project }, name: [{ given: ['Bench'], family: `Searchable-${i}` }], gender: 'female' });
+  }
+}
+
 /** The member invited again into its project: an upsert of the existing person, no password, no mail. */
 export function memberReinvite(policyId) {
   const invite = memberInvite(policyId, MEMBER_EMAIL, [{ name: 'upsert', valueBoolean: true }]);

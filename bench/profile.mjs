@@ -19,7 +19,8 @@ import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fhirWrite, loadDist, memberReinvite, startServer } from './fixtures.mjs';
+import { fhirWrite, loadDist, memberReinvite, newPersonInvite, postSearchables, startServer } from './fixtures.mjs';
+import { flowLoad } from './harness.mjs';
 import { startFloor } from './floor.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -87,25 +88,19 @@ try {
   }
   if (which.endsWith('search')) {
     // 20 hits, as the benchmark's search case (bench/run.mjs).
-    for (let i = 0; i < 20; i++) {
-      await fhirWrite(base, admin, 'Patient', { resourceType: 'Patient', meta: { project: patient.meta.project }, name: [{ given: ['Bench'], family: `Searchable-${i}` }], gender: 'female' });
-    }
+    await postSearchables(base, admin, patient.meta.project);
   }
-  let pending = [];
+  const pending = [];
   if (which === 'resend') {
     // Pending invitations to resend, each a new person (an invitation may be resent 5 times an hour).
     for (let i = 0; i < 24; i++) {
-      const body = { resourceType: 'Parameters', parameter: [
-        { name: 'resourceType', valueCode: 'Practitioner' },
-        { name: 'firstName', valueString: 'Bench' },
-        { name: 'lastName', valueString: 'Person' },
-        { name: 'email', valueString: `resend-${i}@example.com` },
-      ] };
-      const res = await fetch(`${base}fhir/R4/Project/${project}/$invite`, { method: 'POST', headers: { authorization: `Bearer ${admin.access}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(body) });
-      const out = await res.json();
-      pending.push(out.parameter?.find((p) => p.name === 'membership')?.resource?.id ?? out.id);
+      const answer = await fhirWrite(base, admin, `Project/${project}/$invite`, newPersonInvite(`resend-${i}@example.com`));
+      const membership = answer.parameter?.find((p) => p.name === 'membership')?.resource;
+      if (!membership?.id) {
+        throw new Error(`invite ${i} answered no membership: ${JSON.stringify(answer).slice(0, 300)}`);
+      }
+      pending.push(membership.id);
     }
-    pending = pending.filter(Boolean);
   }
   const floor = await startFloor(engine.uri, dist);
   // BENCH_PROFILE=0: no profiler, only the CPU time per request (less noisy than req/s).
@@ -133,24 +128,15 @@ try {
   } else if (which === 'read-member') {
     await autocannon(read(member));
   } else if (which === 'invite') {
-    const body = JSON.stringify({ resourceType: 'Parameters', parameter: [
-      { name: 'resourceType', valueCode: 'Practitioner' },
-      { name: 'firstName', valueString: 'Bench' },
-      { name: 'lastName', valueString: 'Person' },
-      { name: 'email', valueString: `[<id>]@example.com` },
-    ] });
+    const body = JSON.stringify(newPersonInvite('[<id>]@example.com'));
     await autocannon(['-d', seconds, '-c', '4', '-m', 'POST', '-I', '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', '-b', body, `${base}fhir/R4/Project/${admin.project}/$invite`]);
   } else if (which === 'invite-existing') {
     // The member invited again into its project (upsert, no mail), as the benchmark's case.
     const body = JSON.stringify(memberReinvite(policy));
     await autocannon(['-d', seconds, '-c', '4', '-m', 'POST', '-H', `authorization=Bearer ${admin.access}`, '-H', 'content-type=application/fhir+json', '-b', body, `${base}fhir/R4/Project/${project}/$invite`]);
   } else if (which === 'resend') {
-    // As the benchmark's case (bench/resend-load.mjs): the pending invitations in turn, 4 connections.
-    const args = JSON.stringify({ base, token: admin.access, ids: pending, seconds: Number(seconds), connections: 4 });
-    await new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [join(root, 'bench/resend-load.mjs'), args], { stdio: ['ignore', 'ignore', 'inherit'] });
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`resend-load exited ${code}`))));
-    });
+    // As the benchmark's case: the pending invitations in turn (bench/flow-load.mjs), 4 connections.
+    await flowLoad({ base, flow: 'resend', token: admin.access, ids: pending, seconds: Number(seconds), connections: 4 });
   } else if (which === 'floor-read') {
     await autocannon(['-d', seconds, '-c', connections, `${floor.base}read/${patient.id}`]);
   } else if (which === 'history') {

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { autocannon, autocannonFixed, compareRounds, flowLoad, measure, middle, root, rounds, startChild } from './harness.mjs';
-import { BUNDLE_PATIENTS, fhirWrite, loadDist, MEMBER_EMAIL, MEMBER_PASSWORD, memberReinvite, patientTransaction, seedServer, signIn, startReceiver, subscriptionProjects, json } from './fixtures.mjs';
+import { BUNDLE_PATIENTS, fhirWrite, loadDist, MEMBER_EMAIL, MEMBER_PASSWORD, memberReinvite, newPersonInvite, patientTransaction, seedServer, signIn, startReceiver, subscriptionProjects, json } from './fixtures.mjs';
 import { measureStartup } from './startup.mjs';
 import { mixedLoad } from './mixed.mjs';
 
@@ -247,12 +247,7 @@ async function main() {
     // the whole store (after those cases, an $invite took longer than a whole 2 s round).
     if (wants('invite')) {
       const seconds = String(WRITE_ROUND_SECONDS);
-      const body = JSON.stringify({ resourceType: 'Parameters', parameter: [
-        { name: 'resourceType', valueCode: 'Practitioner' },
-        { name: 'firstName', valueString: 'Bench' },
-        { name: 'lastName', valueString: 'Person' },
-        { name: 'email', valueString: 'bench-[<id>]@example.com' },
-      ] });
+      const body = JSON.stringify(newPersonInvite('bench-[<id>]@example.com'));
       const inviteArgs = ['-c', '4', '-m', 'POST', '-I', '-b', body, ...bearer(admin), ...fhirJson, `${server.base}fhir/R4/Project/${admin.project}/$invite`];
       await captureWrites(db, floor, 'invite', 4, () => autocannon(['-a', '4', '-c', '1', ...inviteArgs.slice(2)]));
       record('invite', 'POST Project/$invite (new person, welcome mail)', await rounds(3, server, floor, () => autocannon(['-d', seconds, ...inviteArgs]), () => autocannon(['-d', seconds, '-c', '4', '-m', 'POST', `${floor.base}write/invite`])));
