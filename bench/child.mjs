@@ -23,7 +23,8 @@ const ops = {
       target = { close: () => app.close() };
       return { base: `http://127.0.0.1:${app.server.address().port}/`, startedMs: Math.round(performance.now()) };
     }
-    target = await startFloor(uri, dist);
+    // A second floor on the engine writes its documents to a database of its own.
+    target = await startFloor(uri, dist, env.FLOOR_DATABASE);
     return { base: target.base };
   },
   cpu: () => process.cpuUsage(),

@@ -5,11 +5,15 @@
 // loads alternate between them after both are warm, so that the machine's drift hits both alike,
 // and the medians of the rounds are compared. Usage (after npm run build in both):
 //   node bench/compare-builds.mjs /path/to/other/checkout [read|me|search]
-// R (default 10) rounds of S (default 2) seconds each; C (default 10) connections.
-import { startChild, autocannon, measure, middle, root } from './harness.mjs';
+// R (default 10) rounds of S (default 2) seconds each; C (default 10) connections. A_FLAGS or
+// B_FLAGS (space-separated) replace that side's Node flags: `B_FLAGS='--max-old-space-size=256'
+// node bench/compare-builds.mjs . read` weighs a flag on one build. PIN=1 (Linux, taskset) keeps
+// both servers on CPU 0 and the engine and the load on CPU 1, so that they do not take turns.
+import { resolve } from 'node:path';
+import { startChild, autocannon, measure, middle, pinProcessTree, root } from './harness.mjs';
 import { loadDist, postSearchables, seedServer } from './fixtures.mjs';
 
-const other = process.argv[2];
+const other = process.argv[2] && resolve(process.argv[2]);
 const which = process.argv[3] ?? 'read';
 if (!other) {
   console.error('usage: node bench/compare-builds.mjs OTHER_CHECKOUT [read|me|search]');
@@ -20,11 +24,11 @@ const seconds = process.env.S ?? '2';
 const connections = process.env.C ?? '10';
 
 /** Starts the server of `appRoot`'s dist/ (loadDist reads BENCH_APP_ROOT, which the child inherits). */
-async function startBuild(uri, appRoot, database) {
+async function startBuild(uri, appRoot, database, flags) {
   const saved = process.env.BENCH_APP_ROOT;
   process.env.BENCH_APP_ROOT = appRoot;
   try {
-    return await startChild('server', uri, { MONGODB_DATABASE: database });
+    return await startChild('server', uri, { MONGODB_DATABASE: database }, flags?.split(/\s+/).filter(Boolean));
   } finally {
     if (saved === undefined) {
       delete process.env.BENCH_APP_ROOT;
@@ -36,10 +40,23 @@ async function startBuild(uri, appRoot, database) {
 
 const dist = loadDist(root);
 const engine = await dist.startEmbeddedEngine();
+const pin = process.env.PIN === '1';
+const loadCpu = pin ? 1 : undefined;
+if (pin) {
+  pinProcessTree(engine.pid, 1);
+}
 const builds = [];
 try {
-  for (const [label, appRoot, database] of [['A (this checkout)', root, 'compare_a'], [`B (${other})`, other, 'compare_b']]) {
-    const server = await startBuild(engine.uri, appRoot, database);
+  const sides = [
+    ['A (this checkout)', root, 'compare_a', process.env.A_FLAGS],
+    [`B (${other})`, other, 'compare_b', process.env.B_FLAGS],
+  ];
+  for (const [name, appRoot, database, flags] of sides) {
+    const label = flags === undefined ? name : `${name}, flags ${flags}`;
+    const server = await startBuild(engine.uri, appRoot, database, flags);
+    if (pin) {
+      pinProcessTree(server.pid, 0);
+    }
     const seeded = await seedServer(server.base);
     if (which === 'search') {
       await postSearchables(server.base, seeded.admin, seeded.project);
@@ -53,11 +70,11 @@ try {
   }
   // Warm both (JIT, pools), then alternate.
   for (const build of builds) {
-    await autocannon(['-d', '2', ...build.args]);
+    await autocannon(['-d', '2', ...build.args], loadCpu);
   }
   for (let round = 0; round < rounds; round++) {
     for (const build of round % 2 === 0 ? builds : [...builds].reverse()) {
-      const run = await measure(build.server, () => autocannon(['-d', seconds, ...build.args]));
+      const run = await measure(build.server, () => autocannon(['-d', seconds, ...build.args], loadCpu));
       if (run.non2xx > 0 || run.errors > 0) {
         throw new Error(`${build.label}: ${run.non2xx} non-2xx answers, ${run.errors} errors`);
       }

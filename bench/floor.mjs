@@ -18,7 +18,8 @@ const escapeRegex = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const sha256 = (s) => createHash('sha256').update(s).digest('hex');
 
 /**
- * Starts the floor on `uri`. Its routes:
+ * Starts the floor on `uri`, the copies it writes in `docsDatabase` (a second floor on the same
+ * engine takes a database of its own). Its routes:
  * - GET /read/:id: one findOne of the Patient (without its search fields, as the server reads it).
  * - GET /search?prefix=P[&type=T][&include=param]: the server's find for `T?name=P&_count=20` (not
  *   deleted, name prefix on the stored search field, newest first, 21 documents; T: Patient), and
@@ -38,11 +39,11 @@ const sha256 = (s) => createHash('sha256').update(s).digest('hex');
  *   membership and project, insert a login, sign an access token.
  * - GET /me: read the membership, project, profile, user and access policy of a sign-in.
  */
-export async function startFloor(uri, dist) {
+export async function startFloor(uri, dist, docsDatabase = 'bench_floor_docs') {
   const client = new MongoClient(uri);
   await client.connect();
   const appDb = client.db('bench_app');
-  const db = client.db('bench_floor_docs');
+  const db = client.db(docsDatabase);
   await dist.ensureIndexes({ db });
   const thin = Fastify({ logger: false });
   let ids = {};

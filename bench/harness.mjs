@@ -1,7 +1,7 @@
 // The benchmark's machinery: the server and the floor each in a process of its own (bench/child.mjs,
 // so that CPU time and memory are that process's only), the load from yet another process
 // (autocannon, or bench/flow-load.mjs for request sequences), and the figures.
-import { fork, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,11 +14,17 @@ export const SERVER_NODE_FLAGS = START_WORDS.filter((word) => word.startsWith('-
 /** The environment `npm start` sets for the server (its `NAME=value` words, e.g. MALLOC_ARENA_MAX). */
 export const SERVER_ENV = Object.fromEntries(START_WORDS.filter((word) => /^[A-Z_][A-Z0-9_]*=/.test(word)).map((word) => word.split('=')));
 
-/** Starts bench/child.mjs as `role` ('server' or 'floor') on the engine `uri`; answers its handle. */
-export async function startChild(role, uri, env = {}) {
-  // The server runs with the flags and environment of `npm start` and the image (SERVER_NODE_FLAGS, SERVER_ENV).
-  const execArgv = role === 'server' ? ['--expose-gc', ...SERVER_NODE_FLAGS] : ['--expose-gc'];
-  const childEnv = role === 'server' ? { ...process.env, ...SERVER_ENV } : process.env;
+/**
+ * Starts bench/child.mjs as `role` ('server' or 'floor') on the engine `uri`; answers its handle.
+ * The server runs with the Node flags and environment of `npm start` and the image
+ * (SERVER_NODE_FLAGS, SERVER_ENV), the floor with Node's defaults. `nodeFlags` replaces either's
+ * flags and gives it `npm start`'s environment (to weigh a flag, bench/compare-builds.mjs; a floor
+ * with the server's memory caps, bench/run.mjs).
+ */
+export async function startChild(role, uri, env = {}, nodeFlags = undefined) {
+  const runtimeOfServer = role === 'server' || nodeFlags !== undefined;
+  const execArgv = ['--expose-gc', ...(nodeFlags ?? (role === 'server' ? SERVER_NODE_FLAGS : []))];
+  const childEnv = runtimeOfServer ? { ...process.env, ...SERVER_ENV } : process.env;
   const child = fork(join(root, 'bench/child.mjs'), [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv, env: childEnv });
   let next = 0;
   const pending = new Map();
@@ -56,10 +62,12 @@ export async function startChild(role, uri, env = {}) {
   };
 }
 
-/** Runs a node script with `args` in its own process; answers its stdout parsed as JSON. */
-function runJson(script, args) {
+/** Runs a node script with `args` in its own process (on CPU `cpu` only, when given); answers its stdout parsed as JSON. */
+function runJson(script, args, cpu = undefined) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const command = [process.execPath, script, ...args];
+    const pinned = cpu === undefined ? command : ['taskset', '-c', String(cpu), ...command];
+    const child = spawn(pinned[0], pinned.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.on('error', reject);
@@ -67,8 +75,22 @@ function runJson(script, args) {
   });
 }
 
-/** One autocannon run in its own process; answers its JSON result. */
-export const autocannon = (args) => runJson(join(root, 'node_modules/autocannon/autocannon.js'), ['-j', ...args]);
+/** One autocannon run in its own process (on CPU `cpu` only, when given); answers its JSON result. */
+export const autocannon = (args, cpu = undefined) => runJson(join(root, 'node_modules/autocannon/autocannon.js'), ['-j', ...args], cpu);
+
+/** Keeps process `pid` (every thread) and its descendants on CPU `cpu` (Linux, taskset). */
+export function pinProcessTree(pid, cpu) {
+  execFileSync('taskset', ['-apc', String(cpu), String(pid)], { stdio: 'ignore' });
+  let children = [];
+  try {
+    children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    // pgrep exits 1 when there is no child.
+  }
+  for (const child of children) {
+    pinProcessTree(child, cpu);
+  }
+}
 
 /** A run of a fixed number of requests (its args hold -a N); see summary(). */
 export const autocannonFixed = async (args) => ({ ...(await autocannon(args)), fixedAmount: true });

@@ -14,7 +14,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { autocannon, autocannonFixed, compareRounds, flowLoad, measure, middle, root, rounds, startChild } from './harness.mjs';
+import { autocannon, autocannonFixed, compareRounds, flowLoad, measure, middle, root, rounds, SERVER_NODE_FLAGS, startChild } from './harness.mjs';
 import { BUNDLE_PATIENTS, fhirWrite, loadDist, MEMBER_EMAIL, MEMBER_PASSWORD, memberReinvite, newPersonInvite, patientTransaction, seedServer, signIn, startReceiver, subscriptionProjects, json } from './fixtures.mjs';
 import { measureStartup } from './startup.mjs';
 import { mixedLoad } from './mixed.mjs';
@@ -125,6 +125,12 @@ async function startStack() {
     children.push(server);
     const floor = await startChild('floor', engine.uri);
     children.push(floor);
+    // The same floor run as the server is (npm start's memory caps): what the server's code adds
+    // to a read, apart from what those caps cost (the read case's second row).
+    const cappedFloor = wants('read') ? await startChild('floor', engine.uri, { FLOOR_DATABASE: 'bench_floor_capped' }, SERVER_NODE_FLAGS) : undefined;
+    if (cappedFloor) {
+      children.push(cappedFloor);
+    }
     const rssAfterStartMB = (await server.memory()).rssMB;
     const { admin, member, patient, project, policy } = await seedServer(server.base);
     const post = (path, body) => fhirWrite(server.base, admin, path, body);
@@ -149,7 +155,7 @@ async function startStack() {
     for (let v = 2; v <= 30; v++) {
       await fhirWrite(server.base, admin, `Patient/${storied.id}`, { resourceType: 'Patient', id: storied.id, meta: { project }, name: [{ given: ['Many'], family: `Versions-${v}` }] }, 'PUT');
     }
-    return { kind: engine.kind, client, db, server, floor, admin, member, patient, project, policy, post, storied, rssAfterStartMB, close };
+    return { kind: engine.kind, client, db, server, floor, cappedFloor, admin, member, patient, project, policy, post, storied, rssAfterStartMB, close };
   } catch (err) {
     await close();
     throw err;
@@ -167,6 +173,11 @@ async function readCases(stack, suffix = '', label = '') {
     await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(admin), `${server.base}${patientUrl}`]);
     await autocannon(['-d', '1', '-c', String(CONNECTIONS), ...bearer(member), `${server.base}${patientUrl}`]);
     record(`read${suffix}`, `GET Patient/{id} (super admin)${label}`, await rounds(ROUNDS, server, floor, read([...bearer(admin), `${server.base}${patientUrl}`]), read([`${floor.base}read/${patient.id}`])));
+    if (!suffix && stack.cappedFloor) {
+      const capped = stack.cappedFloor;
+      await autocannon(['-d', '1', '-c', String(CONNECTIONS), `${capped.base}read/${patient.id}`]);
+      record('readCappedFloor', 'GET Patient/{id} (super admin), against a floor run with the server\'s memory caps', await rounds(ROUNDS, server, capped, read([...bearer(admin), `${server.base}${patientUrl}`]), read([`${capped.base}read/${patient.id}`])));
+    }
     if (!suffix) {
       record('readMember', 'GET Patient/{id} (member with an AccessPolicy)', await rounds(ROUNDS, server, floor, read([...bearer(member), `${server.base}${patientUrl}`]), read([`${floor.base}read/${patient.id}`])));
     }
