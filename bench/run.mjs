@@ -105,9 +105,10 @@ async function fill(db, template, collection, from, to) {
 
 /**
  * An engine with a server and a floor on it, each in a process of its own: the server seeded over
- * HTTP (bench/fixtures.mjs), the floor told the seeded ids, and the read cases' data stored.
+ * HTTP (bench/fixtures.mjs), the floor told the seeded ids, and the read cases' data stored. With
+ * `withCappedFloor`, a second floor run with the server's Node flags (the read case's second row).
  */
-async function startStack() {
+async function startStack(withCappedFloor = false) {
   const engine = await dist.startEmbeddedEngine();
   const client = new MongoClient(engine.uri);
   const children = [];
@@ -127,7 +128,7 @@ async function startStack() {
     children.push(floor);
     // The same floor run as the server is (npm start's memory caps): what the server's code adds
     // to a read, apart from what those caps cost (the read case's second row).
-    const cappedFloor = wants('read') ? await startChild('floor', engine.uri, { FLOOR_DATABASE: 'bench_floor_capped' }, SERVER_NODE_FLAGS) : undefined;
+    const cappedFloor = withCappedFloor && wants('read') ? await startChild('floor', engine.uri, { FLOOR_DATABASE: 'bench_floor_capped' }, SERVER_NODE_FLAGS) : undefined;
     if (cappedFloor) {
       children.push(cappedFloor);
     }
@@ -213,7 +214,7 @@ async function readCases(stack, suffix = '', label = '') {
 }
 
 async function main() {
-  const stack = await startStack();
+  const stack = await startStack(true);
   results.engine = stack.kind;
   const { db, server, floor, admin, member, project, policy, post, storied } = stack;
   try {
