@@ -204,19 +204,28 @@ export function negotiateJson(request: FastifyRequest): JsonMediaType {
   return json.q > fhir.q || (json.q === fhir.q && json.exact && !fhir.exact) ? 'application/json' : 'application/fhir+json';
 }
 
+/** Each request's format, negotiated once in onRequest and read again in onSend (a request decoration). */
+interface Negotiated {
+  fhirFormat: JsonMediaType | null;
+}
+
+const negotiated = (request: FastifyRequest): Negotiated => request as unknown as Negotiated;
+
 /**
  * Registers the 405 handler, the 406 check and the Content-Type echo on the FHIR plugin. Call it
  * before the routes are registered: the route table learns them through onRoute.
+ *
+ * The negotiated format rides on the request (a decoration, so every request has the same shape),
+ * not in a WeakMap keyed by the request: no ephemeron table to grow, rehash and sweep per request.
  */
 export function registerHttpConformance(app: FastifyInstance): void {
   const table = new FhirRouteTable();
-  // Each request's format, negotiated once in onRequest and read again in onSend.
-  const formats = new WeakMap<FastifyRequest, JsonMediaType>();
+  app.decorateRequest('fhirFormat', null);
   app.addHook('onRoute', (route) => table.add(route.method, route.url));
   // Callback-style hooks (not async): one promise less per request for checks that never wait.
   app.addHook('onRequest', (request, _reply, done) => {
     try {
-      formats.set(request, negotiateJson(request));
+      negotiated(request).fhirFormat = negotiateJson(request);
       // A parametric route that matched only because a segment fills its parameter (POST
       // /metadata reaching create with type "metadata") is the 405 of the URL's real routes.
       const pattern = request.routeOptions.url;
@@ -228,7 +237,7 @@ export function registerHttpConformance(app: FastifyInstance): void {
   });
   app.addHook('onSend', (request, reply, payload, done) => {
     const type = reply.getHeader('content-type');
-    if (typeof type === 'string' && type.startsWith('application/fhir+json') && wantedFormat(formats, request) === 'application/json') {
+    if (typeof type === 'string' && type.startsWith('application/fhir+json') && wantedFormat(request) === 'application/json') {
       reply.header('content-type', `application/json${type.slice('application/fhir+json'.length)}`);
     }
     done(null, payload);
@@ -237,8 +246,8 @@ export function registerHttpConformance(app: FastifyInstance): void {
 }
 
 /** The format onRequest negotiated; negotiated now if it did not run; FHIR JSON if it refused. */
-function wantedFormat(formats: WeakMap<FastifyRequest, JsonMediaType>, request: FastifyRequest): JsonMediaType {
-  const known = formats.get(request);
+function wantedFormat(request: FastifyRequest): JsonMediaType {
+  const known = negotiated(request).fhirFormat;
   if (known) {
     return known;
   }
