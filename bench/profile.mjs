@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fhirWrite, loadDist, memberReinvite, newPersonInvite, postSearchables, startServer } from './fixtures.mjs';
-import { flowLoad } from './harness.mjs';
+import { flowLoad, pinProcessTree } from './harness.mjs';
 import { startFloor } from './floor.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,18 +44,8 @@ function autocannon(args) {
 const dist = loadDist(root);
 const engine = await dist.startEmbeddedEngine();
 if (pin) {
-  // The engine is this process's child (and its own children, if any): all of them to CPU 1.
-  const children = (pid) => {
-    try {
-      return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).flatMap((c) => [c, ...children(c)]);
-    } catch {
-      return []; // pgrep exits 1 when there is no child
-    }
-  };
-  const engineProcesses = children(process.pid);
-  for (const child of engineProcesses) {
-    execFileSync('taskset', ['-apc', '1', child], { stdio: 'ignore' });
-  }
+  // The engine (and its own children, if any) to CPU 1.
+  pinProcessTree(engine.pid, 1);
 }
 try {
   // BENCH_COMMANDS=1: also time every database command the server sends during the load.
