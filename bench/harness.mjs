@@ -19,12 +19,17 @@ export const SERVER_ENV = Object.fromEntries(START_WORDS.filter((word) => /^[A-Z
  * The server runs with the Node flags and environment of `npm start` and the image
  * (SERVER_NODE_FLAGS, SERVER_ENV), the floor with Node's defaults. `nodeFlags` replaces either's
  * flags and gives it `npm start`'s environment (to weigh a flag, bench/compare-builds.mjs; a floor
- * with the server's memory caps, bench/run.mjs).
+ * with the server's memory caps, bench/run.mjs). `env` is the app's configuration (sent to the
+ * child); `processEnv` goes over the child process's environment, `npm start`'s included, a name
+ * whose value is undefined taken out (to weigh a glibc setting, bench/compare-builds.mjs).
  */
-export async function startChild(role, uri, env = {}, nodeFlags = undefined) {
+export async function startChild(role, uri, env = {}, nodeFlags = undefined, processEnv = {}) {
   const runtimeOfServer = role === 'server' || nodeFlags !== undefined;
   const execArgv = ['--expose-gc', ...(nodeFlags ?? (role === 'server' ? SERVER_NODE_FLAGS : []))];
-  const childEnv = runtimeOfServer ? { ...process.env, ...SERVER_ENV } : process.env;
+  const childEnv = { ...process.env, ...(runtimeOfServer ? SERVER_ENV : {}), ...processEnv };
+  for (const name of Object.keys(processEnv).filter((key) => processEnv[key] === undefined)) {
+    delete childEnv[name];
+  }
   const child = fork(join(root, 'bench/child.mjs'), [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv, env: childEnv });
   let next = 0;
   const pending = new Map();
