@@ -29,24 +29,6 @@ const seconds = process.env.S ?? '2';
 const connections = process.env.C ?? '10';
 const runs = Math.max(1, Number(process.env.RUNS ?? 1));
 
-/**
- * Starts the server of `appRoot`'s dist/ (loadDist reads BENCH_APP_ROOT, which the child inherits),
- * with `env` over `npm start`'s environment.
- */
-async function startBuild(uri, appRoot, database, flags, env) {
-  const saved = process.env.BENCH_APP_ROOT;
-  process.env.BENCH_APP_ROOT = appRoot;
-  try {
-    return await startChild('server', uri, { MONGODB_DATABASE: database }, flags?.split(/\s+/).filter(Boolean), env);
-  } finally {
-    if (saved === undefined) {
-      delete process.env.BENCH_APP_ROOT;
-    } else {
-      process.env.BENCH_APP_ROOT = saved;
-    }
-  }
-}
-
 const dist = loadDist(root);
 const engine = await dist.startEmbeddedEngine();
 const pin = process.env.PIN === '1';
@@ -70,7 +52,9 @@ const sides = [
 /** Starts one side's server (run `runIndex`, a database of its own) and seeds it; answers its load target. */
 async function startSide([name, appRoot, database, flags, env], runIndex) {
   const label = `${name}${flags === undefined ? '' : `, flags ${flags}`}${env === undefined ? '' : `, env ${env}`}`;
-  const server = await startBuild(engine.uri, appRoot, `${database}_${runIndex}`, flags, envOf(env));
+  // The child's loadDist reads BENCH_APP_ROOT: that side's dist/, with its env over npm start's.
+  const processEnv = { ...envOf(env), BENCH_APP_ROOT: appRoot };
+  const server = await startChild('server', engine.uri, { MONGODB_DATABASE: `${database}_${runIndex}` }, flags?.split(/\s+/).filter(Boolean), processEnv);
   if (pin) {
     pinProcessTree(server.pid, 0);
   }
